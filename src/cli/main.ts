@@ -1,0 +1,124 @@
+/**
+ * The CLI: argv and env in, an exit code out. The only place errors become exit codes and
+ * messages; everything it calls throws typed errors and never exits.
+ */
+import { writeFile } from 'node:fs/promises';
+import { ConfigError, formatIssue, isIptablesError, type ErrorCode, type Issue } from '../errors.js';
+import { parseConfigRecord } from '../config/config-file.js';
+import { deriveSettings, type HostFacts } from '../config/derive.js';
+import { resolveSettings } from '../config/settings.js';
+import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.js';
+import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
+import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
+import { checkArgv, commandLine, CONFIG_FLAG } from './options.js';
+
+/** Exit codes, documented in the README. */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  /** Upstream's exit code for a failed `--run-validation`. */
+  validation: 126,
+} as const;
+
+const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+  CONFIG_INVALID: EXIT.usage,
+  UNSUPPORTED: EXIT.usage,
+  HOST_FACT_UNAVAILABLE: EXIT.failure,
+  COMMAND_FAILED: EXIT.failure,
+  RESTORE_FAILED: EXIT.failure,
+  BINARY_NOT_FOUND: EXIT.failure,
+  NAMESPACE_UNAVAILABLE: EXIT.failure,
+  VERIFY_FAILED: EXIT.failure,
+  NOT_PRIVILEGED: EXIT.failure,
+  VALIDATION_FAILED: EXIT.validation,
+};
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  readStdin(): Promise<string>;
+  readFile(path: string): Promise<string>;
+}
+
+export interface CliDeps {
+  /** How derived settings reach the machine (our own namespace by default). */
+  readonly host: HostFacts;
+  /** Applies a plan for real; absent means the CLI can only dry-run. */
+  readonly apply?: (plan: CapturePlan, parsed: ParsedConfig, log: (line: string) => void) => Promise<void>;
+}
+
+/** Command line → flags by long name, or every problem with it. */
+function parseArgv(argv: readonly string[]): { flags: Record<string, string | boolean>; config?: string; help: boolean } {
+  const checked = checkArgv(argv);
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = commandLine(checked.argv).parseSync() as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError([...checked.issues, { source: 'command line', value: argv.join(' '), message: (error as Error).message }]);
+  }
+  if (checked.issues.length > 0) throw new ConfigError(checked.issues);
+  const { _: positional, $0: _script, help, [CONFIG_FLAG]: config, ...flags } = parsed;
+  void _script;
+  if (Array.isArray(positional) && positional.length > 0) {
+    throw new ConfigError([{ source: 'command line', value: positional.join(' '), message: 'unexpected argument' }]);
+  }
+  return { flags: flags as Record<string, string | boolean>, ...(typeof config === 'string' ? { config } : {}), help: help === true };
+}
+
+async function readConfig(path: string, io: CliIo): Promise<{ record?: Record<string, unknown>; issues: Issue[] }> {
+  let text: string;
+  try {
+    text = path === '-' ? await io.readStdin() : await io.readFile(path);
+  } catch (error) {
+    return { issues: [{ source: '--config', value: path, message: `cannot read: ${(error as Error).message}` }] };
+  }
+  return parseConfigRecord(text, path === '-' ? 'stdin' : path);
+}
+
+/** Flags, file, env and machine → validated configuration. */
+export async function loadConfiguration(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo, host: HostFacts): Promise<ParsedConfig | 'help'> {
+  const { flags, config, help } = parseArgv(argv);
+  if (help) return 'help';
+  const file = config === undefined ? { issues: [] } : await readConfig(config, io);
+  const resolved = resolveSettings({ flags, env, ...(file.record ? { config: file.record } : {}) });
+  const derived = await deriveSettings(resolved.settings, env, host);
+  const parsed = toCaptureConfig(derived.settings, [...file.issues, ...resolved.issues]);
+  if (derived.error) throw derived.error;
+  return parsed;
+}
+
+export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo, deps: CliDeps): Promise<number> {
+  const log = (line: string) => io.stderr(`${line}\n`);
+  try {
+    const parsed = await loadConfiguration(argv, env, io, deps.host);
+    if (parsed === 'help') {
+      io.stdout(`${await commandLine([]).getHelp()}\n`);
+      return EXIT.ok;
+    }
+    for (const warning of parsed.warnings) log(`warning: ${warning}`);
+    const plan = planCapture(parsed.config);
+    if (parsed.options.dryRun) {
+      if (!parsed.options.skipRuleApply) io.stdout(renderDryRun(plan, parsed.options));
+      const transcriptPath = env['DRY_RUN_FILE_PATH'];
+      if (transcriptPath) await writeFile(transcriptPath, renderUpstreamTranscript(plan, parsed.options));
+      return EXIT.ok;
+    }
+    if (!deps.apply) throw new ConfigError([{ source: '--dry-run', value: 'false', message: 'this build can only dry-run' }]);
+    await deps.apply(plan, parsed, log);
+    return EXIT.ok;
+  } catch (error) {
+    if (!isIptablesError(error)) {
+      log(`internal error: ${(error as Error)?.stack ?? String(error)}`);
+      return EXIT.failure;
+    }
+    if (error instanceof ConfigError) {
+      log(`error: invalid configuration (${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}):`);
+      for (const issue of error.issues) log(`  ${formatIssue(issue)}`);
+      log('Run with --help for the flags.');
+    } else {
+      log(`error: ${error.message}`);
+    }
+    return EXIT_BY_CODE[error.code];
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The typed configuration. `toCaptureConfig` is the only place that ever sees upstream's
+ * string encodings (`"*"`, `""`, `"TPROXY"`, `"1337,1338"`); everything after it works on
+ * these values.
+ */
+import type { IpFamily } from '../model/family.js';
+import type { Cidr, IpAddress, PortRange } from '../model/network.js';
+
+/** "None", "all but these", or "only these": upstream's `""` / `"*"` / list encoding. */
+export type Selection<T> =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'all'; readonly except: readonly T[] }
+  | { readonly kind: 'only'; readonly items: readonly T[] };
+
+/** How inbound connections reach the proxy. */
+export type Interception =
+  | { readonly mode: 'redirect' }
+  /** Mark and route table are decimal, as the `ip rule` setup needs them. */
+  | { readonly mode: 'tproxy'; readonly mark: number; readonly routeTable: number };
+
+/** DNS capture: upstream's three DNS settings folded into one value. */
+export type DnsCapture =
+  | { readonly mode: 'off' }
+  | { readonly mode: 'servers'; readonly servers: readonly IpAddress[] }
+  | { readonly mode: 'all' };
+
+/** Everything the rule planner needs, fully resolved. */
+export interface CaptureConfig {
+  /** `['ipv4']` or `['ipv4', 'ipv6']`. */
+  readonly families: readonly IpFamily[];
+  readonly proxy: {
+    /** UIDs and GIDs (numbers or names) whose traffic is the proxy's own. */
+    readonly uids: readonly string[];
+    readonly gids: readonly string[];
+  };
+  readonly inbound: {
+    readonly ports: Selection<PortRange>;
+    readonly capturePort: number;
+    readonly tunnelPort: number;
+    readonly interception: Interception;
+  };
+  readonly outbound: {
+    readonly proxyPort: number;
+    /** Excludes apply whatever the include is, so this is not a Selection. */
+    readonly cidrs: { readonly include: 'all' | readonly Cidr[]; readonly exclude: readonly Cidr[] };
+    readonly ports: { readonly include: readonly PortRange[]; readonly exclude: readonly PortRange[] };
+    /** `only` with no items is valid: it captures no group (a bare RETURN). */
+    readonly ownerGroups: Selection<string>;
+  };
+  readonly dns: DnsCapture;
+  readonly interfaces: {
+    readonly exclude: readonly string[];
+    /** KubeVirt interfaces whose incoming traffic is treated as outbound. */
+    readonly virtual: readonly string[];
+  };
+  readonly dropInvalid: boolean;
+  /** Used verbatim, as upstream does (`127.0.0.1/8` stays as written). */
+  readonly hostIPv4LoopbackCidr: string;
+}
+
+/** How to run, kept apart from capture policy so the planner cannot depend on it. */
+export interface RunOptions {
+  readonly dryRun: boolean;
+  readonly skipRuleApply: boolean;
+  readonly runValidation: boolean;
+  /** Original destination port of the validation probe; 0 only when validation is off. */
+  readonly probePort: number;
+  readonly probeTimeoutMs: number;
+  /** Absent: the tool's own network namespace. */
+  readonly networkNamespace?: string;
+  readonly cniMode: boolean;
+  readonly reconcile: boolean;
+  readonly cleanupOnly: boolean;
+  readonly forceApply: boolean;
+  readonly iptables: 'auto' | 'legacy' | 'nft';
+  /** The pod address the validation probe uses (its family picks the probe addresses). */
+  readonly hostIp?: IpAddress;
+}

@@ -1,0 +1,26 @@
+/** Reads and shape-checks a `--config` record. ajv is loaded only when a file is given. */
+import type { Issue } from '../errors.js';
+import { CONFIG_SCHEMA } from './schema.js';
+
+/** Parses the JSON text and checks it against the schema, reporting every problem. */
+export async function parseConfigRecord(text: string, source: string): Promise<{ record?: Record<string, unknown>; issues: Issue[] }> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    return { issues: [{ source: `--config ${source}`, value: text.slice(0, 40), message: `not valid JSON: ${(error as Error).message}` }] };
+  }
+  const { Ajv } = await import('ajv');
+  const validate = new Ajv({ allErrors: true, strict: true }).compile(CONFIG_SCHEMA);
+  if (validate(data)) return { record: data as Record<string, unknown>, issues: [] };
+  const issues = (validate.errors ?? []).map((error): Issue => {
+    const key = error.instancePath.split('/')[1] ?? '';
+    if (error.keyword === 'additionalProperties') {
+      const extra = String((error.params as { additionalProperty?: string }).additionalProperty);
+      return { source: `config key ${extra}`, value: '', message: `unknown key in ${source}` };
+    }
+    const value = key && data && typeof data === 'object' ? JSON.stringify((data as Record<string, unknown>)[key]) ?? '' : JSON.stringify(data);
+    return { source: key ? `config key ${key}` : `--config ${source}`, value, message: error.message ?? 'invalid' };
+  });
+  return { issues };
+}

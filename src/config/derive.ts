@@ -1,0 +1,126 @@
+/**
+ * Settings upstream derives from the machine when nothing gives them: IPv6 enablement and
+ * the pod IP from the interface addresses, DNS servers from resolv.conf, the proxy UID from
+ * the user database. The machine is reached only through `HostFacts`, so this stays testable
+ * and, with `--network-namespace`, can read the target namespace instead of our own.
+ */
+import { HostFactError } from '../errors.js';
+import { parseIpAddress, type IpAddress } from '../model/network.js';
+import type { Origin, RawSetting, RawSettings, SettingName } from './settings.js';
+
+/** What derivation may ask of the machine. */
+export interface HostFacts {
+  /** Every interface address (no prefix length), in kernel enumeration order. */
+  interfaceAddresses(): Promise<readonly string[]>;
+  readTextFile(path: string): Promise<string>;
+  /** The UID of a user in the user database, or undefined when there is no such user. */
+  lookupUserId(name: string): Promise<number | undefined>;
+}
+
+/** Upstream's fallback when ENVOY_USER cannot be resolved. */
+export const DEFAULT_PROXY_UID = '1337';
+
+function isUsable(address: IpAddress): boolean {
+  const v = address.value;
+  if (address.family === 'ipv4') {
+    // loopback 127/8, link-local 169.254/16, link-local multicast 224.0.0/24
+    return v >> 24n !== 127n && v >> 16n !== 0xa9fen && v >> 8n !== 0xe00000n;
+  }
+  // loopback ::1, link-local fe80::/10, link-local multicast ff02::/16
+  return v !== 1n && v >> 118n !== 0x3fan && v >> 112n !== 0xff02n;
+}
+
+/** IPv4-mapped IPv6 addresses count as IPv4, as in Go's `Unmap`. */
+function unmap(address: IpAddress): IpAddress {
+  if (address.family === 'ipv6' && address.value >> 32n === 0xffffn) {
+    const text = address.text.slice(address.text.lastIndexOf(':') + 1);
+    const v4 = parseIpAddress(text.includes('.') ? text : '', { canonical: true });
+    if (typeof v4 !== 'string') return v4;
+  }
+  return address;
+}
+
+/**
+ * Upstream's rule: without dual-stack the first usable address decides; with it, addresses
+ * are collected up to the first IPv6 one, and the pod IP is the first collected.
+ */
+export function detectPodAddress(addresses: readonly string[], dualStack: boolean): { hostIp: IpAddress; ipv6: boolean } | undefined {
+  const usable = addresses.flatMap((text) => {
+    const parsed = parseIpAddress(text.split('%')[0] ?? '', { canonical: true });
+    return typeof parsed === 'string' ? [] : [unmap(parsed)].filter(isUsable);
+  });
+  const first = usable[0];
+  if (!first) return undefined;
+  if (!dualStack) return { hostIp: first, ipv6: first.family === 'ipv6' };
+  return { hostIp: first, ipv6: usable.some((a) => a.family === 'ipv6') };
+}
+
+/** `nameserver` entries, canonicalised; entries that are not plain addresses are dropped. */
+export function parseResolvConf(text: string): { v4: string[]; v6: string[] } {
+  const v4: string[] = [];
+  const v6: string[] = [];
+  for (const line of text.split('\n')) {
+    const [keyword, value] = line.trim().split(/\s+/);
+    if (keyword !== 'nameserver' || !value) continue;
+    const address = parseIpAddress(value, { canonical: true });
+    if (typeof address === 'string') continue;
+    (address.family === 'ipv4' ? v4 : v6).push(address.text);
+  }
+  return { v4, v6 };
+}
+
+/** The UID or GID list given as text, or the proxy user's. */
+async function proxyUid(env: Readonly<Record<string, string | undefined>>, facts: HostFacts): Promise<string> {
+  const user = env['ENVOY_USER'] ?? 'istio-proxy';
+  const uid = await facts.lookupUserId(user).catch(() => undefined);
+  return uid === undefined ? DEFAULT_PROXY_UID : String(uid);
+}
+
+/**
+ * Fills in what was not given. Never throws: a fact that cannot be had is returned as
+ * `error`, so that input problems can be reported first.
+ */
+export async function deriveSettings(
+  settings: RawSettings,
+  env: Readonly<Record<string, string | undefined>>,
+  facts: HostFacts,
+): Promise<{ settings: RawSettings; error?: HostFactError }> {
+  const derived: Partial<Record<SettingName, RawSetting>> = {};
+  const set = (name: SettingName, value: string | boolean | readonly string[], origin: string) => {
+    derived[name] = { value, origin: { kind: 'derived', name: origin } satisfies Origin };
+  };
+  const flag = (name: SettingName) => settings[name].value === true;
+  let error: HostFactError | undefined;
+
+  if (settings['proxy-uid'].value === '') set('proxy-uid', await proxyUid(env, facts), 'ENVOY_USER');
+  if (settings['proxy-gid'].value === '') set('proxy-gid', derived['proxy-uid']?.value ?? settings['proxy-uid'].value ?? '', '--proxy-uid');
+
+  const needPodAddress = settings['enable-inbound-ipv6'].value === undefined || (flag('run-validation') && settings['host-ip'].value === undefined);
+  if (needPodAddress) {
+    const pod = detectPodAddress(await facts.interfaceAddresses(), flag('dual-stack'));
+    if (!pod) {
+      error = new HostFactError('no usable local IP address found to decide whether IPv6 is enabled; pass --enable-inbound-ipv6=true or --enable-inbound-ipv6=false');
+      // A placeholder, so that validation can still report input problems first.
+      if (settings['enable-inbound-ipv6'].value === undefined) set('enable-inbound-ipv6', false, 'pod addresses');
+    } else {
+      if (settings['enable-inbound-ipv6'].value === undefined) set('enable-inbound-ipv6', pod.ipv6, 'pod addresses');
+      if (settings['host-ip'].value === undefined) set('host-ip', pod.hostIp.text, 'pod addresses');
+    }
+  }
+
+  const serversGiven = settings['dns-servers-v4'].value !== undefined || settings['dns-servers-v6'].value !== undefined;
+  if (flag('redirect-dns') && !flag('capture-all-dns') && !serversGiven) {
+    const path = String(settings['resolv-conf'].value);
+    try {
+      const { v4, v6 } = parseResolvConf(await facts.readTextFile(path));
+      set('dns-servers-v4', v4, path);
+      set('dns-servers-v6', v6, path);
+    } catch (cause) {
+      error ??= new HostFactError(`failed to read DNS servers from ${path}: ${(cause as Error).message}; pass --dns-servers-v4/--dns-servers-v6 to skip it`, { cause });
+    }
+  }
+  for (const name of ['dns-servers-v4', 'dns-servers-v6'] as const) {
+    if (settings[name].value === undefined && !derived[name]) set(name, [], 'not given');
+  }
+  return { settings: { ...settings, ...derived }, ...(error ? { error } : {}) };
+}

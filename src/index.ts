@@ -1,0 +1,20 @@
+/**
+ * Library API: parse settings into a typed `CaptureConfig`, plan the rules, render them.
+ * Everything exported here is pure, except `main` (the CLI) and the executor.
+ */
+export type { CaptureConfig, DnsCapture, Interception, RunOptions, Selection } from './config/capture-config.js';
+export { FLAG_SPECS, type FlagSpec } from './config/flag-spec.js';
+export { resolveSettings, type RawSettings, type SettingsInput } from './config/settings.js';
+export { deriveSettings, detectPodAddress, parseResolvConf, type HostFacts } from './config/derive.js';
+export { toCaptureConfig, type ParsedConfig } from './config/to-capture-config.js';
+export { CONFIG_SCHEMA } from './config/schema.js';
+export type { IpFamily } from './model/family.js';
+export type { ChainName, Match, Rule, RuleOp, Ruleset, TableName, Target } from './model/netfilter.js';
+export type { Cidr, IpAddress, PortRange } from './model/network.js';
+export { planCapture, type CapturePlan } from './plan/plan-capture.js';
+export type { NetworkStep } from './plan/routes.js';
+export { renderRestore } from './render/restore.js';
+export { renderDryRun, renderUpstreamTranscript } from './render/dry-run.js';
+export { checkCommands, cleanupCommands } from './render/commands.js';
+export { ConfigError, HostFactError, IptablesError, UnsupportedError, isConfigError, isIptablesError, type Issue } from './errors.js';
+export { main, loadConfiguration, EXIT, type CliDeps, type CliIo } from './cli/main.js';

@@ -1,0 +1,27 @@
+/** Chain names: netfilter's built-ins and the chains this tool owns. */
+
+export const BUILTIN_CHAINS = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
+export type BuiltinChain = (typeof BUILTIN_CHAINS)[number];
+
+export const ISTIO_CHAINS = [
+  'ISTIO_INBOUND',
+  'ISTIO_REDIRECT',
+  'ISTIO_IN_REDIRECT',
+  'ISTIO_OUTPUT',
+  'ISTIO_OUTPUT_DNS',
+  'ISTIO_DIVERT',
+  'ISTIO_TPROXY',
+  'ISTIO_DROP',
+] as const;
+export type IstioChain = (typeof ISTIO_CHAINS)[number];
+
+const builtins: ReadonlySet<string> = new Set(BUILTIN_CHAINS);
+
+export function isBuiltinChain(name: string): name is BuiltinChain {
+  return builtins.has(name);
+}
+
+/** True for every chain this tool creates and therefore may flush and delete. */
+export function isOwnedChain(name: string): boolean {
+  return name.startsWith('ISTIO_');
+}

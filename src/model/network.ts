@@ -1,0 +1,145 @@
+/**
+ * Value types for ports, addresses and CIDRs. Parsing is strict (it follows Go's
+ * `netip.ParsePrefix`, which upstream uses, so what upstream rejects we reject too); ip-num
+ * supplies the numeric value, and the text we print is formatted here, because upstream's
+ * spelling (RFC 5952, `::ffff:a.b.c.d` for IPv4-mapped) is part of the byte-identical output.
+ */
+import { IPv6, Validator } from 'ip-num';
+import type { IpFamily } from './family.js';
+
+/** A TCP/UDP port or an inclusive `first:last` range. */
+export interface PortRange {
+  readonly first: number;
+  readonly last: number;
+}
+
+/** An IP address; `text` is how it is printed into rules. */
+export interface IpAddress {
+  readonly family: IpFamily;
+  readonly text: string;
+  readonly value: bigint;
+}
+
+/** An IP prefix. The address is kept as given (not masked), as upstream does. */
+export interface Cidr {
+  readonly family: IpFamily;
+  readonly address: IpAddress;
+  readonly prefixLength: number;
+  /** `address/prefixLength`, canonical address spelling. */
+  readonly text: string;
+}
+
+const DECIMAL = /^(0|[1-9][0-9]*)$/;
+
+/** Parses a canonical decimal number (no sign, no leading zeros); undefined otherwise. */
+export function parseDecimal(text: string, max: number): number | undefined {
+  if (!DECIMAL.test(text) || text.length > 10) return undefined;
+  const n = Number(text);
+  return n <= max ? n : undefined;
+}
+
+export function formatPortRange(port: PortRange): string {
+  return port.first === port.last ? String(port.first) : `${port.first}:${port.last}`;
+}
+
+/** `80` or `1000:2000`, ports 1–65535. Returns an error message on failure. */
+export function parsePortRange(text: string): PortRange | string {
+  const [first, last, ...rest] = text.split(':');
+  const a = parseDecimal(first ?? '', 65535);
+  const b = last === undefined ? a : parseDecimal(last, 65535);
+  if (rest.length > 0 || a === undefined || b === undefined || a === 0 || b === 0) {
+    return 'expected a port 1-65535 or a range FIRST:LAST';
+  }
+  if (a > b) return 'the range starts after it ends';
+  return { first: a, last: b };
+}
+
+const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
+const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/;
+
+function ipv4Value(text: string): bigint {
+  return text.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(octet), 0n);
+}
+
+function formatIpv4(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
+}
+
+/** RFC 5952 text, as Go's netip prints it: IPv4-mapped addresses as `::ffff:a.b.c.d`. */
+export function formatIpv6(value: bigint): string {
+  if (value >> 32n === 0xffffn) return `::ffff:${formatIpv4(value & 0xffffffffn)}`;
+  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
+  let bestStart = -1;
+  let bestLength = 1; // a single zero group is never compressed
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = j;
+  }
+  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  if (bestStart < 0) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
+}
+
+/**
+ * Parses an address. With `canonical`, `text` is re-spelled (lower case, compressed);
+ * otherwise the validated input text is kept, as upstream keeps DNS servers given to it.
+ */
+export function parseIpAddress(text: string, options: { canonical: boolean }): IpAddress | string {
+  if (IPV4.test(text)) {
+    const value = ipv4Value(text);
+    return { family: 'ipv4', value, text: options.canonical ? formatIpv4(value) : text };
+  }
+  if (!text.includes(':')) return 'not an IPv4 or IPv6 address';
+  if (!IPV6_CHARS.test(text)) return 'not an IPv6 address (zones and spaces are not accepted)';
+  const embedded = text.lastIndexOf(':');
+  const tail = text.slice(embedded + 1);
+  if (tail.includes('.') && !IPV4.test(tail)) return 'the embedded IPv4 part is not a valid address';
+  const [ok] = Validator.isValidIPv6String(text);
+  if (!ok) return 'not an IPv6 address';
+  const value = IPv6.fromString(text).getValue();
+  return { family: 'ipv6', value, text: options.canonical ? formatIpv6(value) : text };
+}
+
+/** Parses `ADDRESS/LENGTH` strictly; the address is canonicalised but not masked. */
+export function parseCidr(text: string): Cidr | string {
+  const slash = text.lastIndexOf('/');
+  if (slash < 0) return "no '/' and prefix length";
+  const address = parseIpAddress(text.slice(0, slash), { canonical: true });
+  if (typeof address === 'string') return address;
+  const max = address.family === 'ipv4' ? 32 : 128;
+  const prefixLength = parseDecimal(text.slice(slash + 1), max);
+  if (prefixLength === undefined) return `the prefix length must be a decimal number 0-${max}`;
+  return { family: address.family, address, prefixLength, text: `${address.text}/${prefixLength}` };
+}
+
+/**
+ * Upstream's loopback test looks at the prefix's address only: `127.x.x.x`, or exactly `::1`.
+ * (`0.0.0.0/0` contains loopback but does not count.)
+ */
+export function isLoopbackAddress(address: IpAddress): boolean {
+  return address.family === 'ipv4' ? address.value >> 24n === 127n : address.value === 1n;
+}
+
+/** Linux interface-name rules (at most 15 bytes; no whitespace, `/` or `:`), plus no quoting characters. */
+export function checkInterfaceName(name: string): string | undefined {
+  if (name.length === 0) return 'an interface name cannot be empty';
+  if (Buffer.byteLength(name) > 15) return 'an interface name has at most 15 bytes';
+  if (name === '.' || name === '..') return 'not a valid interface name';
+  if (/[\s/:"'\\]/.test(name)) return 'an interface name cannot contain whitespace, quotes, "/", ":" or "\\"';
+  if (name.startsWith('-') || name.startsWith('!')) return 'an interface name cannot start with "-" or "!"';
+  return undefined;
+}
+
+const OWNER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,30}\$?$/;
+
+/** A numeric uid/gid (0–4294967294) or a user/group name. */
+export function checkOwnerId(id: string): string | undefined {
+  if (parseDecimal(id, 4294967294) !== undefined || OWNER_NAME.test(id)) return undefined;
+  return 'expected a numeric id 0-4294967294 or a user/group name';
+}

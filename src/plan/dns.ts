@@ -1,0 +1,61 @@
+/**
+ * DNS capture (upstream step 12): the app's DNS goes to the agent on 15053. Conntrack zones
+ * keep the proxy's own upstream queries (zone 1) apart from the app's captured ones (zone 2),
+ * so that the two UDP flows with the same 5-tuple after NAT cannot collide.
+ */
+import { FAMILY, FAMILIES, type IpFamily } from '../model/family.js';
+import type { Match, Target } from '../model/netfilter.js';
+import type { IpAddress } from '../model/network.js';
+import { append } from './builder.js';
+import { proxyOwners, type PlanContext } from './context.js';
+import { dport, dst, jump, ownerOf, port, sport, src, TCP, UDP } from './matches.js';
+
+/** Where the agent's DNS proxy listens. */
+export const AGENT_DNS_PORT = 15053;
+const DNS = port(53);
+
+const toAgent = (singularOption?: true): Target => ({ kind: 'redirect', toPort: AGENT_DNS_PORT, ...(singularOption ? { singularOption } : {}) });
+const zone = (n: number): Target => ({ kind: 'ct', zone: n });
+const host = (server: IpAddress) => `${server.text}/${FAMILY[server.family].hostPrefixLength}`;
+
+export function dnsCapture({ config, rules }: PlanContext): void {
+  const dns = config.dns;
+  if (dns.mode === 'off') return;
+  const all = dns.mode === 'all';
+  const servers = (family: IpFamily) => (dns.mode === 'servers' ? dns.servers.filter((s) => s.family === family) : []);
+
+  rules.both(append('raw', 'OUTPUT', [], jump('ISTIO_OUTPUT_DNS')));
+  for (const family of FAMILIES) {
+    if (all || servers(family).length > 0) rules.only(family, append('nat', 'ISTIO_OUTPUT', [], jump('ISTIO_OUTPUT_DNS')));
+  }
+  // TCP, then UDP; upstream spells the UDP option `--to-port` (singular).
+  for (const [protocol, singular] of [[TCP, undefined], [UDP, true]] as const) {
+    if (all) {
+      rules.both(append('nat', 'ISTIO_OUTPUT_DNS', [protocol, dport(DNS)], toAgent(singular)));
+      continue;
+    }
+    for (const family of FAMILIES) {
+      for (const server of servers(family)) {
+        rules.only(family, append('nat', 'ISTIO_OUTPUT_DNS', [protocol, dport(DNS), dst(host(server))], toAgent(singular)));
+      }
+    }
+  }
+  for (const owner of proxyOwners(config)) {
+    const proxy: Match = ownerOf(owner.kind, owner.id);
+    rules.both(append('raw', 'ISTIO_OUTPUT_DNS', [UDP, dport(DNS), proxy], zone(1)));
+    rules.both(append('raw', 'ISTIO_OUTPUT_DNS', [UDP, sport(port(AGENT_DNS_PORT)), proxy], zone(2)));
+  }
+  if (all) {
+    rules.both(append('raw', 'PREROUTING', [], jump('ISTIO_INBOUND')));
+    rules.both(append('raw', 'ISTIO_OUTPUT_DNS', [UDP, dport(DNS)], zone(2)));
+    rules.both(append('raw', 'ISTIO_INBOUND', [UDP, sport(DNS)], zone(1)));
+    return;
+  }
+  for (const family of FAMILIES) {
+    if (servers(family).length > 0) rules.only(family, append('raw', 'PREROUTING', [], jump('ISTIO_INBOUND')));
+    for (const server of servers(family)) {
+      rules.only(family, append('raw', 'ISTIO_OUTPUT_DNS', [UDP, dport(DNS), dst(host(server))], zone(2)));
+      rules.only(family, append('raw', 'ISTIO_INBOUND', [UDP, sport(DNS), src(host(server))], zone(1)));
+    }
+  }
+}

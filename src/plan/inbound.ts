@@ -1,0 +1,76 @@
+/**
+ * Inbound capture (upstream steps 4, 5 and 17). REDIRECT mode rewrites the destination in
+ * nat; TPROXY mode leaves it intact, marks the packet in mangle and routes it to a local
+ * socket through policy routing (see `routes.ts`).
+ */
+import { FAMILY } from '../model/family.js';
+import type { Match } from '../model/netfilter.js';
+import { append, insert } from './builder.js';
+import { proxyOwners, type PlanContext } from './context.js';
+import { dport, dst, jump, LO_IN, LO_OUT, mark, ownerOf, port, RETURN, src, TCP } from './matches.js';
+
+/** Marks proxy→app traffic over lo in TPROXY mode, so the reply is not diverted again. */
+export const OUTBOUND_MARK = 1338;
+
+const RELATED_ESTABLISHED: Match = { kind: 'conntrack', states: ['RELATED', 'ESTABLISHED'] };
+
+/** The nat chains that always exist, even when nothing jumps to them. */
+export function natRedirectChains({ config, rules }: PlanContext): void {
+  rules.both(append('nat', 'ISTIO_INBOUND', [TCP, dport(port(config.inbound.tunnelPort))], RETURN));
+  rules.both(append('nat', 'ISTIO_REDIRECT', [TCP], { kind: 'redirect', toPort: config.outbound.proxyPort }));
+  rules.both(append('nat', 'ISTIO_IN_REDIRECT', [TCP], { kind: 'redirect', toPort: config.inbound.capturePort }));
+}
+
+export function inboundCapture(ctx: PlanContext): void {
+  const { config, rules } = ctx;
+  const { ports, interception } = config.inbound;
+  if (ports.kind === 'none') return;
+  const table = interception.mode === 'tproxy' ? 'mangle' : 'nat';
+  if (interception.mode === 'tproxy') {
+    rules.both(append('mangle', 'ISTIO_DIVERT', [], { kind: 'setMark', mark: interception.mark }));
+    rules.both(append('mangle', 'ISTIO_DIVERT', [], { kind: 'accept' }));
+    rules.both((family) =>
+      append('mangle', 'ISTIO_TPROXY', [dst(ctx.loopback(family), true), TCP], {
+        kind: 'tproxy',
+        onPort: config.inbound.capturePort,
+        mark: interception.mark,
+      }),
+    );
+  }
+  rules.both(append(table, 'PREROUTING', [TCP], jump('ISTIO_INBOUND')));
+  const capture = (portMatch: Match[]) => {
+    if (interception.mode === 'tproxy') {
+      rules.both(append('mangle', 'ISTIO_INBOUND', [TCP, ...portMatch, RELATED_ESTABLISHED], jump('ISTIO_DIVERT')));
+      rules.both(append('mangle', 'ISTIO_INBOUND', [TCP, ...portMatch], jump('ISTIO_TPROXY')));
+    } else {
+      rules.both(append('nat', 'ISTIO_INBOUND', [TCP, ...portMatch], jump('ISTIO_IN_REDIRECT')));
+    }
+  };
+  if (ports.kind === 'all') {
+    for (const p of ports.except) rules.both(append(table, 'ISTIO_INBOUND', [TCP, dport(p)], RETURN));
+    capture([]);
+  } else {
+    for (const p of ports.items) capture([dport(p)]);
+  }
+}
+
+/**
+ * TPROXY marking. Upstream runs this whenever the mode is TPROXY, even with no inbound ports,
+ * leaving a mangle ISTIO_INBOUND chain that nothing jumps to.
+ */
+export function tproxyMarking(ctx: PlanContext): void {
+  const { config, rules } = ctx;
+  const { interception } = config.inbound;
+  if (interception.mode !== 'tproxy') return;
+  rules.both(append('mangle', 'PREROUTING', [TCP, mark(interception.mark)], { kind: 'connmark', action: 'save' }));
+  rules.both(append('mangle', 'OUTPUT', [TCP, LO_OUT, mark(interception.mark)], RETURN));
+  for (const owner of proxyOwners(config)) {
+    rules.both((family) =>
+      append('mangle', 'OUTPUT', [dst(ctx.loopback(family), true), TCP, LO_OUT, ownerOf(owner.kind, owner.id)], { kind: 'setMark', mark: OUTBOUND_MARK }),
+    );
+  }
+  rules.both(append('mangle', 'OUTPUT', [TCP, { kind: 'connmark', mark: interception.mark }], { kind: 'connmark', action: 'restore' }));
+  rules.both(insert('mangle', 'ISTIO_INBOUND', 1, [TCP, mark(interception.mark)], RETURN));
+  rules.both((family) => insert('mangle', 'ISTIO_INBOUND', 2, [TCP, src(FAMILY[family].passthroughSource), LO_IN], RETURN));
+  rules.both(insert('mangle', 'ISTIO_INBOUND', 3, [TCP, LO_IN, mark(OUTBOUND_MARK, true)], RETURN));
+}

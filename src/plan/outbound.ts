@@ -1,0 +1,105 @@
+/** Outbound capture (upstream steps 6–11 and 13–16), all in nat ISTIO_OUTPUT. */
+import { FAMILY, FAMILIES } from '../model/family.js';
+import type { Match } from '../model/netfilter.js';
+import { isLoopbackAddress } from '../model/network.js';
+import { append, insert } from './builder.js';
+import { proxyOwners, type PlanContext } from './context.js';
+import { dport, dst, gidOwner, inIf, jump, LO_OUT, ownerOf, port, RETURN, src, TCP, UDP } from './matches.js';
+
+const DNS_PORT = port(53);
+
+export function outboundJump({ rules }: PlanContext): void {
+  rules.both(append('nat', 'OUTPUT', [], jump('ISTIO_OUTPUT')));
+}
+
+/** Excluded outbound ports pass for TCP and UDP alike. */
+export function excludeOutboundPorts({ config, rules }: PlanContext): void {
+  for (const p of config.outbound.ports.exclude) {
+    rules.both(append('nat', 'ISTIO_OUTPUT', [TCP, dport(p)], RETURN));
+    rules.both(append('nat', 'ISTIO_OUTPUT', [UDP, dport(p)], RETURN));
+  }
+}
+
+/** The proxy forwards inbound passthrough traffic to the app from 127.0.0.6 / ::6: let it pass. */
+export function passthroughSource({ rules }: PlanContext): void {
+  rules.both((family) => append('nat', 'ISTIO_OUTPUT', [LO_OUT, src(FAMILY[family].passthroughSource)], RETURN));
+}
+
+/**
+ * Per proxy UID, then per GID: the proxy calling the pod's own IP over lo is inbound traffic
+ * (redirect it to the inbound listener); the app talking to itself over lo passes; the
+ * proxy's other traffic passes. With DNS capture, port 53 is exempted — but upstream does so
+ * only in the UID self-redirect, never in the GID one (kept for byte parity).
+ */
+export function proxyOwnerRules(ctx: PlanContext): void {
+  const { config, rules } = ctx;
+  const dns = config.dns.mode !== 'off';
+  const include = config.outbound.cidrs.include;
+  // Any loopback address in the include list (either family) drops the "app over lo" RETURN in both.
+  const includesLoopback = include !== 'all' && include.some((cidr) => isLoopbackAddress(cidr.address));
+  const tunnel = port(config.inbound.tunnelPort);
+  for (const owner of proxyOwners(config)) {
+    const exemptPorts: Match =
+      dns && owner.kind === 'uid'
+        ? { kind: 'multiport', ports: [DNS_PORT, tunnel], negated: true }
+        : dport(tunnel, true);
+    rules.both((family) =>
+      append('nat', 'ISTIO_OUTPUT', [LO_OUT, dst(ctx.loopback(family), true), TCP, exemptPorts, ownerOf(owner.kind, owner.id)], jump('ISTIO_IN_REDIRECT')),
+    );
+    if (!includesLoopback) {
+      const notDns: Match[] = dns ? [TCP, dport(DNS_PORT, true)] : [];
+      rules.both(append('nat', 'ISTIO_OUTPUT', [LO_OUT, ...notDns, ownerOf(owner.kind, owner.id, true)], RETURN));
+    }
+    rules.both(append('nat', 'ISTIO_OUTPUT', [ownerOf(owner.kind, owner.id)], RETURN));
+  }
+}
+
+/** Owner groups: "all except" returns per excluded group; "only" is one rule of negated matches. */
+export function ownerGroupRules({ config, rules }: PlanContext): void {
+  const groups = config.outbound.ownerGroups;
+  if (groups.kind === 'all') {
+    for (const group of groups.except) rules.both(append('nat', 'ISTIO_OUTPUT', [gidOwner(group)], RETURN));
+  } else if (groups.kind === 'only') {
+    // With no group at all this is a bare RETURN: no outbound traffic is captured.
+    rules.both(append('nat', 'ISTIO_OUTPUT', groups.items.map((group) => gidOwner(group, true)), RETURN));
+  }
+}
+
+export function loopbackDestination(ctx: PlanContext): void {
+  ctx.rules.both((family) => append('nat', 'ISTIO_OUTPUT', [dst(ctx.loopback(family))], RETURN));
+}
+
+export function excludeOutboundCidrs({ config, rules }: PlanContext): void {
+  for (const family of FAMILIES) {
+    for (const cidr of config.outbound.cidrs.exclude.filter((c) => c.family === family)) {
+      rules.only(family, append('nat', 'ISTIO_OUTPUT', [dst(cidr.text)], RETURN));
+    }
+  }
+}
+
+export function includeOutboundPorts({ config, rules }: PlanContext): void {
+  for (const p of config.outbound.ports.include) {
+    rules.both(append('nat', 'ISTIO_OUTPUT', [TCP, dport(p)], jump('ISTIO_REDIRECT')));
+  }
+}
+
+/**
+ * Included CIDRs, and traffic from KubeVirt interfaces to them. Upstream orders these
+ * differently: for "*" the ISTIO_OUTPUT jump comes before the inserts; for a list, each
+ * CIDR's inserts come before its jump.
+ */
+export function includeOutboundCidrs({ config, rules }: PlanContext): void {
+  const include = config.outbound.cidrs.include;
+  const virtual = config.interfaces.virtual;
+  for (const family of FAMILIES) {
+    if (include === 'all') {
+      rules.only(family, append('nat', 'ISTIO_OUTPUT', [], jump('ISTIO_REDIRECT')));
+      for (const nic of virtual) rules.only(family, insert('nat', 'PREROUTING', 1, [inIf(nic)], jump('ISTIO_REDIRECT')));
+      continue;
+    }
+    for (const cidr of include.filter((c) => c.family === family)) {
+      for (const nic of virtual) rules.only(family, insert('nat', 'PREROUTING', 1, [inIf(nic), dst(cidr.text)], jump('ISTIO_REDIRECT')));
+      rules.only(family, append('nat', 'ISTIO_OUTPUT', [dst(cidr.text)], jump('ISTIO_REDIRECT')));
+    }
+  }
+}

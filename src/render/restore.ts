@@ -1,0 +1,31 @@
+/**
+ * Ruleset → iptables-restore text, byte-identical to upstream: tables in alphabetical order,
+ * `* table` headers, `-N` declarations (first-use order, then chains only jumped to), rule
+ * lines in creation order, `COMMIT`. No `:CHAIN` policy lines: declaring chains with `-N`
+ * makes a restore fail when they already exist, which the apply logic relies on.
+ */
+import { isBuiltinChain } from '../model/chains.js';
+import type { Ruleset, TableName } from '../model/netfilter.js';
+import { opArgs } from './args.js';
+
+const TABLE_ORDER: readonly TableName[] = ['filter', 'mangle', 'nat', 'raw'];
+
+export function renderRestore(ruleset: Ruleset): string {
+  const lines = new Map<TableName, string[]>(TABLE_ORDER.map((t) => [t, []]));
+  const seen = new Set<string>();
+  const declare = (table: TableName, chain: string) => {
+    const key = `${table}/${chain}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (!isBuiltinChain(chain)) lines.get(table)?.push(`-N ${chain}`);
+  };
+  for (const { rule } of ruleset.ops) declare(rule.table, rule.chain);
+  for (const { rule } of ruleset.ops) if (rule.target.kind === 'jump') declare(rule.table, rule.target.chain);
+  for (const op of ruleset.ops) lines.get(op.rule.table)?.push(opArgs(op).join(' '));
+  return TABLE_ORDER.flatMap((table) => {
+    const body = lines.get(table) ?? [];
+    return body.length > 0 ? [`* ${table}`, ...body, 'COMMIT'] : [];
+  })
+    .map((line) => `${line}\n`)
+    .join('');
+}
