@@ -59,3 +59,96 @@ export function isIptablesError(error: unknown): error is IptablesError {
 export function isConfigError(error: unknown): error is ConfigError {
   return error instanceof ConfigError;
 }
+
+/** A command the tool ran failed. */
+export class CommandFailedError extends IptablesError {
+  override name = 'CommandFailedError';
+  readonly command: readonly string[];
+  readonly exitCode: number | undefined;
+  readonly stderr: string;
+  constructor(command: readonly string[], exitCode: number | undefined, stderr: string, options?: { code?: ErrorCode; message?: string; cause?: unknown }) {
+    const detail = stderr.trim() ? `: ${stderr.trim()}` : '';
+    super(options?.code ?? 'COMMAND_FAILED', options?.message ?? `\`${command.join(' ')}\` failed (exit ${exitCode ?? 'none'})${detail}`, options);
+    this.command = command;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
+/** iptables-restore refused a payload; `line` is the payload line it named, when it did. */
+export class RestoreFailedError extends CommandFailedError {
+  override name = 'RestoreFailedError';
+  readonly family: string;
+  readonly line: { readonly number: number; readonly text: string } | undefined;
+  constructor(family: string, command: readonly string[], exitCode: number | undefined, stderr: string, payload: string) {
+    const match = /line (\d+) failed/.exec(stderr);
+    const number = match ? Number(match[1]) : undefined;
+    const text = number === undefined ? undefined : payload.split('\n')[number - 1];
+    const line = number !== undefined && text !== undefined ? { number, text } : undefined;
+    const where = line ? `\n  payload line ${line.number}: ${line.text}` : '';
+    super(command, exitCode, stderr, {
+      code: 'RESTORE_FAILED',
+      message: `${family} restore failed (\`${command.join(' ')}\`, exit ${exitCode ?? 'none'}): ${stderr.trim() || 'no error output'}${where}`,
+    });
+    this.family = family;
+    this.line = line;
+  }
+}
+
+/** No iptables backend is usable in the target namespace. */
+export class BinaryNotFoundError extends IptablesError {
+  override name = 'BinaryNotFoundError';
+  readonly family: string;
+  readonly tried: readonly { readonly binary: string; readonly problem: string }[];
+  constructor(family: string, tried: BinaryNotFoundError['tried']) {
+    const list = tried.map((t) => `\n  ${t.binary}: ${t.problem}`).join('');
+    super(
+      'BINARY_NOT_FOUND',
+      `no usable ${family} iptables backend (tried the nat, mangle and raw tables through:${list})\n` +
+        `  Is the iptables package installed, and are the kernel modules loaded? For nft: nf_tables, nft_chain_nat, nft_compat; ` +
+        `for legacy: ${family === 'ipv6' ? 'ip6_tables, ip6table_nat, ip6table_mangle, ip6table_raw' : 'ip_tables, iptable_nat, iptable_mangle, iptable_raw'}; ` +
+        'and the matches: xt_owner, xt_conntrack, xt_multiport, xt_REDIRECT, xt_TPROXY, xt_mark, xt_connmark, xt_CT.',
+    );
+    this.family = family;
+    this.tried = tried;
+  }
+}
+
+/** The target network namespace is missing or not a namespace. */
+export class NamespaceError extends IptablesError {
+  override name = 'NamespaceError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NAMESPACE_UNAVAILABLE', message, options);
+  }
+}
+
+/** The state read back after applying is not the plan; the run was rolled back. */
+export class VerifyError extends IptablesError {
+  override name = 'VerifyError';
+  readonly differences: readonly string[];
+  constructor(family: string, differences: readonly string[]) {
+    super('VERIFY_FAILED', `${family} rules read back after applying differ from the plan:\n  ${differences.join('\n  ')}`);
+    this.differences = differences;
+  }
+}
+
+/** The tool lacks the privileges it needs (root or CAP_NET_ADMIN). */
+export class NotPrivilegedError extends IptablesError {
+  override name = 'NotPrivilegedError';
+  constructor(detail: string) {
+    super('NOT_PRIVILEGED', `not permitted to change netfilter rules: run as root or with CAP_NET_ADMIN (and CAP_NET_RAW). ${detail}`.trim());
+  }
+}
+
+/** `--run-validation` could not see a connection captured. */
+export class ValidationFailedError extends IptablesError {
+  override name = 'ValidationFailedError';
+  constructor(detail: string) {
+    super(
+      'VALIDATION_FAILED',
+      `iptables validation failed; workload is not ready for Istio. ${detail}\n` +
+        'When the rules are applied by the CNI plugin, the pod may have started before they were in place; ' +
+        'the CNI repair controller (values.cni.repair.deletePods) restarts such pods.',
+    );
+  }
+}

@@ -42,8 +42,8 @@ export interface CliIo {
 }
 
 export interface CliDeps {
-  /** How derived settings reach the machine (our own namespace by default). */
-  readonly host: HostFacts;
+  /** How derived settings reach the machine: our own namespace, or the one given. */
+  hostFacts(networkNamespace: string | undefined): Promise<HostFacts>;
   /** Applies a plan for real; absent means the CLI can only dry-run. */
   readonly apply?: (plan: CapturePlan, parsed: ParsedConfig, log: (line: string) => void) => Promise<void>;
 }
@@ -77,11 +77,13 @@ async function readConfig(path: string, io: CliIo): Promise<{ record?: Record<st
 }
 
 /** Flags, file, env and machine → validated configuration. */
-export async function loadConfiguration(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo, host: HostFacts): Promise<ParsedConfig | 'help'> {
+export async function loadConfiguration(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo, deps: Pick<CliDeps, 'hostFacts'>): Promise<ParsedConfig | 'help'> {
   const { flags, config, help } = parseArgv(argv);
   if (help) return 'help';
   const file = config === undefined ? { issues: [] } : await readConfig(config, io);
   const resolved = resolveSettings({ flags, env, ...(file.record ? { config: file.record } : {}) });
+  const netns = resolved.settings['network-namespace'].value;
+  const host = await deps.hostFacts(typeof netns === 'string' && netns.startsWith('/') ? netns : undefined);
   const derived = await deriveSettings(resolved.settings, env, host);
   const parsed = toCaptureConfig(derived.settings, [...file.issues, ...resolved.issues]);
   if (derived.error) throw derived.error;
@@ -91,7 +93,7 @@ export async function loadConfiguration(argv: readonly string[], env: Readonly<R
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo, deps: CliDeps): Promise<number> {
   const log = (line: string) => io.stderr(`${line}\n`);
   try {
-    const parsed = await loadConfiguration(argv, env, io, deps.host);
+    const parsed = await loadConfiguration(argv, env, io, deps);
     if (parsed === 'help') {
       io.stdout(`${await commandLine([]).getHelp()}\n`);
       return EXIT.ok;
@@ -104,8 +106,12 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       if (transcriptPath) await writeFile(transcriptPath, renderUpstreamTranscript(plan, parsed.options));
       return EXIT.ok;
     }
-    if (!deps.apply) throw new ConfigError([{ source: '--dry-run', value: 'false', message: 'this build can only dry-run' }]);
-    await deps.apply(plan, parsed, log);
+    if (parsed.options.skipRuleApply) {
+      log('--skip-rule-apply: no rules applied');
+    } else {
+      if (!deps.apply) throw new ConfigError([{ source: '--dry-run', value: 'false', message: 'this build can only dry-run' }]);
+      await deps.apply(plan, parsed, log);
+    }
     return EXIT.ok;
   } catch (error) {
     if (!isIptablesError(error)) {

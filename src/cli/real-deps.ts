@@ -1,0 +1,24 @@
+/** The real process-running dependencies, loaded only when a run needs them. */
+import type { HostFacts } from '../config/derive.js';
+import type { ParsedConfig } from '../config/to-capture-config.js';
+import type { CapturePlan } from '../plan/plan-capture.js';
+import { applyCapture } from '../exec/apply.js';
+import { execaRunner } from '../exec/execa-runner.js';
+import { netnsHostFacts } from '../exec/host-facts.js';
+import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
+import { realSleep } from '../exec/retry.js';
+import { localHostFacts } from './host-facts.js';
+
+export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
+  await checkNetnsPath(netns);
+  return netnsHostFacts(localHostFacts, netnsRunner(execaRunner, netns));
+}
+
+export async function applyForReal(plan: CapturePlan, parsed: ParsedConfig, log: (line: string) => void): Promise<void> {
+  if (parsed.options.networkNamespace) await checkNetnsPath(parsed.options.networkNamespace);
+  await applyCapture(plan, parsed.options, {
+    runner: execaRunner,
+    log,
+    retry: { attempts: 4, delayMs: 250, sleep: realSleep },
+  });
+}

@@ -1,0 +1,182 @@
+/**
+ * Applying a plan for real, all or nothing:
+ * 1. per family, detect the backend; the state read that decides is also the live state;
+ * 2. compare it with the plan: clean → upstream's payload; already applied → nothing (unless
+ *    --force-apply); drifted → one restore transaction that replaces what is ours
+ *    (--reconcile, the default), or a refusal that changes nothing;
+ * 3. apply the families in order; if one fails, restore the ones already applied to the
+ *    state read in step 1;
+ * 4. read each applied family back and compare with the plan; a difference rolls back too;
+ * 5. add the ip rules/routes and ::6 that are missing.
+ */
+import { CommandFailedError, IptablesError, NotPrivilegedError, RestoreFailedError, VerifyError } from '../errors.js';
+import type { RunOptions } from '../config/capture-config.js';
+import type { Ruleset, TableName } from '../model/netfilter.js';
+import type { CapturePlan } from '../plan/plan-capture.js';
+import { renderRestore } from '../render/restore.js';
+import type { CanonicalOptions } from '../state/canonical.js';
+import { compareState, expectedState, hasOwnedState, type ExpectedState } from '../state/compare.js';
+import { parseSave, type NetfilterState } from '../state/save-parser.js';
+import { cleanupPayload, payloadTables, replacePayload, rollbackPayload } from '../state/transactions.js';
+import { detectBackend, type Backend } from './backend.js';
+import type { CommandRunner } from './command.js';
+import { applyNetwork, removeNetwork } from './network.js';
+import { netnsRunner } from './netns.js';
+import { retry, type RetryPolicy } from './retry.js';
+
+/** iptables' exit code for a resource problem, such as the xtables lock being held. */
+const XTABLES_RESOURCE_PROBLEM = 4;
+const NOT_PERMITTED = /Permission denied|you must be root|Operation not permitted/i;
+
+export interface ApplyDeps {
+  readonly runner: CommandRunner;
+  readonly log: (line: string) => void;
+  readonly retry: Omit<RetryPolicy, 'onRetry'>;
+  readonly canonical?: CanonicalOptions;
+}
+
+/** What a run did, per family, for logs and tests. */
+export interface ApplyReport {
+  readonly families: readonly { readonly family: string; readonly variant: string; readonly action: 'applied' | 'reconciled' | 'unchanged' | 'cleaned' }[];
+}
+
+interface FamilyRun {
+  readonly ruleset: Ruleset;
+  readonly backend: Backend;
+  readonly before: string;
+  readonly live: NetfilterState;
+  readonly expected: ExpectedState;
+}
+
+class Iptables {
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly deps: ApplyDeps,
+  ) {}
+
+  async restore(backend: Backend, payload: string, noflush: boolean): Promise<void> {
+    const command = {
+      file: `${backend.binary}-restore`,
+      args: [...(noflush ? ['--noflush'] : []), ...backend.writeSuffix],
+      input: payload,
+      env: backend.env,
+    };
+    const result = await retry(() => this.runner.run(command), (r) => r.exitCode === XTABLES_RESOURCE_PROBLEM, {
+      ...this.deps.retry,
+      onRetry: (attempt, delayMs) => this.deps.log(`${backend.family}: iptables is busy (xtables lock held?), attempt ${attempt} failed; waiting ${delayMs} ms`),
+    });
+    if (result.exitCode === 0) return;
+    if (NOT_PERMITTED.test(result.stderr)) throw new NotPrivilegedError(result.stderr.trim());
+    throw new RestoreFailedError(backend.family, [command.file, ...command.args], result.exitCode, result.stderr, payload);
+  }
+
+  async save(backend: Backend): Promise<string> {
+    const command = { file: `${backend.binary}-save`, args: [] };
+    const result = await this.runner.run(command);
+    if (result.exitCode !== 0) throw new CommandFailedError([command.file], result.exitCode, result.stderr);
+    return result.stdout;
+  }
+}
+
+export async function applyCapture(plan: CapturePlan, options: RunOptions, deps: ApplyDeps): Promise<ApplyReport> {
+  const runner = netnsRunner(deps.runner, options.networkNamespace);
+  const iptables = new Iptables(runner, deps);
+  const runs: FamilyRun[] = [];
+  for (const ruleset of plan.rulesets) {
+    const { backend, state } = await detectBackend(runner, ruleset.family, {
+      forced: options.iptables,
+      ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
+    });
+    const live = parseSave(state, deps.canonical);
+    runs.push({ ruleset, backend, before: state, live, expected: expectedState(ruleset, deps.canonical) });
+  }
+  return options.cleanupOnly ? cleanup(runs, plan, iptables, runner, deps) : apply(runs, plan, options, iptables, runner, deps);
+}
+
+async function rollback(applied: readonly { run: FamilyRun; tables: TableName[] }[], iptables: Iptables, deps: ApplyDeps): Promise<string[]> {
+  const problems: string[] = [];
+  for (const { run, tables } of [...applied].reverse()) {
+    try {
+      await iptables.restore(run.backend, rollbackPayload(run.before, tables), false);
+      deps.log(`${run.ruleset.family}: rolled back to the state before this run`);
+    } catch (error) {
+      problems.push(`${run.ruleset.family} rollback failed: ${(error as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+/** Runs `payloads` family by family; on any failure restores what was already changed. */
+async function transact(
+  work: readonly { run: FamilyRun; payload: string }[],
+  iptables: Iptables,
+  deps: ApplyDeps,
+  after: (applied: readonly { run: FamilyRun; tables: TableName[] }[]) => Promise<void>,
+): Promise<void> {
+  const applied: { run: FamilyRun; tables: TableName[] }[] = [];
+  try {
+    for (const { run, payload } of work) {
+      // Recorded before the attempt: a failed legacy restore may have committed some tables.
+      applied.push({ run, tables: payloadTables(payload) });
+      await iptables.restore(run.backend, payload, true);
+    }
+    await after(applied);
+  } catch (error) {
+    const problems = await rollback(applied, iptables, deps);
+    if (problems.length > 0 && error instanceof IptablesError) error.message += `\n  ${problems.join('\n  ')}`;
+    throw error;
+  }
+}
+
+async function verify(run: FamilyRun, iptables: Iptables, deps: ApplyDeps): Promise<void> {
+  const live = parseSave(await iptables.save(run.backend), deps.canonical);
+  const verdict = compareState(run.expected, live);
+  if (verdict.status === 'drift') throw new VerifyError(run.ruleset.family, verdict.differences);
+  if (verdict.status === 'clean') throw new VerifyError(run.ruleset.family, ['none of the planned rules is live']);
+}
+
+async function apply(runs: readonly FamilyRun[], plan: CapturePlan, options: RunOptions, iptables: Iptables, runner: CommandRunner, deps: ApplyDeps): Promise<ApplyReport> {
+  const work: { run: FamilyRun; payload: string }[] = [];
+  const report: ApplyReport['families'][number][] = [];
+  for (const run of runs) {
+    const { family } = run.ruleset;
+    const verdict = compareState(run.expected, run.live);
+    const label = `${family} (${run.backend.variant})`;
+    if (verdict.status === 'clean') {
+      deps.log(`${label}: no rules of ours yet; applying ${run.ruleset.ops.length} rules`);
+      work.push({ run, payload: renderRestore(run.ruleset) });
+      report.push({ family, variant: run.backend.variant, action: 'applied' });
+    } else if (verdict.status === 'match' && !options.forceApply) {
+      deps.log(`${label}: the live rules already match the plan; nothing to do`);
+      report.push({ family, variant: run.backend.variant, action: 'unchanged' });
+    } else {
+      const why = verdict.status === 'drift' ? `the live rules differ from the plan:\n  ${verdict.differences.join('\n  ')}` : 'the live rules match, but --force-apply is set';
+      if (verdict.status === 'drift' && !options.reconcile) {
+        throw new IptablesError('VERIFY_FAILED', `${label}: ${why}\nNothing was changed: --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).`);
+      }
+      deps.log(`${label}: ${why}\n  replacing them in one transaction`);
+      work.push({ run, payload: replacePayload(run.ruleset, run.live, run.expected) });
+      report.push({ family, variant: run.backend.variant, action: 'reconciled' });
+    }
+  }
+  await transact(work, iptables, deps, async (applied) => {
+    for (const { run } of applied) await verify(run, iptables, deps);
+    const added = await applyNetwork(runner, plan.network);
+    if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
+  });
+  return { families: report };
+}
+
+async function cleanup(runs: readonly FamilyRun[], plan: CapturePlan, iptables: Iptables, runner: CommandRunner, deps: ApplyDeps): Promise<ApplyReport> {
+  const work = runs.map((run) => ({ run, payload: cleanupPayload(run.live, run.expected) })).filter((w) => w.payload !== '');
+  await transact(work, iptables, deps, async (applied) => {
+    for (const { run } of applied) {
+      const live = parseSave(await iptables.save(run.backend), deps.canonical);
+      if (hasOwnedState(live)) throw new VerifyError(run.ruleset.family, ['rules of ours are still live after cleanup']);
+    }
+  });
+  const problems = await removeNetwork(runner, plan.network);
+  for (const problem of problems) deps.log(`warning: ${problem}`);
+  for (const run of runs) deps.log(`${run.ruleset.family} (${run.backend.variant}): ${work.some((w) => w.run === run) ? 'removed our chains and rules' : 'nothing of ours was live'}`);
+  return { families: runs.map((run) => ({ family: run.ruleset.family, variant: run.backend.variant, action: 'cleaned' as const })) };
+}

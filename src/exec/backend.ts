@@ -1,0 +1,104 @@
+/**
+ * Choosing the iptables backend (legacy or nft) per family, as upstream does: nft is
+ * preferred unless legacy already holds rules in this namespace (mixing the two would leave
+ * two rule sets that both see every packet). The state read that decides is kept: it is also
+ * the state the re-run check needs, so detection costs no extra process.
+ */
+import { createHash } from 'node:crypto';
+import { BinaryNotFoundError } from '../errors.js';
+import { FAMILY, type IpFamily } from '../model/family.js';
+import type { CommandResult, CommandRunner } from './command.js';
+
+export type Variant = 'legacy' | 'nft';
+
+export interface Backend {
+  readonly family: IpFamily;
+  readonly variant: Variant;
+  /** `iptables-nft`, `ip6tables-legacy`, … */
+  readonly binary: string;
+  /** Arguments every write command ends with (the xtables lock wait, legacy only). */
+  readonly writeSuffix: readonly string[];
+  /** Environment for write commands (a namespace-scoped lock file). */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+export interface Detected {
+  readonly backend: Backend;
+  /** The save output read during detection: the live state. */
+  readonly state: string;
+}
+
+/** Seconds iptables waits for the xtables lock, as upstream passes it. */
+export const LOCK_WAIT_SECONDS = 30;
+
+/** "Has rules": a rule or an owned chain, not just the empty tables a probe leaves behind. */
+function hasRules(save: string): boolean {
+  return /^(-A |:ISTIO_)/m.test(save);
+}
+
+function versionOf(text: string): number[] | undefined {
+  const match = /v(\d+)\.(\d+)\.(\d+)/.exec(text);
+  return match ? match.slice(1).map(Number) : undefined;
+}
+
+/** `--wait` exists from iptables 1.6.2 on (upstream's threshold). */
+function supportsWait(version: readonly number[]): boolean {
+  const [a = 0, b = 0, c = 0] = version;
+  return a > 1 || (a === 1 && (b > 6 || (b === 6 && c >= 2)));
+}
+
+/**
+ * With another namespace, legacy iptables would contend for the host-wide /run/xtables.lock
+ * with every other pod; a lock file per namespace avoids that (upstream's CNI mode does the same).
+ */
+export function lockFileFor(netnsPath: string): string {
+  return `/run/xtables-${createHash('sha256').update(netnsPath).digest('hex').slice(0, 16)}.lock`;
+}
+
+export interface DetectOptions {
+  readonly forced: 'auto' | Variant;
+  readonly netnsPath?: string;
+}
+
+export async function detectBackend(runner: CommandRunner, family: IpFamily, options: DetectOptions): Promise<Detected> {
+  const prefix = FAMILY[family].iptables;
+  const tried: { binary: string; problem: string }[] = [];
+  const save = async (binary: string): Promise<CommandResult | undefined> => {
+    try {
+      const result = await runner.run({ file: `${binary}-save`, args: [] });
+      if (result.exitCode === 0) return result;
+      tried.push({ binary: `${binary}-save`, problem: `exit ${result.exitCode}: ${result.stderr.trim() || 'no output'}` });
+    } catch (error) {
+      tried.push({ binary: `${binary}-save`, problem: (error as Error).message });
+    }
+    return undefined;
+  };
+  const backend = async (binary: string, variant: Variant, state: string): Promise<Detected> => {
+    let writeSuffix: string[] = [];
+    if (variant === 'legacy') {
+      const version = versionOf(state) ?? versionOf((await runner.run({ file: `${binary}-save`, args: ['--version'] })).stdout) ?? [0, 0, 0];
+      if (supportsWait(version)) writeSuffix = [`--wait=${LOCK_WAIT_SECONDS}`];
+    }
+    const env = variant === 'legacy' && options.netnsPath ? { XTABLES_LOCKFILE: lockFileFor(options.netnsPath) } : {};
+    return { backend: { family, variant, binary, writeSuffix, env }, state };
+  };
+
+  if (options.forced !== 'auto') {
+    const binary = `${prefix}-${options.forced}`;
+    const result = await save(binary);
+    if (!result) throw new BinaryNotFoundError(family, tried);
+    return backend(binary, options.forced, result.stdout);
+  }
+  const legacy = await save(`${prefix}-legacy`);
+  if (legacy && hasRules(legacy.stdout)) return backend(`${prefix}-legacy`, 'legacy', legacy.stdout);
+  const nft = await save(`${prefix}-nft`);
+  if (nft) return backend(`${prefix}-nft`, 'nft', nft.stdout);
+  if (legacy) return backend(`${prefix}-legacy`, 'legacy', legacy.stdout);
+  // Distributions that ship only the plain name: ask it which backend it is.
+  const plain = await save(prefix);
+  if (plain) {
+    const version = await runner.run({ file: `${prefix}-save`, args: ['--version'] }).catch(() => undefined);
+    return backend(prefix, /nf_tables/.test(version?.stdout ?? plain.stdout) ? 'nft' : 'legacy', plain.stdout);
+  }
+  throw new BinaryNotFoundError(family, tried);
+}

@@ -1,0 +1,27 @@
+/**
+ * The one seam to processes. A `Command` is a value; a `CommandRunner` runs it and returns
+ * data, throwing only when the process could not be started at all.
+ */
+
+export interface Command {
+  readonly file: string;
+  readonly args: readonly string[];
+  /** Written to the process's stdin (restore payloads: never a temp file). */
+  readonly input?: string;
+  /** Extra environment variables, added to the inherited environment. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface CommandResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CommandRunner {
+  run(command: Command): Promise<CommandResult>;
+}
+
+export function commandLine(command: Command): string[] {
+  return [command.file, ...command.args];
+}

@@ -1,0 +1,75 @@
+/**
+ * The `ip` half of a run, made idempotent (upstream adds its policy rule again on every
+ * run): an address or route that exists is left alone, and a policy rule is added only when
+ * `ip rule show` does not list it. What a run adds is returned, so it can be undone.
+ */
+import { CommandFailedError, NotPrivilegedError } from '../errors.js';
+import type { NetworkStep } from '../plan/routes.js';
+import { ipArgs } from '../render/ip.js';
+import type { Command, CommandRunner } from './command.js';
+
+const EXISTS = /File exists|already assigned/i;
+const GONE = /No such process|Cannot assign requested address|No such file or directory|not found/i;
+const NOT_PERMITTED = /Operation not permitted|Permission denied/i;
+
+function ipCommand(args: readonly string[]): Command {
+  return { file: 'ip', args };
+}
+
+function failed(command: Command, exitCode: number, stderr: string): Error {
+  if (NOT_PERMITTED.test(stderr)) return new NotPrivilegedError(stderr.trim());
+  return new CommandFailedError([command.file, ...command.args], exitCode, stderr);
+}
+
+/** `ip rule show` prints the mark in hex: `from all fwmark 0x539 lookup 133`. */
+function ruleListed(listing: string, mark: number, table: number): number {
+  const pattern = new RegExp(`fwmark 0x${mark.toString(16)} lookup ${table}\\b`);
+  return listing.split('\n').filter((line) => pattern.test(line)).length;
+}
+
+function deleteArgs(step: NetworkStep): string[] {
+  return ipArgs(step).map((arg) => (arg === 'add' ? 'del' : arg));
+}
+
+async function ruleListing(runner: CommandRunner, step: NetworkStep): Promise<string> {
+  const command = ipCommand([...(step.family === 'ipv6' ? ['-6'] : []), 'rule', 'show']);
+  const result = await runner.run(command);
+  if (result.exitCode !== 0) throw failed(command, result.exitCode, result.stderr);
+  return result.stdout;
+}
+
+/**
+ * Applies the steps; returns the ones it actually added (in order), for rollback. On a
+ * failure it first removes what it had added, so it never leaves half of its steps behind.
+ */
+export async function applyNetwork(runner: CommandRunner, steps: readonly NetworkStep[]): Promise<NetworkStep[]> {
+  const added: NetworkStep[] = [];
+  for (const step of steps) {
+    if (step.kind === 'policyRule' && ruleListed(await ruleListing(runner, step), step.mark, step.table) > 0) continue;
+    const command = ipCommand(ipArgs(step));
+    const result = await runner.run(command);
+    if (result.exitCode === 0) added.push(step);
+    else if (!(step.kind !== 'policyRule' && EXISTS.test(result.stderr))) {
+      await removeNetwork(runner, added);
+      throw failed(command, result.exitCode, result.stderr);
+    }
+  }
+  return added;
+}
+
+/**
+ * Removes the steps' effects where present (cleanup, rollback). Every copy of a policy rule
+ * goes, including the duplicates upstream's re-runs leave behind. Returns the problems met.
+ */
+export async function removeNetwork(runner: CommandRunner, steps: readonly NetworkStep[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const step of [...steps].reverse()) {
+    const copies = step.kind === 'policyRule' ? ruleListed(await ruleListing(runner, step), step.mark, step.table) : 1;
+    for (let i = 0; i < copies; i++) {
+      const command = ipCommand(deleteArgs(step));
+      const result = await runner.run(command);
+      if (result.exitCode !== 0 && !GONE.test(result.stderr)) problems.push(`\`ip ${command.args.join(' ')}\`: ${result.stderr.trim()}`);
+    }
+  }
+  return problems;
+}
