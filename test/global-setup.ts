@@ -1,0 +1,16 @@
+/**
+ * Around the whole suite: the root namespace's rules must be the same after it as before,
+ * and no test namespace may be left behind.
+ */
+import { kernelSkipReason, leftoverNamespaces, rootSnapshot } from './support/kernel.js';
+
+export default async function setup() {
+  if (kernelSkipReason) return undefined;
+  const before = await rootSnapshot();
+  return async function teardown() {
+    const after = await rootSnapshot();
+    if (after !== before) throw new Error(`the test suite changed the root namespace's rules:\n--- before\n${before}\n--- after\n${after}`);
+    const left = await leftoverNamespaces();
+    if (left.length > 0) throw new Error(`test namespaces left behind: ${left.join(', ')}`);
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Real-kernel test support: network namespaces made per test (unique names, always deleted),
+ * and the built CLI run as a process. Only root can do this; without root the suites skip
+ * with a reason, except under CI=true, where skipping would hide a broken environment.
+ */
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = `${REPO}bin/istio-iptables`;
+/** Every namespace the tests make starts with this, so the suite can check none is left. */
+export const NS_PREFIX = 'iit-';
+
+const isRoot = process.getuid?.() === 0;
+
+/** Why the real-kernel suites cannot run here, or undefined when they can. */
+export const kernelSkipReason: string | undefined = isRoot ? undefined : 'real-kernel tests need root (network namespaces, iptables)';
+if (kernelSkipReason && process.env['CI'] === 'true') {
+  throw new Error(`CI=true but ${kernelSkipReason}: these tests must run in CI, not skip`);
+}
+
+let counter = 0;
+
+export async function sh(file: string, args: readonly string[], options: { input?: string; env?: Record<string, string>; reject?: boolean } = {}) {
+  const result = await execa(file, args, {
+    reject: false,
+    ...(options.input !== undefined ? { input: options.input } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  });
+  if (options.reject !== false && result.exitCode !== 0) {
+    throw new Error(`${file} ${args.join(' ')} failed (${result.exitCode}): ${result.stderr}`);
+  }
+  return { code: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+export class Namespace {
+  constructor(readonly name: string) {}
+  get path(): string {
+    return `/var/run/netns/${this.name}`;
+  }
+  exec(file: string, args: readonly string[], options: { input?: string; reject?: boolean } = {}) {
+    return sh('ip', ['netns', 'exec', this.name, file, ...args], options);
+  }
+  /** iptables-save output without comments and counters, so two reads compare as text. */
+  async save(binary: string): Promise<string> {
+    const { stdout } = await this.exec(`${binary}-save`, []);
+    return stdout
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .map((l) => l.replace(/ \[\d+:\d+\]$/, ''))
+      .join('\n');
+  }
+}
+
+/** Makes a namespace with lo up, runs `fn`, and deletes the namespace whatever happens. */
+export async function withNamespace<T>(label: string, fn: (ns: Namespace) => Promise<T>): Promise<T> {
+  const ns = new Namespace(`${NS_PREFIX}${label}-${process.pid}-${++counter}`);
+  await sh('ip', ['netns', 'add', ns.name]);
+  try {
+    await ns.exec('ip', ['link', 'set', 'lo', 'up']);
+    return await fn(ns);
+  } finally {
+    await sh('ip', ['netns', 'del', ns.name], { reject: false });
+  }
+}
+
+/** Runs the built CLI as a process. */
+export async function runTool(args: readonly string[], env: Record<string, string> = {}) {
+  return sh(BIN, args, { reject: false, env });
+}
+
+/** The root namespace's netfilter state and policy rules, for a before/after comparison. */
+export async function rootSnapshot(): Promise<string> {
+  const parts: string[] = [];
+  for (const binary of ['iptables-nft', 'iptables-legacy', 'ip6tables-nft', 'ip6tables-legacy']) {
+    const { stdout } = await sh(`${binary}-save`, [], { reject: false });
+    parts.push(`## ${binary}`, ...stdout.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/ \[\d+:\d+\]$/, '')));
+  }
+  for (const args of [['rule'], ['-6', 'rule'], ['-6', 'addr', 'show', 'dev', 'lo']]) {
+    parts.push(`## ip ${args.join(' ')}`, (await sh('ip', args, { reject: false })).stdout);
+  }
+  return parts.join('\n');
+}
+
+export async function leftoverNamespaces(): Promise<string[]> {
+  const { stdout } = await sh('ip', ['netns', 'list'], { reject: false });
+  return stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(NS_PREFIX));
+}
