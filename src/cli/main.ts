@@ -104,14 +104,12 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       if (!parsed.options.skipRuleApply) io.stdout(renderDryRun(plan, parsed.options));
       const transcriptPath = env['DRY_RUN_FILE_PATH'];
       if (transcriptPath) await writeFile(transcriptPath, renderUpstreamTranscript(plan, parsed.options));
+      // Upstream probes for real even in a dry run (and so fails); a dry run here touches nothing.
+      if (parsed.options.runValidation) log('dry run: skipping --run-validation');
       return EXIT.ok;
     }
-    if (parsed.options.skipRuleApply) {
-      log('--skip-rule-apply: no rules applied');
-    } else {
-      if (!deps.apply) throw new ConfigError([{ source: '--dry-run', value: 'false', message: 'this build can only dry-run' }]);
-      await deps.apply(plan, parsed, log);
-    }
+    if (!deps.apply) throw new ConfigError([{ source: '--dry-run', value: 'false', message: 'this build can only dry-run' }]);
+    await deps.apply(plan, parsed, log);
     return EXIT.ok;
   } catch (error) {
     if (!isIptablesError(error)) {

@@ -7,6 +7,7 @@ import { execaRunner } from '../exec/execa-runner.js';
 import { netnsHostFacts } from '../exec/host-facts.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { realSleep } from '../exec/retry.js';
+import { runValidation } from '../exec/validation.js';
 import { localHostFacts } from './host-facts.js';
 
 export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
@@ -15,10 +16,20 @@ export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
 }
 
 export async function applyForReal(plan: CapturePlan, parsed: ParsedConfig, log: (line: string) => void): Promise<void> {
-  if (parsed.options.networkNamespace) await checkNetnsPath(parsed.options.networkNamespace);
-  await applyCapture(plan, parsed.options, {
-    runner: execaRunner,
+  const { options, config } = parsed;
+  if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
+  if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
+  else await applyCapture(plan, options, { runner: execaRunner, log, retry: { attempts: 4, delayMs: 250, sleep: realSleep } });
+  if (!options.runValidation) return;
+  await runValidation(
+    netnsRunner(execaRunner, options.networkNamespace),
+    {
+      ipv6: options.hostIp?.family === 'ipv6',
+      proxyPort: config.outbound.proxyPort,
+      capturePort: config.inbound.capturePort,
+      probePort: options.probePort,
+      timeoutMs: options.probeTimeoutMs,
+    },
     log,
-    retry: { attempts: 4, delayMs: 250, sleep: realSleep },
-  });
+  );
 }

@@ -17,7 +17,8 @@ export async function parseConfigRecord(text: string, source: string): Promise<{
     const key = error.instancePath.split('/')[1] ?? '';
     if (error.keyword === 'additionalProperties') {
       const extra = String((error.params as { additionalProperty?: string }).additionalProperty);
-      return { source: `config key ${extra}`, value: '', message: `unknown key in ${source}` };
+      const value = data && typeof data === 'object' ? JSON.stringify((data as Record<string, unknown>)[extra]) ?? '' : '';
+      return { source: `config key ${extra}`, value, message: `unknown key in ${source}` };
     }
     const value = key && data && typeof data === 'object' ? JSON.stringify((data as Record<string, unknown>)[key]) ?? '' : JSON.stringify(data);
     return { source: key ? `config key ${key}` : `--config ${source}`, value, message: error.message ?? 'invalid' };

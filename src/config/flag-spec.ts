@@ -78,5 +78,6 @@ export const FLAG_SPECS = [
   extension(stringFlag('outbound-owner-groups', undefined, ['ISTIO_OUTBOUND_OWNER_GROUPS'], 'OUTBOUND_OWNER_GROUPS_INCLUDE', '*', 'Groups (names or GIDs) whose outbound traffic is captured; "*" for all.')),
   extension(stringFlag('outbound-owner-groups-exclude', undefined, ['ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE'], 'OUTBOUND_OWNER_GROUPS_EXCLUDE', '', 'Groups whose outbound traffic is not captured; used when --outbound-owner-groups is "*".')),
   extension(stringFlag('host-ipv4-loopback-cidr', undefined, ['ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR'], 'HOST_IPV4_LOOPBACK_CIDR', '127.0.0.1/32', 'IPv4 loopback destination CIDR, inside 127.0.0.0/8, prefix 8-32.')),
+  extension(boolFlag('strict', undefined, ['ISTIO_IPTABLES_STRICT'], undefined, 'Fix upstream\'s rule bugs: exempt the tunnel port from TPROXY capture, and DNS from the GID self-redirect. The output then differs from upstream\'s.')),
   extension(stringFlag('host-ip', undefined, [], 'HOST_IP', undefined, 'The pod IP the validation probe uses. Unset: derived from the pod\'s addresses.')),
 ] as const satisfies readonly FlagSpec[];

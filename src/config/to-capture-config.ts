@@ -149,9 +149,10 @@ class SettingsReader {
 
 function inboundPorts(r: SettingsReader): Selection<PortRange> {
   const include = r.string('istio-inbound-ports');
+  // Upstream ignores the exclude list unless the include list is exactly "*"; it is checked anyway.
+  const except = r.ports('istio-local-exclude-ports');
   if (include === '') return { kind: 'none' };
-  // Upstream ignores the exclude list unless the include list is exactly "*".
-  if (include === '*') return { kind: 'all', except: r.ports('istio-local-exclude-ports') };
+  if (include === '*') return { kind: 'all', except };
   const items = r.list('istio-inbound-ports');
   if (items.includes('*')) r.fail('istio-inbound-ports', '"*" cannot be part of a list');
   return { kind: 'only', items: r.ports('istio-inbound-ports', items.filter((item) => item !== '*')) };
@@ -280,6 +281,7 @@ export function toCaptureConfig(settings: RawSettings, priorIssues: readonly Iss
     interfaces: { exclude: r.interfaces('istio-exclude-interfaces'), virtual: r.interfaces('kube-virt-interfaces') },
     dropInvalid: r.boolean('drop-invalid'),
     hostIPv4LoopbackCidr: loopbackCidr(r),
+    strict: r.boolean('strict'),
   };
   const options = runOptions(r);
   r.boolean('dual-stack');

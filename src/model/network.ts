@@ -126,12 +126,13 @@ export function isLoopbackAddress(address: IpAddress): boolean {
   return address.family === 'ipv4' ? address.value >> 24n === 127n : address.value === 1n;
 }
 
-/** Linux interface-name rules (at most 15 bytes; no whitespace, `/` or `:`), plus no quoting characters. */
+/** Linux interface-name rules (at most 15 bytes; no whitespace, `/` or `:`), plus no quoting or control characters. */
 export function checkInterfaceName(name: string): string | undefined {
   if (name.length === 0) return 'an interface name cannot be empty';
   if (Buffer.byteLength(name) > 15) return 'an interface name has at most 15 bytes';
   if (name === '.' || name === '..') return 'not a valid interface name';
   if (/[\s/:"'\\]/.test(name)) return 'an interface name cannot contain whitespace, quotes, "/", ":" or "\\"';
+  if (/[\x00-\x1f\x7f]/.test(name)) return 'an interface name cannot contain control characters';
   if (name.startsWith('-') || name.startsWith('!')) return 'an interface name cannot start with "-" or "!"';
   return undefined;
 }

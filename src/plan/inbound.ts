@@ -38,6 +38,11 @@ export function inboundCapture(ctx: PlanContext): void {
     );
   }
   rules.both(append(table, 'PREROUTING', [TCP], jump('ISTIO_INBOUND')));
+  if (config.strict && interception.mode === 'tproxy') {
+    // Upstream exempts the tunnel port only in nat ISTIO_INBOUND, which TPROXY mode never
+    // jumps to, so HBONE traffic to 15008 is captured to 15006.
+    rules.both(append('mangle', 'ISTIO_INBOUND', [TCP, dport(port(config.inbound.tunnelPort))], RETURN));
+  }
   const capture = (portMatch: Match[]) => {
     if (interception.mode === 'tproxy') {
       rules.both(append('mangle', 'ISTIO_INBOUND', [TCP, ...portMatch, RELATED_ESTABLISHED], jump('ISTIO_DIVERT')));

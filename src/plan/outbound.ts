@@ -29,7 +29,7 @@ export function passthroughSource({ rules }: PlanContext): void {
  * Per proxy UID, then per GID: the proxy calling the pod's own IP over lo is inbound traffic
  * (redirect it to the inbound listener); the app talking to itself over lo passes; the
  * proxy's other traffic passes. With DNS capture, port 53 is exempted — but upstream does so
- * only in the UID self-redirect, never in the GID one (kept for byte parity).
+ * only in the UID self-redirect, never in the GID one (kept for byte parity unless strict).
  */
 export function proxyOwnerRules(ctx: PlanContext): void {
   const { config, rules } = ctx;
@@ -40,7 +40,8 @@ export function proxyOwnerRules(ctx: PlanContext): void {
   const tunnel = port(config.inbound.tunnelPort);
   for (const owner of proxyOwners(config)) {
     const exemptPorts: Match =
-      dns && owner.kind === 'uid'
+      // Upstream exempts port 53 for UIDs only; strict mode for GIDs too.
+      dns && (owner.kind === 'uid' || config.strict)
         ? { kind: 'multiport', ports: [DNS_PORT, tunnel], negated: true }
         : dport(tunnel, true);
     rules.both((family) =>
