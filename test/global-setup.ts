@@ -2,9 +2,11 @@
  * Around the whole suite: the root namespace's rules must be the same after it as before,
  * and no test namespace may be left behind.
  */
-import { kernelSkipReason, leftoverNamespaces, rootSnapshot } from './support/kernel.js';
+import { randomBytes } from 'node:crypto';
 
 export default async function setup() {
+  process.env['IIT_RUN_ID'] ??= randomBytes(3).toString('hex');
+  const { kernelSkipReason, leftoverNamespaces, rootSnapshot } = await import('./support/kernel.js');
   if (kernelSkipReason) return undefined;
   const before = await rootSnapshot();
   return async function teardown() {

@@ -8,8 +8,12 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = `${REPO}bin/istio-iptables`;
-/** Every namespace the tests make starts with this, so the suite can check none is left. */
-export const NS_PREFIX = 'iit-';
+/**
+ * Every namespace a test run makes starts with this, so the run can check it left none
+ * behind without mistaking another run's namespaces for its own. The global setup picks the
+ * run id; worker processes inherit it.
+ */
+export const NS_PREFIX = `iit-${process.env['IIT_RUN_ID'] ?? process.pid}-`;
 
 const isRoot = process.getuid?.() === 0;
 
