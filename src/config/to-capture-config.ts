@@ -69,6 +69,8 @@ class SettingsReader {
   list(name: SettingName): string[] {
     const value = this.settings[name].value;
     if (Array.isArray(value)) return [...value];
+    // An optional list nobody gave (DNS servers without derivation) is an empty one.
+    if (value === undefined) return [];
     return this.string(name).split(',').filter((item) => item !== '');
   }
 
