@@ -18,3 +18,7 @@ export { renderDryRun, renderUpstreamTranscript } from './render/dry-run.js';
 export { checkCommands, cleanupCommands } from './render/commands.js';
 export { ConfigError, HostFactError, IptablesError, UnsupportedError, isConfigError, isIptablesError, type Issue } from './errors.js';
 export { main, loadConfiguration, EXIT, type CliDeps, type CliIo } from './cli/main.js';
+export { applyCapture, type ApplyDeps, type ApplyReport } from './exec/apply.js';
+export type { Command, CommandResult, CommandRunner } from './exec/command.js';
+export { inNetns, netnsRunner } from './exec/netns.js';
+export { CommandFailedError, RestoreFailedError, BinaryNotFoundError, NamespaceError, VerifyError, NotPrivilegedError, ValidationFailedError } from './errors.js';

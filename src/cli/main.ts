@@ -48,6 +48,18 @@ export interface CliDeps {
   readonly apply?: (plan: CapturePlan, parsed: ParsedConfig, log: (line: string) => void) => Promise<void>;
 }
 
+/** yargs' "Unknown arguments: a, b" → one issue per argument, named as it was typed. */
+function yargsIssues(message: string, argv: readonly string[]): Issue[] {
+  const unknown = /^Unknown arguments?: (.*)$/.exec(message);
+  if (!unknown) return [{ source: 'command line', value: argv.join(' '), message }];
+  return (unknown[1] ?? '').split(', ').map((name) => {
+    const typed = argv.find((a) => a.replace(/^--?/, '').split('=')[0] === name && a.startsWith('-'));
+    return typed
+      ? { source: typed.split('=')[0] ?? typed, value: typed.includes('=') ? typed.slice(typed.indexOf('=') + 1) : '', message: 'unknown flag (see --help)' }
+      : { source: 'command line', value: name, message: 'unexpected argument: istio-iptables takes only flags' };
+  });
+}
+
 /** Command line → flags by long name, or every problem with it. */
 function parseArgv(argv: readonly string[]): { flags: Record<string, string | boolean>; config?: string; help: boolean } {
   const checked = checkArgv(argv);
@@ -55,7 +67,7 @@ function parseArgv(argv: readonly string[]): { flags: Record<string, string | bo
   try {
     parsed = commandLine(checked.argv).parseSync() as Record<string, unknown>;
   } catch (error) {
-    throw new ConfigError([...checked.issues, { source: 'command line', value: argv.join(' '), message: (error as Error).message }]);
+    throw new ConfigError([...checked.issues, ...yargsIssues((error as Error).message, argv)]);
   }
   if (checked.issues.length > 0) throw new ConfigError(checked.issues);
   const { _: positional, $0: _script, help, [CONFIG_FLAG]: config, ...flags } = parsed;
