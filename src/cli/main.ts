@@ -30,6 +30,7 @@ const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   BINARY_NOT_FOUND: EXIT.failure,
   NAMESPACE_UNAVAILABLE: EXIT.failure,
   VERIFY_FAILED: EXIT.failure,
+  DRIFT_NOT_RECONCILED: EXIT.failure,
   NOT_PRIVILEGED: EXIT.failure,
   VALIDATION_FAILED: EXIT.validation,
 };

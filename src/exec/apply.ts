@@ -152,7 +152,7 @@ async function apply(runs: readonly FamilyRun[], plan: CapturePlan, options: Run
     } else {
       const why = verdict.status === 'drift' ? `the live rules differ from the plan:\n  ${verdict.differences.join('\n  ')}` : 'the live rules match, but --force-apply is set';
       if (verdict.status === 'drift' && !options.reconcile) {
-        throw new IptablesError('VERIFY_FAILED', `${label}: ${why}\nNothing was changed: --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).`);
+        throw new IptablesError('DRIFT_NOT_RECONCILED', `${label}: ${why}\nNothing was changed: --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).`);
       }
       deps.log(`${label}: ${why}\n  replacing them in one transaction`);
       work.push({ run, payload: replacePayload(run.ruleset, run.live, run.expected) });
