@@ -86,9 +86,14 @@ export class RestoreFailedError extends CommandFailedError {
     const text = number === undefined ? undefined : payload.split('\n')[number - 1];
     const line = number !== undefined && text !== undefined ? { number, text } : undefined;
     const where = line ? `\n  payload line ${line.number}: ${line.text}` : '';
+    // The kernel-support probe upstream runs before applying is left out (it writes a rule);
+    // a missing module shows up here instead, so say which.
+    const hint = /does not exist|No chain\/target\/match|Couldn't load|Extension \S+ revision/.test(stderr)
+      ? `\n  A table, match or target is missing: are the kernel modules loaded (${family === 'ipv6' ? 'ip6table_nat, ip6table_mangle, ip6table_raw' : 'iptable_nat, iptable_mangle, iptable_raw'} or nft_chain_nat, nft_compat; xt_owner, xt_multiport, xt_conntrack, xt_REDIRECT, xt_TPROXY, xt_mark, xt_connmark, xt_CT)?`
+      : '';
     super(command, exitCode, stderr, {
       code: 'RESTORE_FAILED',
-      message: `${family} restore failed (\`${command.join(' ')}\`, exit ${exitCode ?? 'none'}): ${stderr.trim() || 'no error output'}${where}`,
+      message: `${family} restore failed (\`${command.join(' ')}\`, exit ${exitCode ?? 'none'}): ${stderr.trim() || 'no error output'}${where}${hint}`,
     });
     this.family = family;
     this.line = line;
