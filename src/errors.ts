@@ -13,8 +13,15 @@ export interface Issue {
 
 export type ErrorCode = 'CONFIG_INVALID' | 'HOST_FACT_UNAVAILABLE' | 'UNSUPPORTED' | 'COMMAND_FAILED' | 'RESTORE_FAILED' | 'BINARY_NOT_FOUND' | 'NAMESPACE_UNAVAILABLE' | 'VERIFY_FAILED' | 'DRIFT_NOT_RECONCILED' | 'VALIDATION_FAILED' | 'NOT_PRIVILEGED';
 
+/**
+ * Marks this tool's errors. `isIptablesError` checks it rather than `instanceof`, which fails
+ * across copies of this module: the CLI bundle's lazily loaded files each carry their own.
+ */
+const BRAND = Symbol.for('istio-iptables-ts.IptablesError');
+
 export class IptablesError extends Error {
   override name = 'IptablesError';
+  readonly [BRAND] = true;
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -53,7 +60,7 @@ export class UnsupportedError extends IptablesError {
 }
 
 export function isIptablesError(error: unknown): error is IptablesError {
-  return error instanceof IptablesError;
+  return error instanceof IptablesError || (typeof error === 'object' && error !== null && BRAND in error);
 }
 
 export function isConfigError(error: unknown): error is ConfigError {

@@ -1,22 +1,45 @@
 /** Process glue: argv, env, stdio and the exit code. Everything else is in main(). */
+import { writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { text } from 'node:stream/consumers';
 import { main } from './main.js';
 import { localHostFacts } from './host-facts.js';
+
+/**
+ * Writes straight to the file descriptor: the first use of process.stdout loads node's whole
+ * stream stack, which takes longer than a dry run's own work. Should the descriptor be
+ * non-blocking and full (EAGAIN), the rest goes through the stream, which waits for it.
+ */
+function writer(fd: number, stream: () => NodeJS.WriteStream): (text: string) => void {
+  let viaStream = false;
+  return (text) => {
+    const bytes = Buffer.from(text);
+    let offset = 0;
+    if (!viaStream) {
+      try {
+        while (offset < bytes.length) offset += writeSync(fd, bytes, offset);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+        viaStream = true;
+      }
+    }
+    stream().write(bytes.subarray(offset));
+  };
+}
 
 const code = await main(
   process.argv.slice(2),
   process.env,
   {
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
-    readStdin: () => text(process.stdin),
+    stdout: writer(1, () => process.stdout),
+    stderr: writer(2, () => process.stderr),
+    readStdin: async () => (await import('node:stream/consumers')).text(process.stdin),
     readFile: (path) => readFile(path, 'utf8'),
   },
   {
     async hostFacts(netns) {
       if (!netns) return localHostFacts;
-      // Loaded only for a namespace: a dry run in our own namespace never needs execa.
+      // Loaded only for a namespace: a dry run in our own namespace never starts a process.
       const { namespaceHostFacts } = await import('./real-deps.js');
       return namespaceHostFacts(netns);
     },

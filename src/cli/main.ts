@@ -10,7 +10,8 @@ import { resolveSettings } from '../config/settings.js';
 import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.js';
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
-import { checkArgv, commandLine, CONFIG_FLAG } from './options.js';
+import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './options.js';
+import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
 export const EXIT = {
@@ -62,11 +63,12 @@ function yargsIssues(message: string, argv: readonly string[]): Issue[] {
 }
 
 /** Command line → flags by long name, or every problem with it. */
-function parseArgv(argv: readonly string[]): { flags: Record<string, string | boolean>; config?: string; help: boolean } {
+async function parseArgv(argv: readonly string[]): Promise<{ flags: Record<string, string | boolean>; config?: string; help: boolean }> {
   const checked = checkArgv(argv);
   let parsed: Record<string, unknown>;
   try {
-    parsed = commandLine(checked.argv).parseSync() as Record<string, unknown>;
+    const known = parseKnownFlags(checked.argv);
+    parsed = known ? { _: [], ...known } : ((await import('./command-line.js')).commandLine(checked.argv).parseSync() as Record<string, unknown>);
   } catch (error) {
     throw new ConfigError([...checked.issues, ...yargsIssues((error as Error).message, argv)]);
   }
@@ -91,7 +93,7 @@ async function readConfig(path: string, io: CliIo): Promise<{ record?: Record<st
 
 /** Flags, file, env and machine → validated configuration. */
 export async function loadConfiguration(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo, deps: Pick<CliDeps, 'hostFacts'>): Promise<ParsedConfig | 'help'> {
-  const { flags, config, help } = parseArgv(argv);
+  const { flags, config, help } = await parseArgv(argv);
   if (help) return 'help';
   const file = config === undefined ? { issues: [] } : await readConfig(config, io);
   const resolved = resolveSettings({ flags, env, ...(file.record ? { config: file.record } : {}) });
@@ -108,11 +110,13 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   try {
     const parsed = await loadConfiguration(argv, env, io, deps);
     if (parsed === 'help') {
+      const { commandLine } = await import('./command-line.js');
       io.stdout(`${await commandLine([]).getHelp()}\n`);
       return EXIT.ok;
     }
     for (const warning of parsed.warnings) log(`warning: ${warning}`);
     const plan = planCapture(parsed.config);
+    for (const line of planNotes(plan, parsed.config, parsed.options)) log(line);
     if (parsed.options.dryRun) {
       if (!parsed.options.skipRuleApply) io.stdout(renderDryRun(plan, parsed.options));
       const transcriptPath = env['DRY_RUN_FILE_PATH'];

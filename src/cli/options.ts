@@ -8,7 +8,6 @@
  * - `-x --dry-run` gives -x the value "--dry-run" in pflag and "" in yargs. Refused: a value
  *   that is empty must be written `-x ""` or `-x=`.
  */
-import yargs, { type Argv } from 'yargs';
 import type { Issue } from '../errors.js';
 import { FLAG_SPECS, type FlagSpec } from '../config/flag-spec.js';
 import { parseBoolean } from '../config/settings.js';
@@ -72,52 +71,34 @@ export function checkArgv(argv: readonly string[]): { argv: string[]; issues: Is
   return { argv: out, issues };
 }
 
-function describe(spec: FlagSpec): string {
-  const notes = [
-    spec.env.length > 0 ? `env: ${spec.env.join(', ')}` : '',
-    spec.configKey ? `config: ${spec.configKey}` : '',
-    typeof spec.default === 'string' && spec.default !== '' ? `default: ${spec.default}` : '',
-  ].filter(Boolean);
-  return notes.length > 0 ? `${spec.describe} [${notes.join('; ')}]` : spec.describe;
-}
-
-/** A fresh yargs instance (never the singleton), strict, throwing instead of exiting. */
-export function commandLine(argv: readonly string[]): Argv {
-  let parser = yargs([...argv])
-    .scriptName('istio-iptables')
-    .usage('$0 [flags]\n\nSet up iptables rules that send a pod\'s traffic through its sidecar proxy.')
-    .parserConfiguration({
-      'camel-case-expansion': false,
-      'strip-aliased': true,
-      'duplicate-arguments-array': false,
-      'boolean-negation': false,
-      'dot-notation': false,
-      'parse-numbers': false,
-      'parse-positional-numbers': false,
-      'greedy-arrays': false,
-    })
-    .strict()
-    .exitProcess(false)
-    // Help is printed by main() through its io, not by yargs to the console.
-    .help(false)
-    .version(false)
-    .option('help', { alias: 'h', type: 'boolean', describe: 'Show this help.', group: 'Input:' })
-    .wrap(Math.min(120, process.stdout.columns || 100))
-    .fail((message, error) => {
-      throw error ?? new Error(message);
-    })
-    .option(CONFIG_FLAG, {
-      type: 'string',
-      describe: "Istio's effective-configuration JSON record (the config.json format); - reads stdin. Flags override it.",
-      group: 'Input:',
-    });
-  for (const spec of FLAG_SPECS) {
-    parser = parser.option(spec.long, {
-      type: spec.kind,
-      describe: describe(spec),
-      group: 'extension' in spec && spec.extension ? 'Settings upstream derives from the machine or env (this tool\'s flags):' : 'Upstream flags:',
-      ...('short' in spec && spec.short ? { alias: spec.short } : {}),
-    });
+/**
+ * The flags of an argv that `checkArgv` normalised, read without yargs (which takes longer to
+ * load than a whole dry run takes): possible when every token is a known flag in its
+ * normalised form (`--long=value`, or `--long` / `--long=true|false` for a boolean) or
+ * `--config FILE`. Gives what yargs would (`command-line.test.ts` checks that), or undefined
+ * for anything else (help, unknown flags, positionals, quoted values), which yargs then parses.
+ */
+export function parseKnownFlags(normalised: readonly string[]): Record<string, string | boolean> | undefined {
+  const flags: Record<string, string | boolean> = {};
+  for (let i = 0; i < normalised.length; i++) {
+    const token = normalised[i] ?? '';
+    const eq = token.indexOf('=');
+    const name = eq > 0 ? token.slice(2, eq) : token.slice(2);
+    // `--config FILE` is the one spelling checkArgv leaves as two words.
+    const next = normalised[i + 1];
+    const separate = token === `--${CONFIG_FLAG}` && next !== undefined && !next.startsWith('-') ? normalised[++i] : undefined;
+    const value = eq > 0 ? token.slice(eq + 1) : separate;
+    const spec = token.startsWith('--') ? byName.get(`--${name}`) : undefined;
+    const kind = name === CONFIG_FLAG ? 'string' : spec?.long === name ? spec.kind : undefined;
+    // yargs strips one pair of quotes around a value: leave such values to it.
+    if (kind === undefined || (value !== undefined && /^["']/.test(value))) return undefined;
+    if (kind === 'boolean') {
+      if (value !== undefined && value !== 'true' && value !== 'false') return undefined;
+      flags[name] = value !== 'false';
+    } else {
+      if (value === undefined) return undefined;
+      flags[name] = value;
+    }
   }
-  return parser;
+  return flags;
 }

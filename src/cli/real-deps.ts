@@ -3,8 +3,8 @@ import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { applyCapture } from '../exec/apply.js';
-import { execaRunner } from '../exec/execa-runner.js';
 import { netnsHostFacts } from '../exec/host-facts.js';
+import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
@@ -12,17 +12,17 @@ import { localHostFacts } from './host-facts.js';
 
 export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
   await checkNetnsPath(netns);
-  return netnsHostFacts(localHostFacts, netnsRunner(execaRunner, netns));
+  return netnsHostFacts(localHostFacts, netnsRunner(processRunner, netns));
 }
 
 export async function applyForReal(plan: CapturePlan, parsed: ParsedConfig, log: (line: string) => void): Promise<void> {
   const { options, config } = parsed;
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
-  else await applyCapture(plan, options, { runner: execaRunner, log, retry: { attempts: 4, delayMs: 250, sleep: realSleep } });
+  else await applyCapture(plan, options, { runner: processRunner, log, retry: { attempts: 4, delayMs: 250, sleep: realSleep } });
   if (!options.runValidation) return;
   await runValidation(
-    netnsRunner(execaRunner, options.networkNamespace),
+    netnsRunner(processRunner, options.networkNamespace),
     {
       ipv6: options.hostIp?.family === 'ipv6',
       proxyPort: config.outbound.proxyPort,

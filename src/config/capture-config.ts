@@ -62,6 +62,12 @@ export interface CaptureConfig {
    * @default false
    */
   readonly strict: boolean;
+  /**
+   * Merge CIDR lists and group port lists into multiport rules: fewer rules, the same effect
+   * (see `plan/compact.ts`). Off by default (byte parity).
+   * @default false
+   */
+  readonly compactRules: boolean;
 }
 
 /** How to run, kept apart from capture policy so the planner cannot depend on it. */

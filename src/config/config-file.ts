@@ -1,6 +1,9 @@
-/** Reads and shape-checks a `--config` record. ajv is loaded only when a file is given. */
+/**
+ * Reads and shape-checks a `--config` record, with the validator ajv compiled ahead of time from
+ * CONFIG_SCHEMA (generated/validate-config.js, `npm run generate:validator`). It is loaded only
+ * when a file is given.
+ */
 import type { Issue } from '../errors.js';
-import { CONFIG_SCHEMA } from './schema.js';
 
 /** Parses the JSON text and checks it against the schema, reporting every problem. */
 export async function parseConfigRecord(text: string, source: string): Promise<{ record?: Record<string, unknown>; issues: Issue[] }> {
@@ -10,8 +13,7 @@ export async function parseConfigRecord(text: string, source: string): Promise<{
   } catch (error) {
     return { issues: [{ source: `--config ${source}`, value: text.slice(0, 40), message: `not valid JSON: ${(error as Error).message}` }] };
   }
-  const { Ajv } = await import('ajv');
-  const validate = new Ajv({ allErrors: true, strict: true }).compile(CONFIG_SCHEMA);
+  const { validate } = await import('./generated/validate-config.js');
   if (validate(data)) return { record: data as Record<string, unknown>, issues: [] };
   const issues = (validate.errors ?? []).map((error): Issue => {
     const key = error.instancePath.split('/')[1] ?? '';

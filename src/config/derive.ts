@@ -26,8 +26,8 @@ function isUsable(address: IpAddress): boolean {
     // loopback 127/8, link-local 169.254/16, link-local multicast 224.0.0/24
     return v >> 24n !== 127n && v >> 16n !== 0xa9fen && v >> 8n !== 0xe00000n;
   }
-  // loopback ::1, link-local fe80::/10, link-local multicast ff02::/16
-  return v !== 1n && v >> 118n !== 0x3fan && v >> 112n !== 0xff02n;
+  // loopback ::1, link-local fe80::/10, link-local multicast ffX2::/16 (any flags, as Go's test)
+  return v !== 1n && v >> 118n !== 0x3fan && ((v >> 112n) & 0xff0fn) !== 0xff02n;
 }
 
 /** IPv4-mapped IPv6 addresses count as IPv4, as in Go's `Unmap`. */

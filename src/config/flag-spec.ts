@@ -50,7 +50,7 @@ export const FLAG_SPECS = [
   stringFlag('istio-exclude-interfaces', 'c', ['ISTIO_EXCLUDE_INTERFACES'], 'EXCLUDE_INTERFACES', '', 'Comma list of interfaces whose traffic is never captured.'),
   stringFlag('istio-service-cidr', 'i', ['ISTIO_SERVICE_CIDR'], 'OUTBOUND_IPRANGES_INCLUDE', '', 'Outbound destination CIDRs to capture: a comma list, "*" for all, empty for none.'),
   stringFlag('istio-service-exclude-cidr', 'x', ['ISTIO_SERVICE_EXCLUDE_CIDR'], 'OUTBOUND_IPRANGES_EXCLUDE', '', 'Outbound destination CIDRs never captured.'),
-  stringFlag('istio-outbound-ports', 'q', ['ISTIO_OUTBOUND_PORTS'], 'OUTBOUND_PORTS_INCLUDE', '', 'Outbound TCP ports always captured, whatever the destination.'),
+  stringFlag('istio-outbound-ports', 'q', ['ISTIO_OUTBOUND_PORTS'], 'OUTBOUND_PORTS_INCLUDE', '', 'Outbound TCP ports captured whatever the -i list says (excluded CIDRs, loopback and the proxy\'s own traffic still pass first).'),
   stringFlag('istio-local-outbound-ports-exclude', 'o', ['ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE'], 'OUTBOUND_PORTS_EXCLUDE', '', 'Outbound ports (TCP and UDP) never captured.'),
   stringFlag('kube-virt-interfaces', 'k', ['KUBE_VIRT_INTERFACES'], 'KUBE_VIRT_INTERFACES', '', 'Virtual interfaces (KubeVirt) whose incoming traffic is treated as outbound.'),
   stringFlag('istio-inbound-tproxy-mark', 't', ['ISTIO_INBOUND_TPROXY_MARK'], 'INBOUND_TPROXY_MARK', '1337', 'Packet mark used in TPROXY mode (decimal).'),
@@ -79,5 +79,6 @@ export const FLAG_SPECS = [
   extension(stringFlag('outbound-owner-groups-exclude', undefined, ['ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE'], 'OUTBOUND_OWNER_GROUPS_EXCLUDE', '', 'Groups whose outbound traffic is not captured; used when --outbound-owner-groups is "*".')),
   extension(stringFlag('host-ipv4-loopback-cidr', undefined, ['ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR'], 'HOST_IPV4_LOOPBACK_CIDR', '127.0.0.1/32', 'IPv4 loopback destination CIDR, inside 127.0.0.0/8, prefix 8-32.')),
   extension(boolFlag('strict', undefined, ['ISTIO_IPTABLES_STRICT'], undefined, 'Fix upstream\'s rule bugs: exempt the tunnel port from TPROXY capture, and DNS from the GID self-redirect. The output then differs from upstream\'s.')),
+  extension(boolFlag('compact-rules', undefined, ['ISTIO_IPTABLES_COMPACT_RULES'], undefined, 'Fewer rules, same effect: merge overlapping and adjacent CIDRs (-x, -i) per family, and group port lists (-b, -d, -o, -q) into multiport rules of up to 15 ports. The output then differs from upstream\'s.')),
   extension(stringFlag('host-ip', undefined, [], 'HOST_IP', undefined, 'The pod IP the validation probe uses. Unset: derived from the pod\'s addresses.')),
 ] as const satisfies readonly FlagSpec[];

@@ -115,9 +115,11 @@ class SettingsReader {
   }
 
   owners(name: SettingName, kind: string): string[] {
+    // A GID list copied from the UIDs was checked as the UIDs: do not report it twice.
+    const copied = this.settings[name].origin.kind === 'derived';
     const items = this.list(name).filter((item) => {
       const problem = checkOwnerId(item);
-      if (problem) this.fail(name, problem, item);
+      if (problem && !copied) this.fail(name, problem, item);
       return !problem;
     });
     if (this.list(name).length === 0) this.fail(name, `expected at least one ${kind}`);
@@ -284,6 +286,7 @@ export function toCaptureConfig(settings: RawSettings, priorIssues: readonly Iss
     dropInvalid: r.boolean('drop-invalid'),
     hostIPv4LoopbackCidr: loopbackCidr(r),
     strict: r.boolean('strict'),
+    compactRules: r.boolean('compact-rules'),
   };
   const options = runOptions(r);
   r.boolean('dual-stack');

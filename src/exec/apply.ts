@@ -81,16 +81,26 @@ class Iptables {
 export async function applyCapture(plan: CapturePlan, options: RunOptions, deps: ApplyDeps): Promise<ApplyReport> {
   const runner = netnsRunner(deps.runner, options.networkNamespace);
   const iptables = new Iptables(runner, deps);
-  const runs: FamilyRun[] = [];
-  for (const ruleset of plan.rulesets) {
-    const { backend, state } = await detectBackend(runner, ruleset.family, {
-      forced: options.iptables,
-      ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
-    });
-    const live = parseSave(state, deps.canonical);
-    runs.push({ ruleset, backend, before: state, live, expected: expectedState(ruleset, deps.canonical) });
-  }
+  // The families' state reads run at once; they change nothing.
+  const runs: FamilyRun[] = await inOrder(
+    plan.rulesets.map(async (ruleset) => {
+      const { backend, state } = await detectBackend(runner, ruleset.family, {
+        forced: options.iptables,
+        ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
+      });
+      const live = parseSave(state, deps.canonical);
+      return { ruleset, backend, before: state, live, expected: expectedState(ruleset, deps.canonical) };
+    }),
+  );
   return options.cleanupOnly ? cleanup(runs, plan, iptables, runner, deps) : apply(runs, plan, options, iptables, runner, deps);
+}
+
+/** Like Promise.all, but when several fail, the first in order (not in time) is thrown. */
+async function inOrder<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
 async function rollback(applied: readonly { run: FamilyRun; tables: TableName[] }[], iptables: Iptables, deps: ApplyDeps): Promise<string[]> {
@@ -160,7 +170,7 @@ async function apply(runs: readonly FamilyRun[], plan: CapturePlan, options: Run
     }
   }
   await transact(work, iptables, deps, async (applied) => {
-    for (const { run } of applied) await verify(run, iptables, deps);
+    await inOrder(applied.map(({ run }) => verify(run, iptables, deps)));
     const added = await applyNetwork(runner, plan.network);
     if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
   });

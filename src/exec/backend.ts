@@ -89,9 +89,12 @@ export async function detectBackend(runner: CommandRunner, family: IpFamily, opt
     if (!result) throw new BinaryNotFoundError(family, tried);
     return backend(binary, options.forced, result.stdout);
   }
-  const legacy = await save(`${prefix}-legacy`);
+  // Both reads at once: one of them is the state, and neither changes anything. The problems
+  // of failed reads are listed in this order whichever finishes first.
+  const [legacy, nft] = await Promise.all([save(`${prefix}-legacy`), save(`${prefix}-nft`)]);
+  const order = [`${prefix}-legacy-save`, `${prefix}-nft-save`];
+  tried.sort((a, b) => order.indexOf(a.binary) - order.indexOf(b.binary));
   if (legacy && hasRules(legacy.stdout)) return backend(`${prefix}-legacy`, 'legacy', legacy.stdout);
-  const nft = await save(`${prefix}-nft`);
   if (nft) return backend(`${prefix}-nft`, 'nft', nft.stdout);
   if (legacy) return backend(`${prefix}-legacy`, 'legacy', legacy.stdout);
   // Distributions that ship only the plain name: ask it which backend it is.

@@ -1,10 +1,11 @@
 /**
  * Value types for ports, addresses and CIDRs. Parsing is strict (it follows Go's
- * `netip.ParsePrefix`, which upstream uses, so what upstream rejects we reject too); ip-num
- * supplies the numeric value, and the text we print is formatted here, because upstream's
- * spelling (RFC 5952, `::ffff:a.b.c.d` for IPv4-mapped) is part of the byte-identical output.
+ * `netip.ParsePrefix`, which upstream uses, so what upstream rejects we reject too), and the
+ * text we print is formatted here, because upstream's spelling (RFC 5952, `::ffff:a.b.c.d`
+ * for IPv4-mapped) is part of the byte-identical output. Parsing is done here too, not with
+ * ip-num: loading ip-num computes its range constants, which costs a CLI run more than all its
+ * own work (ip-num is loaded only to merge CIDRs, see plan/compact.ts).
  */
-import { IPv6, Validator } from 'ip-num';
 import type { IpFamily } from './family.js';
 
 /** A TCP/UDP port or an inclusive `first:last` range. */
@@ -65,6 +66,36 @@ function formatIpv4(value: bigint): string {
   return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
 }
 
+const HEX_FIELD = /^[0-9A-Fa-f]{1,4}$/;
+
+/**
+ * The value of an IPv6 address without a zone, or undefined, by the rules of Go's
+ * `netip.ParseAddr`: 1-4 hex digits per field, at most one `::` standing for at least one zero
+ * field, and an IPv4 address only as the last 32 bits.
+ */
+export function ipv6Value(text: string): bigint | undefined {
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const fields = (half: string) => (half === '' ? [] : half.split(':'));
+  const head = fields(halves[0] ?? '');
+  const tail = halves.length === 2 ? fields(halves[1] ?? '') : undefined;
+  // An embedded IPv4 address can only be the very last field.
+  const end = tail ?? head;
+  const embedded = end[end.length - 1]?.includes('.') ? end.pop() : undefined;
+  if (embedded !== undefined && !IPV4.test(embedded)) return undefined;
+  if (![...head, ...(tail ?? [])].every((field) => HEX_FIELD.test(field))) return undefined;
+  const given = head.length + (tail?.length ?? 0) + (embedded === undefined ? 0 : 2);
+  // Without `::` exactly 8 fields; with it, `::` must stand for at least one.
+  if (tail === undefined ? given !== 8 : given > 7) return undefined;
+  let value = 0n;
+  for (const field of head) value = (value << 16n) | BigInt(`0x${field}`);
+  if (tail !== undefined) {
+    value <<= BigInt(16 * (8 - given));
+    for (const field of tail) value = (value << 16n) | BigInt(`0x${field}`);
+  }
+  return embedded === undefined ? value : (value << 32n) | ipv4Value(embedded);
+}
+
 /** RFC 5952 text, as Go's netip prints it: IPv4-mapped addresses as `::ffff:a.b.c.d`. */
 export function formatIpv6(value: bigint): string {
   if (value >> 32n === 0xffffn) return `::ffff:${formatIpv4(value & 0xffffffffn)}`;
@@ -100,9 +131,8 @@ export function parseIpAddress(text: string, options: { canonical: boolean }): I
   const embedded = text.lastIndexOf(':');
   const tail = text.slice(embedded + 1);
   if (tail.includes('.') && !IPV4.test(tail)) return 'the embedded IPv4 part is not a valid address';
-  const [ok] = Validator.isValidIPv6String(text);
-  if (!ok) return 'not an IPv6 address';
-  const value = IPv6.fromString(text).getValue();
+  const value = ipv6Value(text);
+  if (value === undefined) return 'not an IPv6 address';
   return { family: 'ipv6', value, text: options.canonical ? formatIpv6(value) : text };
 }
 
@@ -137,7 +167,7 @@ export function checkInterfaceName(name: string): string | undefined {
   return undefined;
 }
 
-const OWNER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,30}\$?$/;
+const OWNER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
 
 /** A numeric uid/gid (0–4294967294) or a user/group name. */
 export function checkOwnerId(id: string): string | undefined {

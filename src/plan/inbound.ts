@@ -6,6 +6,7 @@
 import { FAMILY } from '../model/family.js';
 import type { Match } from '../model/netfilter.js';
 import { append, insert } from './builder.js';
+import { destinationPortMatches } from './compact.js';
 import { proxyOwners, type PlanContext } from './context.js';
 import { dport, dst, jump, LO_IN, LO_OUT, mark, ownerOf, port, RETURN, src, TCP } from './matches.js';
 
@@ -52,10 +53,10 @@ export function inboundCapture(ctx: PlanContext): void {
     }
   };
   if (ports.kind === 'all') {
-    for (const p of ports.except) rules.both(append(table, 'ISTIO_INBOUND', [TCP, dport(p)], RETURN));
+    for (const p of destinationPortMatches(ports.except, config.compactRules)) rules.both(append(table, 'ISTIO_INBOUND', [TCP, p], RETURN));
     capture([]);
   } else {
-    for (const p of ports.items) capture([dport(p)]);
+    for (const p of destinationPortMatches(ports.items, config.compactRules)) capture([p]);
   }
 }
 

@@ -3,6 +3,7 @@ import { FAMILY, FAMILIES } from '../model/family.js';
 import type { Match } from '../model/netfilter.js';
 import { isLoopbackAddress } from '../model/network.js';
 import { append, insert } from './builder.js';
+import { cidrList, destinationPortMatches } from './compact.js';
 import { proxyOwners, type PlanContext } from './context.js';
 import { dport, dst, gidOwner, inIf, jump, LO_OUT, ownerOf, port, RETURN, src, TCP, UDP } from './matches.js';
 
@@ -14,9 +15,9 @@ export function outboundJump({ rules }: PlanContext): void {
 
 /** Excluded outbound ports pass for TCP and UDP alike. */
 export function excludeOutboundPorts({ config, rules }: PlanContext): void {
-  for (const p of config.outbound.ports.exclude) {
-    rules.both(append('nat', 'ISTIO_OUTPUT', [TCP, dport(p)], RETURN));
-    rules.both(append('nat', 'ISTIO_OUTPUT', [UDP, dport(p)], RETURN));
+  for (const p of destinationPortMatches(config.outbound.ports.exclude, config.compactRules)) {
+    rules.both(append('nat', 'ISTIO_OUTPUT', [TCP, p], RETURN));
+    rules.both(append('nat', 'ISTIO_OUTPUT', [UDP, p], RETURN));
   }
 }
 
@@ -71,16 +72,17 @@ export function loopbackDestination(ctx: PlanContext): void {
 }
 
 export function excludeOutboundCidrs({ config, rules }: PlanContext): void {
+  const exclude = cidrList(config.outbound.cidrs.exclude, config.compactRules);
   for (const family of FAMILIES) {
-    for (const cidr of config.outbound.cidrs.exclude.filter((c) => c.family === family)) {
+    for (const cidr of exclude.filter((c) => c.family === family)) {
       rules.only(family, append('nat', 'ISTIO_OUTPUT', [dst(cidr.text)], RETURN));
     }
   }
 }
 
 export function includeOutboundPorts({ config, rules }: PlanContext): void {
-  for (const p of config.outbound.ports.include) {
-    rules.both(append('nat', 'ISTIO_OUTPUT', [TCP, dport(p)], jump('ISTIO_REDIRECT')));
+  for (const p of destinationPortMatches(config.outbound.ports.include, config.compactRules)) {
+    rules.both(append('nat', 'ISTIO_OUTPUT', [TCP, p], jump('ISTIO_REDIRECT')));
   }
 }
 
@@ -90,7 +92,7 @@ export function includeOutboundPorts({ config, rules }: PlanContext): void {
  * CIDR's inserts come before its jump.
  */
 export function includeOutboundCidrs({ config, rules }: PlanContext): void {
-  const include = config.outbound.cidrs.include;
+  const include = config.outbound.cidrs.include === 'all' ? 'all' : cidrList(config.outbound.cidrs.include, config.compactRules);
   const virtual = config.interfaces.virtual;
   for (const family of FAMILIES) {
     if (include === 'all') {

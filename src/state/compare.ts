@@ -76,8 +76,10 @@ export function compareState(expected: ExpectedState, live: NetfilterState): Ver
       const liveRules = have.get(name);
       if (isBuiltinChain(name)) {
         const liveCounts = count(liveRules ?? [], (r) => r.key);
+        const byKey = new Map<string, PlannedRule>();
+        for (const rule of rules) if (!byKey.has(rule.key)) byKey.set(rule.key, rule);
         for (const [key, n] of count(rules, (r) => r.key)) {
-          const rule = rules.find((r) => r.key === key);
+          const rule = byKey.get(key);
           const found = liveCounts.get(key) ?? 0;
           if (found < n) differences.push(`${table} ${name}: missing ${rule?.text}`);
           else if (rule && jumpsToOwned(rule) && found > n) differences.push(`${table} ${name}: ${found} copies of ${rule.text}`);

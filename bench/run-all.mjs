@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+/**
+ * Runs every benchmark once (`npm run bench` builds first) and writes bench/RESULTS.md: the
+ * date, the machine, and each benchmark's medians and ratios side by side. The kernel
+ * benchmarks (apply, scale's apply column, connect) need root; without it they are left out.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fmt, machine, ROOT } from './lib.mjs';
+
+const root = process.getuid?.() === 0;
+
+function bench(script, args = []) {
+  process.stderr.write(`running bench/${script} ${args.join(' ')}\n`);
+  const result = spawnSync(process.execPath, [`${ROOT}bench/${script}`, ...args, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`bench/${script} exited ${result.status}`);
+  return JSON.parse(result.stdout.trim().split('\n').pop());
+}
+
+const facts = machine();
+const cold = bench('cold-start.mjs');
+const apply = root ? bench('apply.mjs') : undefined;
+const scale = bench('scale.mjs', root ? [] : ['--no-apply']);
+const connect = root ? bench('connect.mjs') : undefined;
+
+const ratio = (r) => `${r.toFixed(2)}×`;
+const ms = (value) => (value === undefined ? '–' : `${fmt(value)} ms`);
+const n = (value) => value.toLocaleString('en-US');
+const lines = [
+  '# Benchmark results',
+  '',
+  `Written by \`npm run bench\` (bench/run-all.mjs) on ${new Date().toISOString().slice(0, 10)}, one run of each benchmark.`,
+  '',
+  `Machine: ${facts.nproc} CPUs (${facts.cpu}), Linux ${facts.kernel}, node ${facts.node}, ${facts.iptables}.`,
+  '',
+  '## Cold start: `--dry-run` against `node -e 0`',
+  '',
+  `\`bin/istio-iptables --dry-run\` with the injector's usual arguments, ${cold.clean.runs} runs of each, interleaved, after a warm-up.`,
+  '"Clean" leaves NODE_EXTRA_CA_CERTS and NODE_OPTIONS out of the environment: this machine sets NODE_EXTRA_CA_CERTS,',
+  'which makes every node process, `node -e 0` included, parse a CA bundle at start.',
+  '',
+  'An empty ES module is the floor for any ESM program (node starts its module loader for it).',
+  '',
+  '| environment | `node -e 0` | empty ES module | `--dry-run` | ratio (goal ≤ 1.25×) |',
+  '| --- | ---: | ---: | ---: | ---: |',
+  ...Object.entries(cold).map(([name, r]) => `| ${name} | ${ms(r.nodeMs)} | ${ms(r.esmMs)} (${ratio(r.esmRatio)}) | ${ms(r.toolMs)} | ${ratio(r.ratio)} |`),
+  '',
+];
+if (apply) {
+  lines.push(
+    '## Apply: a real run into a fresh namespace',
+    '',
+    `A full run (\`--network-namespace\`, nft found by detection, read-back verification) against \`node -e 0\` plus one`,
+    `\`iptables-nft-restore --noflush\` of the same ${n(apply.payloadBytes)}-byte payload through \`nsenter --net=\`; ${apply.runs} runs of each, interleaved, a fresh namespace each (clean environment).`,
+    '',
+    '| the tool | node -e 0 + one restore | ratio (goal ≤ 1.5×) | processes the tool starts |',
+    '| ---: | ---: | ---: | --- |',
+    `| ${ms(apply.toolMs)} | ${ms(apply.floorMs)} | ${ratio(apply.ratio)} | ${apply.spawned ? `${apply.spawned.processes}: ${apply.spawned.commands.join(', ')} (each through nsenter)` : 'strace not installed'} |`,
+    '',
+  );
+}
+lines.push(
+  '## Scale',
+  '',
+  'Generation is in-process (resolveSettings → deriveSettings → toCaptureConfig → planCapture → renderRestore), median of 7;',
+  'apply is a real run into a fresh namespace (median of 3). CIDRs are /30s in runs of four adjacent ones (bench/cidrs.mjs);',
+  'ports are every other port from 20000.',
+  '',
+  '"Per added item" is (time − time with one item) / (items − 1): constant when generation grows linearly.',
+  '',
+  '| list | items | generate | per added item | rules | payload bytes | apply | rules, compact | bytes, compact | apply, compact |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...scale.map((r) => `| ${r.kind} | ${n(r.n)} | ${ms(r.generationMs)} | ${r.perItemUs === undefined ? '–' : `${r.perItemUs.toFixed(1)} µs`} | ${n(r.rules)} | ${n(r.bytes)} | ${ms(r.applyMs)} | ${n(r.compactRules)} | ${n(r.compactBytes)} | ${ms(r.compactApplyMs)} |`),
+  '',
+);
+if (connect) {
+  const us = (v) => `${v.toFixed(0)} µs`;
+  lines.push(
+    '## New connections behind 10 000 excluded CIDRs',
+    '',
+    `connect() from the pod namespace to a listener in a peer namespace over a veth (198.51.100.0/24), ${connect.connections} connections each.`,
+    "The peer's /32 comes last in the exclude list, so each new connection walks the whole list (nat rules run once per connection).",
+    '',
+    '| rules in the pod | connect median | p90 |',
+    '| --- | ---: | ---: |',
+    `| none | ${us(connect.none.medianUs)} | ${us(connect.none.p90Us)} |`,
+    `| 10 001 excludes | ${us(connect.plain.medianUs)} | ${us(connect.plain.p90Us)} |`,
+    `| the same with --compact-rules | ${us(connect.compact.medianUs)} | ${us(connect.compact.p90Us)} |`,
+    '',
+  );
+}
+writeFileSync(`${ROOT}bench/RESULTS.md`, lines.join('\n'));
+process.stderr.write('wrote bench/RESULTS.md\n');

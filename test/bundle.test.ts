@@ -1,0 +1,65 @@
+/**
+ * The CLI bundle (scripts/bundle.mjs): a dry run is one self-contained file, every lazily
+ * loaded part is where the bundle's imports look for it, and bin/istio-iptables runs it.
+ */
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './support/cli.js';
+
+const run = promisify(execFile);
+const BUNDLE = join(REPO_ROOT, 'dist/bundle');
+const BIN = join(REPO_ROOT, 'bin/istio-iptables');
+const DRY_RUN = ['--dry-run', '-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020', '--enable-inbound-ipv6=false'];
+
+describe('the CLI bundle', () => {
+  it('is what bin/istio-iptables imports', () => {
+    expect(readFileSync(BIN, 'utf8')).toContain("import '../dist/bundle/cli/bin.js';");
+  });
+
+  it('runs a dry run from bin.js alone: no other file, no node_modules', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iit-bundle-'));
+    try {
+      mkdirSync(join(dir, 'cli'));
+      copyFileSync(join(BUNDLE, 'cli/bin.js'), join(dir, 'cli/bin.js'));
+      const alone = await run(process.execPath, [join(dir, 'cli/bin.js'), ...DRY_RUN], { cwd: dir });
+      const repo = await run(BIN, DRY_RUN);
+      expect(alone.stdout).toBe(repo.stdout);
+      expect(alone.stdout).toContain('-A ISTIO_INBOUND -p tcp --dport 15090 -j RETURN\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('has every file its dynamic imports name, and the probe where exec/validation.ts looks', () => {
+    for (const file of ['cli/bin.js', 'cli/real-deps.js', 'cli/command-line.js']) {
+      const text = readFileSync(join(BUNDLE, file), 'utf8');
+      for (const [, path] of text.matchAll(/import\("(\.[^"]+)"\)/g)) {
+        expect(existsSync(resolve(dirname(join(BUNDLE, file)), path ?? '')), `${file} imports ${path}`).toBe(true);
+      }
+    }
+    // validation.ts resolves ../cli/probe.js from its own module, which is in cli/real-deps.js.
+    expect(readFileSync(join(BUNDLE, 'cli/real-deps.js'), 'utf8')).toContain('"../cli/probe.js"');
+    expect(existsSync(resolve(BUNDLE, 'cli', '../cli/probe.js'))).toBe(true);
+  });
+
+  it('loads its lazy parts: --help (yargs) and --config (the generated validator)', async () => {
+    const help = await run(BIN, ['--help']);
+    expect(help.stdout).toContain('--compact-rules');
+    const dir = mkdtempSync(join(tmpdir(), 'iit-bundle-'));
+    try {
+      writeFileSync(join(dir, 'good.json'), JSON.stringify({ PROXY_PORT: '15001', INBOUND_PORTS_INCLUDE: '8080', ENABLE_INBOUND_IPV6: false, PROXY_UID: '1337' }));
+      writeFileSync(join(dir, 'bad.json'), JSON.stringify({ PROXY_PORT: 15001, NO_SUCH_KEY: true }));
+      const good = await run(BIN, ['--config', join(dir, 'good.json'), '--dry-run']);
+      expect(good.stdout).toContain('-A ISTIO_INBOUND -p tcp --dport 8080 -j ISTIO_IN_REDIRECT\n');
+      const bad = await run(BIN, ['--config', join(dir, 'bad.json'), '--dry-run']).catch((error: { stderr: string; code: number }) => error);
+      expect(bad).toMatchObject({ code: 2 });
+      expect((bad as { stderr: string }).stderr).toContain('config key PROXY_PORT="15001": must be string');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
