@@ -3,7 +3,7 @@
  * loaded part is where the bundle's imports look for it, and bin/istio-iptables runs it.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,8 +16,10 @@ const BIN = join(REPO_ROOT, 'bin/istio-iptables');
 const DRY_RUN = ['--dry-run', '-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020', '--enable-inbound-ipv6=false'];
 
 describe('the CLI bundle', () => {
-  it('is what bin/istio-iptables imports', () => {
-    expect(readFileSync(BIN, 'utf8')).toContain("import '../dist/bundle/cli/bin.js';");
+  it('is what bin/istio-iptables runs, as CommonJS', () => {
+    expect(readFileSync(BIN, 'utf8')).toContain("join(__dirname, '../dist/bundle/cli/bin.js')");
+    expect(JSON.parse(readFileSync(join(REPO_ROOT, 'bin/package.json'), 'utf8'))).toEqual({ type: 'commonjs' });
+    expect(JSON.parse(readFileSync(join(BUNDLE, 'package.json'), 'utf8'))).toEqual({ type: 'commonjs' });
   });
 
   it('runs a dry run from bin.js alone: no other file, no node_modules', async () => {
@@ -58,6 +60,34 @@ describe('the CLI bundle', () => {
       const bad = await run(BIN, ['--config', join(dir, 'bad.json'), '--dry-run']).catch((error: { stderr: string; code: number }) => error);
       expect(bad).toMatchObject({ code: 2 });
       expect((bad as { stderr: string }).stderr).toContain('config key PROXY_PORT="15001": must be string');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('has a code cache for bin.js that V8 accepts', async () => {
+    const check = [
+      "const { readFileSync } = require('node:fs');",
+      "const { Script } = require('node:vm');",
+      "const { wrap } = require('node:module');",
+      `const file = ${JSON.stringify(join(BUNDLE, 'cli/bin.js'))};`,
+      "const script = new Script(wrap(readFileSync(file, 'utf8')), { filename: file, cachedData: readFileSync(file + '.cache') });",
+      'process.stdout.write(String(script.cachedDataRejected));',
+    ].join('\n');
+    const { stdout } = await run(process.execPath, ['-e', check]);
+    expect(stdout).toBe('false');
+  });
+
+  it('runs the same with a missing or corrupt code cache', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iit-bundle-'));
+    try {
+      for (const part of ['bin', 'dist/bundle']) cpSync(join(REPO_ROOT, part), join(dir, part), { recursive: true });
+      const copy = join(dir, 'bin/istio-iptables');
+      const expected = (await run(BIN, DRY_RUN)).stdout;
+      writeFileSync(join(dir, 'dist/bundle/cli/bin.js.cache'), 'not a code cache');
+      expect((await run(copy, DRY_RUN)).stdout).toBe(expected);
+      rmSync(join(dir, 'dist/bundle/cli/bin.js.cache'));
+      expect((await run(copy, DRY_RUN)).stdout).toBe(expected);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -144,9 +144,12 @@ describe('the init-container image, built as a directory', () => {
     }
   });
 
-  // Recent Istio releases also inject pilot-agent's `--log_output_level=default:info`, which the CLI
-  // rejects as an unknown flag (exit 2): accepting pilot-agent's logging flags belongs in src/cli.
-  test.todo("the injector's --log_output_level=default:info is accepted");
+  test("the injector's pilot-agent logging flag is accepted and changes nothing", async () => {
+    const plain = await entrypoint([...INJECTED_ARGS, '--dry-run']);
+    const logged = await entrypoint([...INJECTED_ARGS, '--log_output_level=default:info', '--dry-run']);
+    expect(logged.code, logged.stderr).toBe(0);
+    expect(logged.stdout).toBe(plain.stdout);
+  });
 
   test('--help works', async () => {
     const [image, repo] = [await entrypoint(['--help']), await runTool(['--help'])];

@@ -1,8 +1,7 @@
 /** Process glue: argv, env, stdio and the exit code. Everything else is in main(). */
-import { writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeSync } from 'node:fs';
 import { main } from './main.js';
-import { localHostFacts } from './host-facts.js';
+import { localHostFacts, readTextFile } from './host-facts.js';
 
 /**
  * Writes straight to the file descriptor: the first use of process.stdout loads node's whole
@@ -27,14 +26,15 @@ function writer(fd: number, stream: () => NodeJS.WriteStream): (text: string) =>
   };
 }
 
-const code = await main(
+// No top-level await: the bundle is CommonJS, which node loads faster than an ES module.
+void main(
   process.argv.slice(2),
   process.env,
   {
     stdout: writer(1, () => process.stdout),
     stderr: writer(2, () => process.stderr),
     readStdin: async () => (await import('node:stream/consumers')).text(process.stdin),
-    readFile: (path) => readFile(path, 'utf8'),
+    readFile: readTextFile,
   },
   {
     async hostFacts(netns) {
@@ -48,5 +48,6 @@ const code = await main(
       await applyForReal(plan, parsed, log);
     },
   },
-);
-process.exitCode = code;
+).then((code) => {
+  process.exitCode = code;
+});

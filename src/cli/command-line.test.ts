@@ -26,6 +26,9 @@ const SAME: readonly (readonly string[])[] = [
   ['--config=golden/config.json', '-n'],
   ['--config', 'x.json'],
   ['--config=-'],
+  ['--config', '-', '-n'],
+  ['istio-iptables', ...UPSTREAM, '--log_output_level=default:info', '--log_as_json'],
+  ['-p15001', '-ceth0', '-nx10.0.0.0/8', '-d=15090'],
   ['-b', 'a=b', '-d', '=', '-k', 'vnet0,vnet1', '--probe-timeout', '1m30s', '-n'],
   ['--istio-service-cidr=*', '-q', '80,443', '-o', '1000:2000'],
   ['--network-namespace', '/var/run/netns/x', '--host-ip', '::1', '--dns-servers-v4=', '--dns-servers-v6', '::1'],
@@ -52,9 +55,36 @@ describe('parseKnownFlags', () => {
     ['--no-dry-run'],
     ['-u', '"1337"'],
     ['-u', "'1337'"],
-    ['--config'],
-    ['--config', '--dry-run'],
   ])('leaves %j to yargs', (...argv) => {
     expect(parseKnownFlags(checkArgv(argv).argv)).toBeUndefined();
+  });
+});
+
+describe('checkArgv', () => {
+  it.each([
+    [['--config', 'x.json', '-n'], ['--config=x.json', '--dry-run']],
+    [['--config', '-'], ['--config=-']],
+    // The injector's args for pilot-agent: the sub-command's name first, and its logging flags.
+    [['istio-iptables', '-p', '15001', '--log_output_level', 'default:info', '--log_as_json', '--log_rotate_max_age=3'], ['--envoy-port=15001']],
+    // pflag's joined short forms.
+    [['-p15001', '-ceth0', '-x10.0.0.0/8,::1/128'], ['--envoy-port=15001', '--istio-exclude-interfaces=eth0', '--istio-service-exclude-cidr=10.0.0.0/8,::1/128']],
+    [['-nk', 'vnet0'], ['--dry-run', '--kube-virt-interfaces=vnet0']],
+    [['-c=eth0=x'], ['--istio-exclude-interfaces=eth0=x']],
+  ])('normalises %j', (argv, expected) => {
+    expect(checkArgv(argv)).toEqual({ argv: expected, issues: [] });
+  });
+
+  it('keeps the sub-command name anywhere but first as a positional', () => {
+    expect(checkArgv(['-n', 'istio-iptables']).argv).toEqual(['--dry-run', 'istio-iptables']);
+  });
+
+  it.each([
+    [['--config'], '--config'],
+    [['--config', '--dry-run'], '--config'],
+    [['--log_target'], '--log_target'],
+    [['--log_as_json=yes'], '--log_as_json'],
+    [['--log_rotate_max_size', '10MB'], '--log_rotate_max_size'],
+  ])('reports %j', (argv, source) => {
+    expect(checkArgv(argv).issues.map((issue) => issue.source)).toEqual([source]);
   });
 });

@@ -2,7 +2,7 @@
  * The CLI: argv and env in, an exit code out. The only place errors become exit codes and
  * messages; everything it calls throws typed errors and never exits.
  */
-import { writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { ConfigError, formatIssue, isIptablesError, type ErrorCode, type Issue } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
@@ -120,7 +120,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     if (parsed.options.dryRun) {
       if (!parsed.options.skipRuleApply) io.stdout(renderDryRun(plan, parsed.options));
       const transcriptPath = env['DRY_RUN_FILE_PATH'];
-      if (transcriptPath) await writeFile(transcriptPath, renderUpstreamTranscript(plan, parsed.options));
+      if (transcriptPath) writeFileSync(transcriptPath, renderUpstreamTranscript(plan, parsed.options));
       // Upstream probes for real even in a dry run (and so fails); a dry run here touches nothing.
       if (parsed.options.runValidation) log('dry run: skipping --run-validation');
       return EXIT.ok;

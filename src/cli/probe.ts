@@ -47,11 +47,14 @@ function attempt(): void {
 }
 
 const ports = portList.split(',').map(Number);
-const opened = await Promise.all(ports.map(listen));
-if (!opened.some(Boolean)) finish(3, `no listener available: ${ports.map((p) => `${listenHost}:${p}`).join(',')}`);
-setTimeout(() => finish(3, `validation timeout: no connection to ${target}:${probePortText} reached the proxy ports within ${timeoutText} ms`),
-  // Node fires a timer over 2^31-1 ms at once; no probe needs to wait longer than that (24.8 days).
-  Math.min(Number(timeoutText), 2 ** 31 - 1),
-);
-attempt();
-setInterval(attempt, 1000);
+// No top-level await: the bundle is CommonJS.
+void Promise.all(ports.map(listen)).then((opened) => {
+  if (!opened.some(Boolean)) finish(3, `no listener available: ${ports.map((p) => `${listenHost}:${p}`).join(',')}`);
+  setTimeout(
+    () => finish(3, `validation timeout: no connection to ${target}:${probePortText} reached the proxy ports within ${timeoutText} ms`),
+    // Node fires a timer over 2^31-1 ms at once; no probe needs to wait longer than that (24.8 days).
+    Math.min(Number(timeoutText), 2 ** 31 - 1),
+  );
+  attempt();
+  setInterval(attempt, 1000);
+});
