@@ -7,20 +7,23 @@
  * bin/istio-iptables): node runs a CommonJS entry without starting its ES module loader, which
  * an ES module entry pays about 4 ms for, a third of what a dry run adds to `node -e 0`.
  *
- * Every module the CLI loads with `import()` stays a file of its own, loaded only when a run
- * needs it; the layout follows src/:
+ * The large parts a usual run does not need stay files of their own, loaded with `import()`
+ * (which the bundle turns into `require`) only when a run needs them; the layout follows src/:
  *
- *   dist/bundle/cli/bin.js                        the CLI: all a dry run loads (bin/istio-iptables requires it)
- *   dist/bundle/cli/real-deps.js                  a real run: the executor, child processes
+ *   dist/bundle/cli/bin.js                        the CLI, executor included (bin/istio-iptables runs it)
+ *   dist/bundle/cli/bin.js.cache                  V8's code cache for bin.js (see bin/istio-iptables)
  *   dist/bundle/cli/command-line.js               yargs: --help, and argv the fast path leaves to it
  *   dist/bundle/config/generated/validate-config.js   the --config validator
  *   dist/bundle/cli/probe.js                      the --run-validation probe, spawned as its own process
  *
+ * The executor is in bin.js rather than a lazy file: the code cache makes its extra size cost a
+ * dry run nothing measurable, and a real run saves loading a second file (~3 ms). What it
+ * needs from node (node:child_process, ~3 ms to load) it loads at its first command.
+ *
  * Each file is a complete bundle, without shared chunks: esbuild's code splitting puts the
- * modules bin.js shares with a lazy file into chunks of their own, three more files for a dry
- * run to load, which cost it about 3 ms (measured: 43 → 40 ms against 29 ms for `node -e 0`).
- * The price is that a lazy file carries its own copy of the modules it shares with bin.js;
- * nothing depends on their identity across files except the error classes, which
+ * modules bin.js shares with a lazy file into chunks of their own, more files for a dry run to
+ * load. The price is that a lazy file carries its own copy of the modules it shares with
+ * bin.js; nothing depends on their identity across files except the error classes, which
  * `isIptablesError` recognises by a brand rather than by `instanceof`.
  *
  * exec/validation.ts finds the probe at `../cli/probe.js` from its own module URL: that holds
@@ -39,14 +42,14 @@ const src = resolve(root, 'src');
 const outdir = resolve(root, 'dist/bundle');
 
 /** Modules the CLI imports lazily: each becomes its own file, never part of its importer. */
-const LAZY = ['cli/real-deps.ts', 'cli/command-line.ts', 'config/generated/validate-config.js'];
+const LAZY = ['cli/command-line.ts', 'config/generated/validate-config.js'];
 const ENTRIES = ['cli/bin.ts', 'cli/probe.ts', ...LAZY];
 
 /** Where esbuild writes a source file's bundle (outbase src/, `.ts` → `.js`). */
 const outputOf = (file) => resolve(outdir, relative(src, file)).replace(/\.ts$/, '.js');
 
 /**
- * `import('./real-deps.js')` stays a run-time import, its path rewritten to where the importer's
+ * `import('./command-line.js')` stays a run-time import, its path rewritten to where the importer's
  * own bundle will find the lazy file. Only dynamic imports: a static import of a lazy module
  * would load it eagerly, which is a mistake this reports.
  */
@@ -59,7 +62,7 @@ const lazyImports = {
       const file = [`${target}.ts`, `${target}.js`].find((candidate) => lazy.has(candidate));
       if (!file || args.kind === 'entry-point') return undefined;
       if (args.kind !== 'dynamic-import') return { errors: [{ text: `${args.path} is loaded lazily: import it with import(), not statically` }] };
-      // Every bundle that imports a lazy file is in cli/ (bin.js, real-deps.js, command-line.js).
+      // Every bundle that imports a lazy file is in cli/ (bin.js, command-line.js).
       let path = relative(resolve(outdir, 'cli'), outputOf(file));
       if (!path.startsWith('.')) path = `./${path}`;
       return { path, external: true };

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { applyCapture, type ApplyDeps } from '../src/exec/apply.js';
-import { detectBackend } from '../src/exec/backend.js';
+import { detectBackend, fnv1a64, lockFileFor } from '../src/exec/backend.js';
 import { planCapture } from '../src/plan/plan-capture.js';
 import { renderRestore } from '../src/render/restore.js';
 import { resolveSettings } from '../src/config/settings.js';
@@ -76,8 +76,13 @@ describe('applying with a recording runner', () => {
     const { backend } = await detectBackend(runner, 'ipv4', { forced: 'auto', netnsPath: '/var/run/netns/pod' });
     expect(backend.variant).toBe('legacy');
     expect(backend.writeSuffix).toEqual(['--wait=30']);
-    expect(backend.env['XTABLES_LOCKFILE']).toMatch(/^\/run\/xtables-[0-9a-f]{16}\.lock$/);
+    expect(backend.env['XTABLES_LOCKFILE']).toBe(`/run/xtables-${fnv1a64('/var/run/netns/pod')}.lock`);
     runner.assertDone();
+  });
+
+  test('lock file names: FNV-1a 64 (published test vectors), one per namespace path', () => {
+    expect(['', 'a', 'foobar'].map(fnv1a64)).toEqual(['cbf29ce484222325', 'af63dc4c8601ec8c', '85944171f73967e8']);
+    expect(lockFileFor('/var/run/netns/a')).not.toBe(lockFileFor('/var/run/netns/b'));
   });
 
   test('no usable backend names every binary tried and the likely modules', async () => {

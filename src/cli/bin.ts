@@ -2,6 +2,7 @@
 import { readFile, writeSync } from 'node:fs';
 import { main } from './main.js';
 import { localHostFacts, readTextFile } from './host-facts.js';
+import { applyForReal, namespaceHostFacts } from './real-deps.js';
 
 /**
  * Writes straight to the file descriptor: the first use of process.stdout loads node's whole
@@ -39,12 +40,9 @@ void main(
   {
     async hostFacts(netns) {
       if (!netns) return localHostFacts;
-      // Loaded only for a namespace: a dry run in our own namespace never starts a process.
-      const { namespaceHostFacts } = await import('./real-deps.js');
       return namespaceHostFacts(netns);
     },
     async apply(plan, parsed, log) {
-      const { applyForReal } = await import('./real-deps.js');
       await applyForReal(plan, parsed, log);
     },
   },

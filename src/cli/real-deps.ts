@@ -1,4 +1,4 @@
-/** The real process-running dependencies, loaded only when a run needs them. */
+/** The real process-running dependencies of the CLI (node:child_process is loaded at the first command). */
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';

@@ -84,12 +84,14 @@ export async function applyCapture(plan: CapturePlan, options: RunOptions, deps:
   // The families' state reads run at once; they change nothing.
   const runs: FamilyRun[] = await inOrder(
     plan.rulesets.map(async (ruleset) => {
-      const { backend, state } = await detectBackend(runner, ruleset.family, {
+      const detecting = detectBackend(runner, ruleset.family, {
         forced: options.iptables,
         ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
       });
-      const live = parseSave(state, deps.canonical);
-      return { ruleset, backend, before: state, live, expected: expectedState(ruleset, deps.canonical) };
+      // Worked out while the reads run: their processes are started by now.
+      const expected = expectedState(ruleset, deps.canonical);
+      const { backend, state } = await detecting;
+      return { ruleset, backend, before: state, live: parseSave(state, deps.canonical), expected };
     }),
   );
   return options.cleanupOnly ? cleanup(runs, plan, iptables, runner, deps) : apply(runs, plan, options, iptables, runner, deps);

@@ -3,7 +3,7 @@
  * `nsenter --net=PATH` (util-linux), which enters only the network namespace: the filesystem,
  * and so the binaries and /etc, stay ours, as for a CNI agent on the node.
  */
-import { statfs } from 'node:fs/promises';
+import { statfs } from 'node:fs';
 import { NamespaceError } from '../errors.js';
 import type { Command, CommandRunner } from './command.js';
 
@@ -24,7 +24,8 @@ export function netnsRunner(runner: CommandRunner, netnsPath: string | undefined
 export async function checkNetnsPath(path: string): Promise<void> {
   let type: number;
   try {
-    type = (await statfs(path)).type;
+    // The callback form: node:fs/promises is a module of its own to load, for this one call.
+    type = await new Promise<number>((resolve, reject) => statfs(path, (error, stats) => (error ? reject(error) : resolve(stats.type))));
   } catch (cause) {
     throw new NamespaceError(`network namespace ${path} is not available: ${(cause as Error).message}`, { cause });
   }

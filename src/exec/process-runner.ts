@@ -3,15 +3,24 @@
  * exception only when the process could not be run. (execa did this before; loading it took a
  * run into a namespace about 20 ms, a fifth of the whole run.)
  */
-import { spawn } from 'node:child_process';
+import type { spawn as Spawn } from 'node:child_process';
 import { CommandFailedError } from '../errors.js';
 import type { Command, CommandResult, CommandRunner } from './command.js';
 
 /** A generous bound: iptables waits at most 30 s for its lock. */
 const TIMEOUT_MS = 60_000;
 
+let spawnFunction: typeof Spawn | undefined;
+
+/** node:child_process, loaded at the first command: a dry run starts none, and loading it costs ~3 ms. */
+async function loadSpawn(): Promise<typeof Spawn> {
+  spawnFunction ??= (await import('node:child_process')).spawn;
+  return spawnFunction;
+}
+
 export const processRunner: CommandRunner = {
-  run(command: Command): Promise<CommandResult> {
+  async run(command: Command): Promise<CommandResult> {
+    const spawn = spawnFunction ?? (await loadSpawn());
     return new Promise((resolve, reject) => {
       const argv = [command.file, ...command.args];
       const stdout: Buffer[] = [];
