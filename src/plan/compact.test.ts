@@ -12,6 +12,7 @@ import type { Match, Ruleset, Target } from '../model/netfilter.js';
 import { parseCidr, type Cidr, type PortRange } from '../model/network.js';
 import { destinationPortMatches, groupPorts, mergeCidrs, mergePorts, MULTIPORT_SLOTS } from './compact.js';
 import { planCapture } from './plan-capture.js';
+import { REDIRECT_IPV4 } from '../../test/support/capture-config.js';
 
 function random(seed: number) {
   return (n: number) => {
@@ -202,23 +203,7 @@ function verdicts(ruleset: Ruleset, packets: readonly Packet[]): Record<string, 
   return result;
 }
 
-const BASE: CaptureConfig = {
-  families: ['ipv4', 'ipv6'],
-  proxy: { uids: ['1337'], gids: ['1337'] },
-  inbound: { ports: { kind: 'all', except: [] }, capturePort: 15006, tunnelPort: 15008, interception: { mode: 'redirect' } },
-  outbound: {
-    proxyPort: 15001,
-    cidrs: { include: 'all', exclude: [] },
-    ports: { include: [], exclude: [] },
-    ownerGroups: { kind: 'all', except: [] },
-  },
-  dns: { mode: 'off' },
-  interfaces: { exclude: [], virtual: [] },
-  dropInvalid: false,
-  hostIPv4LoopbackCidr: '127.0.0.1/32',
-  strict: false,
-  compactRules: false,
-};
+const BASE: CaptureConfig = { ...REDIRECT_IPV4, families: ['ipv4', 'ipv6'] };
 
 describe('planning with --compact-rules', () => {
   const rnd = random(42);

@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { CaptureConfig } from '../config/capture-config.js';
 import { parseCidr, type Cidr } from '../model/network.js';
 import { planCapture } from '../plan/plan-capture.js';
 import { limitWarnings, ruleCount, thousands } from './limits.js';
+import { REDIRECT_IPV4 } from '../../test/support/capture-config.js';
 
-const CONFIG: CaptureConfig = {
-  families: ['ipv4'],
-  proxy: { uids: ['1337'], gids: ['1337'] },
-  inbound: { ports: { kind: 'all', except: [] }, capturePort: 15006, tunnelPort: 15008, interception: { mode: 'redirect' } },
-  outbound: { proxyPort: 15001, cidrs: { include: 'all', exclude: [] }, ports: { include: [], exclude: [] }, ownerGroups: { kind: 'all', except: [] } },
-  dns: { mode: 'off' },
-  interfaces: { exclude: [], virtual: [] },
-  dropInvalid: false,
-  hostIPv4LoopbackCidr: '127.0.0.1/32',
-  strict: false,
-  compactRules: false,
-};
+const CONFIG = REDIRECT_IPV4;
 
 /** `n` /32s spread over 198.18.0.0/15, none adjacent. */
 function hosts(n: number): Cidr[] {

@@ -1,0 +1,15 @@
+/** A plain REDIRECT configuration, IPv4 only, for unit tests to vary with spreads. */
+import type { CaptureConfig } from '../../src/config/capture-config.js';
+
+export const REDIRECT_IPV4: CaptureConfig = {
+  families: ['ipv4'],
+  proxy: { uids: ['1337'], gids: ['1337'] },
+  inbound: { ports: { kind: 'all', except: [] }, capturePort: 15006, tunnelPort: 15008, interception: { mode: 'redirect' } },
+  outbound: { proxyPort: 15001, cidrs: { include: 'all', exclude: [] }, ports: { include: [], exclude: [] }, ownerGroups: { kind: 'all', except: [] } },
+  dns: { mode: 'off' },
+  interfaces: { exclude: [], virtual: [] },
+  dropInvalid: false,
+  hostIPv4LoopbackCidr: '127.0.0.1/32',
+  strict: false,
+  compactRules: false,
+};
