@@ -33,8 +33,9 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -103,16 +104,28 @@ await rename(outdir, `${staging}.old`).catch((error) => {
 await rename(staging, outdir);
 await rm(`${staging}.old`, { recursive: true, force: true });
 
-// V8's code cache for bin.js, which bin/istio-iptables hands to V8 (see there): written at the
-// end of a dry run with the injector's arguments, so that it holds every function such a run
-// compiles. Its exit code does not matter (a machine without a pod address fails the run late),
-// only that it ran the bundle.
+// V8's code cache for bin.js, which bin/istio-iptables hands to V8 (see there). Two warm-up
+// runs write it, the second starting from the first's cache, so that it holds every function
+// either compiles: a dry run with the injector's arguments, then a real run of them. Their exit
+// codes do not matter, only that they ran the bundle.
+//
+// The real run must change nothing here, so it runs where `nsenter` is a stub that does nothing
+// and prints nothing, and nothing else can be found: PATH is that one directory. Every command
+// the CLI runs goes through nsenter when --network-namespace is given (here: our own namespace,
+// /proc/self/ns/net, which passes the namespace check). It reads empty states, "applies", reads
+// back nothing, rolls back and fails, compiling the executor's whole path on the way.
 const codeCache = resolve(outdir, 'cli/bin.js.cache');
 const injectorArgs = ['-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020'];
-spawnSync(process.execPath, [resolve(root, 'bin/istio-iptables'), '--dry-run', ...injectorArgs], {
-  env: { ...process.env, ISTIO_IPTABLES_WRITE_CODE_CACHE: codeCache },
-  stdio: 'ignore',
-});
+const warmUp = (args, env) =>
+  spawnSync(process.execPath, [resolve(root, 'bin/istio-iptables'), ...args], { env: { ...env, ISTIO_IPTABLES_WRITE_CODE_CACHE: codeCache }, stdio: 'ignore' });
+warmUp(['--dry-run', ...injectorArgs], process.env);
+const stubs = await mkdtemp(join(tmpdir(), 'istio-iptables-build-'));
+try {
+  await writeFile(join(stubs, 'nsenter'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  warmUp([...injectorArgs, '--enable-inbound-ipv6=false', '--network-namespace', '/proc/self/ns/net'], { PATH: stubs });
+} finally {
+  await rm(stubs, { recursive: true, force: true });
+}
 if (!existsSync(codeCache)) console.warn(`bundle: no code cache written (${relative(root, codeCache)}): the CLI works, but starts slower`);
 
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));

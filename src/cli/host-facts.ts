@@ -1,15 +1,15 @@
 /** `HostFacts` for the namespace the process runs in. */
-import { readFile } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { HostFacts } from '../config/derive.js';
 
 /** Looks a user up in /etc/passwd (`name:x:uid:…`), as Go's os/user does without cgo. */
 /**
- * A file's text. node:fs, not node:fs/promises: a dry run reads at most resolv.conf and
- * /etc/passwd, and loading the promises module would cost it more than both reads.
+ * A file's text, read synchronously: the files are small (resolv.conf, /etc/passwd), and the
+ * first asynchronous read would start libuv's thread pool, which costs a run more than the read.
  */
-export function readTextFile(path: string): Promise<string> {
-  return new Promise((resolve, reject) => readFile(path, 'utf8', (error, text) => (error ? reject(error) : resolve(text))));
+export async function readTextFile(path: string): Promise<string> {
+  return readFileSync(path, 'utf8');
 }
 
 export async function lookupUserIdInPasswd(name: string, passwdPath = '/etc/passwd'): Promise<number | undefined> {
