@@ -1,5 +1,5 @@
 /** Process glue: argv, env, stdio and the exit code. Everything else is in main(). */
-import { readFile, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { main } from './main.js';
 import { localHostFacts, readTextFile } from './host-facts.js';
 import { applyForReal, namespaceHostFacts } from './real-deps.js';
@@ -38,13 +38,8 @@ void main(
     readFile: readTextFile,
   },
   {
-    async hostFacts(netns) {
-      if (!netns) return localHostFacts;
-      return namespaceHostFacts(netns);
-    },
-    async apply(plan, parsed, log) {
-      await applyForReal(plan, parsed, log);
-    },
+    hostFacts: async (netns) => (netns ? namespaceHostFacts(netns) : localHostFacts),
+    apply: applyForReal,
   },
 ).then((code) => {
   process.exitCode = code;
