@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
- * Apply: a full real run (`--network-namespace`, nft backend found by detection, read-back
- * verification included) into a fresh namespace, against the floor: `node -e 0` plus one
- * `iptables-nft-restore --noflush` of the same payload, entered with `nsenter --net=` as the
- * tool does. Interleaved, a fresh namespace per run, made and deleted outside the timed part.
- * Also counts the processes one run starts (strace, when installed).
+ * Apply: a full real run (nft backend found by detection, read-back verification included) into
+ * a fresh namespace, against the floor: `node -e 0` plus one `iptables-nft-restore --noflush`
+ * of the same payload, entered with `nsenter --net=`. Two ways to reach the namespace, each
+ * with one nsenter, as the floor's restore: the tool started inside it (`nsenter --net= BIN`,
+ * as an init container runs in the pod's namespace), and from outside (`--network-namespace`,
+ * as a CNI agent would: every command it starts goes through nsenter). Interleaved, a fresh
+ * namespace per run, made and deleted outside the timed part. Also counts the processes one run
+ * starts (strace, when installed).
  *
  *   node bench/apply.mjs [--runs 20] [--json]
  */
@@ -20,7 +23,11 @@ if (process.getuid?.() !== 0) {
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 20) || 20;
 const WARMUP = 3;
 const env = cleanEnv();
-const toolArgs = (ns) => [...UPSTREAM_ARGS, '--network-namespace', `/var/run/netns/${ns}`];
+/** How each mode starts the tool for namespace `ns`: [file, args]. */
+const MODES = {
+  inside: (ns) => ['nsenter', [`--net=/var/run/netns/${ns}`, BIN, ...UPSTREAM_ARGS]],
+  outside: (ns) => [BIN, [...UPSTREAM_ARGS, '--network-namespace', `/var/run/netns/${ns}`]],
+};
 
 /** Runs `fn` with a fresh namespace (lo up), deleting it whatever happens. */
 function withNamespace(label, fn) {
@@ -37,9 +44,10 @@ function withNamespace(label, fn) {
 /** The payload the tool pipes to iptables-nft-restore: its dry run's IPv4 section. */
 const payload = run(BIN, ['--dry-run', ...UPSTREAM_ARGS], { env }).stdout.replace(/^#.*\n/gm, '');
 
-function timeTool(ns) {
+function timeTool(mode, ns) {
+  const [file, args] = MODES[mode](ns);
   const start = now();
-  run(BIN, toolArgs(ns), { env });
+  run(file, args, { env });
   return now() - start;
 }
 
@@ -51,12 +59,13 @@ function timeFloor(ns) {
 }
 
 /** Processes the tool starts in one run, from strace's execve log (node itself not counted). */
-function countProcesses() {
+function countProcesses(mode) {
   if (spawnSync('strace', ['-V']).status !== 0) return undefined;
   const log = `/tmp/iit-bench-strace-${process.pid}.txt`;
   try {
     return withNamespace('strace', (ns) => {
-      run('strace', ['-f', '-e', 'trace=execve', '-o', log, BIN, ...toolArgs(ns)], { env });
+      const [file, args] = MODES[mode](ns);
+      run('strace', ['-f', '-e', 'trace=execve', '-o', log, file, ...args], { env });
       // With -f, a call another process interrupts is split: `execve("…" <unfinished ...>`
       // now, `<... execve resumed>) = 0` later, both lines starting with the pid.
       const pending = new Map();
@@ -68,36 +77,57 @@ function countProcesses() {
         else if (call && / = 0$/.test(line)) execs.push(call);
         else if (line.includes('<... execve resumed>') && / = 0$/.test(line) && pending.has(pid)) execs.push(pending.get(pid));
       }
-      // The first two are the shebang's env and node; nsenter then execs each iptables binary.
-      const children = execs.slice(2);
-      return { processes: children.filter((file) => file.endsWith('/nsenter')).length, commands: children.filter((file) => !file.endsWith('/nsenter')).map((file) => file.split('/').pop()) };
+      // Before node: the shebang's env (and, inside, the nsenter that starts the tool); after
+      // it, each command, directly or through an nsenter of its own.
+      const children = execs.slice(execs.findIndex((file) => file.endsWith('/node')) + 1);
+      const commands = children.filter((file) => !file.endsWith('/nsenter')).map((file) => file.split('/').pop());
+      return { processes: commands.length, commands, throughNsenter: children.some((file) => file.endsWith('/nsenter')) };
     });
   } finally {
     rmSync(log, { force: true });
   }
 }
 
-const times = { tool: [], floor: [] };
-for (let i = 0; i < WARMUP + runs; i++) {
-  const order = i % 2 ? ['floor', 'tool'] : ['tool', 'floor'];
-  for (const name of order) {
-    const ms = withNamespace(name, (ns) => (name === 'tool' ? timeTool(ns) : timeFloor(ns)));
-    if (i >= WARMUP) times[name].push(ms);
+const times = { inside: [], outside: [], floor: [] };
+const names = Object.keys(times);
+// Every namespace is made before the timing and deleted after it: the kernel tears a namespace
+// down in the background, which would otherwise slow whichever run came next.
+const pool = [];
+try {
+  for (let i = 0; i < (WARMUP + runs) * names.length; i++) {
+    const ns = namespaceName('pool');
+    run('ip', ['netns', 'add', ns]);
+    pool.push(ns);
+    run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
   }
+  const fresh = pool.values();
+  for (let i = 0; i < WARMUP + runs; i++) {
+    // Rotate the order, so that none always follows another.
+    for (const name of names.map((_, k) => names[(k + i) % names.length])) {
+      const ns = fresh.next().value;
+      const ms = name === 'floor' ? timeFloor(ns) : timeTool(name, ns);
+      if (i >= WARMUP) times[name].push(ms);
+    }
+  }
+} finally {
+  for (const ns of pool) spawnSync('ip', ['netns', 'del', ns]);
 }
+const floorMs = median(times.floor);
 const result = {
   runs,
-  toolMs: median(times.tool),
-  floorMs: median(times.floor),
-  ratio: median(times.tool) / median(times.floor),
-  toolP90: quantile(times.tool, 0.9),
+  floorMs,
   floorP90: quantile(times.floor, 0.9),
   payloadBytes: Buffer.byteLength(payload),
-  spawned: countProcesses(),
+  modes: Object.fromEntries(
+    Object.keys(MODES).map((mode) => [mode, { toolMs: median(times[mode]), toolP90: quantile(times[mode], 0.9), ratio: median(times[mode]) / floorMs, spawned: countProcesses(mode) }]),
+  ),
 };
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify(result));
 } else {
-  console.log(`apply: tool ${fmt(result.toolMs)} ms, node -e 0 + one restore ${fmt(result.floorMs)} ms, ratio ${result.ratio.toFixed(2)}x (median of ${runs}; p90 ${fmt(result.toolP90)} / ${fmt(result.floorP90)} ms)`);
-  if (result.spawned) console.log(`processes per run: ${result.spawned.processes} (${result.spawned.commands.join(', ')}), each through nsenter`);
+  console.log(`floor (node -e 0 + one restore): ${fmt(result.floorMs)} ms (median of ${runs}; p90 ${fmt(result.floorP90)} ms)`);
+  for (const [mode, r] of Object.entries(result.modes)) {
+    const spawned = r.spawned ? `; ${r.spawned.processes} processes (${r.spawned.commands.join(', ')})` : '';
+    console.log(`${mode.padEnd(7)} tool ${fmt(r.toolMs)} ms, ratio ${r.ratio.toFixed(2)}x (p90 ${fmt(r.toolP90)} ms)${spawned}`);
+  }
 }

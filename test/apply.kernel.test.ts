@@ -4,7 +4,7 @@
  * payload (from --dry-run) restored by iptables itself into a fresh control namespace.
  */
 import { describe, expect, test } from 'vitest';
-import { kernelSkipReason, runTool, sh, withNamespace, type Namespace } from './support/kernel.js';
+import { BIN, kernelSkipReason, runTool, sh, withNamespace, type Namespace } from './support/kernel.js';
 
 const BACKENDS = ['nft', 'legacy'] as const;
 type Backend = (typeof BACKENDS)[number];
@@ -207,6 +207,35 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
       const result = await runTool([...REDIRECT_ARGS, '--network-namespace', ns.path, '--force-iptables-binary', 'nft']);
       expect(result.code, result.stderr).toBe(0);
       expect(await ns.save('ip6tables-nft')).toContain('ISTIO_OUTPUT');
+    });
+  });
+
+  describe('run inside the namespace (the init container)', () => {
+    /** The CLI started in the namespace, as an init container runs: no --network-namespace. */
+    const runInside = (ns: Namespace, args: readonly string[]) => sh('nsenter', [`--net=${ns.path}`, BIN, ...args], { reject: false });
+    const args = [...REDIRECT_ARGS, '--enable-inbound-ipv6=false'];
+
+    test('without legacy tables it applies with nft', async () => {
+      await withNamespace('inside', async (ns) => {
+        const result = await runInside(ns, args);
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stderr).toContain('ipv4 (nft): no rules of ours yet');
+        expect(await ns.save('iptables-nft')).toContain('-A OUTPUT -j ISTIO_OUTPUT');
+        expect(await ns.save('iptables-legacy')).toBe('');
+      });
+    });
+
+    test('with legacy rules it keeps to legacy, and to the foreign rule', async () => {
+      await withNamespace('inside-legacy', async (ns) => {
+        await ns.exec('iptables-legacy', ['-t', 'nat', '-A', 'OUTPUT', '-d', '192.0.2.9/32', '-j', 'RETURN']);
+        const result = await runInside(ns, args);
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stderr).toContain('ipv4 (legacy): no rules of ours yet');
+        const legacy = await ns.save('iptables-legacy');
+        expect(legacy).toContain('-A OUTPUT -d 192.0.2.9/32 -j RETURN');
+        expect(legacy).toContain('-A OUTPUT -j ISTIO_OUTPUT');
+        expect(await ns.save('iptables-nft')).not.toContain('ISTIO_OUTPUT');
+      });
     });
   });
 });

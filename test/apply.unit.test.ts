@@ -80,6 +80,39 @@ describe('applying with a recording runner', () => {
     runner.assertDone();
   });
 
+  test('without legacy tables (known from the kernel), only nft is read', async () => {
+    const runner = new RecordingRunner([{ line: 'iptables-nft-save', result: { stdout: '' } }]);
+    const { backend } = await detectBackend(runner, 'ipv4', { forced: 'auto', legacyTables: false });
+    expect(backend.variant).toBe('nft');
+    runner.assertDone();
+  });
+
+  test('without legacy tables, legacy is still read when nft cannot be', async () => {
+    const runner = new RecordingRunner([
+      { line: 'ip6tables-nft-save', result: { exitCode: 1, stderr: 'nft: not supported' } },
+      { line: 'ip6tables-legacy-save', result: { stdout: '' } },
+      { line: 'ip6tables-legacy-save --version', result: { stdout: 'ip6tables-save v1.8.9 (legacy)\n' } },
+    ]);
+    const { backend } = await detectBackend(runner, 'ipv6', { forced: 'auto', legacyTables: false });
+    expect(backend.variant).toBe('legacy');
+    runner.assertDone();
+  });
+
+  test('a real run in its own namespace asks the kernel about legacy tables, per family', async () => {
+    const { config, options } = parse(REDIRECT);
+    const plan = planCapture(config);
+    const payload = renderRestore(plan.rulesets[0]!);
+    const asked: string[] = [];
+    const runner = new RecordingRunner([
+      { line: 'iptables-nft-save' },
+      { line: 'iptables-nft-restore --noflush', input: payload },
+      { line: 'iptables-nft-save', result: { stdout: savedFrom(payload) } },
+    ]);
+    await applyCapture(plan, options, { ...deps(runner), legacyTables: (family) => (asked.push(family), false) });
+    runner.assertDone();
+    expect(asked).toEqual(['ipv4']);
+  });
+
   test('lock file names: FNV-1a 64 (published test vectors), one per namespace path', () => {
     expect(['', 'a', 'foobar'].map(fnv1a64)).toEqual(['cbf29ce484222325', 'af63dc4c8601ec8c', '85944171f73967e8']);
     expect(lockFileFor('/var/run/netns/a')).not.toBe(lockFileFor('/var/run/netns/b'));

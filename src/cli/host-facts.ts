@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { HostFacts } from '../config/derive.js';
+import type { IpFamily } from '../model/family.js';
 
 /** Looks a user up in /etc/passwd (`name:x:uid:…`), as Go's os/user does without cgo. */
 /**
@@ -30,3 +31,15 @@ export const localHostFacts: HostFacts = {
   readTextFile,
   lookupUserId: (name) => lookupUserIdInPasswd(name),
 };
+
+/**
+ * Whether legacy iptables has a table in the namespace this process runs in, from the kernel's
+ * list of them (absent while the module is not loaded: no tables); undefined when unreadable.
+ */
+export function localLegacyTables(family: IpFamily): boolean | undefined {
+  try {
+    return readFileSync(`/proc/net/${family === 'ipv4' ? 'ip' : 'ip6'}_tables_names`, 'utf8').trim() !== '';
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? false : undefined;
+  }
+}

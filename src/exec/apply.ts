@@ -11,6 +11,7 @@
  */
 import { CommandFailedError, IptablesError, NotPrivilegedError, RestoreFailedError, VerifyError } from '../errors.js';
 import type { RunOptions } from '../config/capture-config.js';
+import type { IpFamily } from '../model/family.js';
 import type { Ruleset, TableName } from '../model/netfilter.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { renderRestore } from '../render/restore.js';
@@ -33,6 +34,8 @@ export interface ApplyDeps {
   readonly log: (line: string) => void;
   readonly retry: Omit<RetryPolicy, 'onRetry'>;
   readonly canonical?: CanonicalOptions;
+  /** Whether legacy iptables has tables in the namespace, when known without a process (see DetectOptions). */
+  readonly legacyTables?: (family: IpFamily) => boolean | undefined;
 }
 
 /** What a run did, per family, for logs and tests. */
@@ -84,9 +87,11 @@ export async function applyCapture(plan: CapturePlan, options: RunOptions, deps:
   // The families' state reads run at once; they change nothing.
   const runs: FamilyRun[] = await inOrder(
     plan.rulesets.map(async (ruleset) => {
+      const legacyTables = deps.legacyTables?.(ruleset.family);
       const detecting = detectBackend(runner, ruleset.family, {
         forced: options.iptables,
         ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
+        ...(legacyTables === undefined ? {} : { legacyTables }),
       });
       // Worked out while the reads run: their processes are started by now.
       const expected = expectedState(ruleset, deps.canonical);

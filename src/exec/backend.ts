@@ -67,6 +67,13 @@ export function fnv1a64(text: string): string {
 export interface DetectOptions {
   readonly forced: 'auto' | Variant;
   readonly netnsPath?: string;
+  /**
+   * Whether legacy iptables has any table in the namespace, when that is known without a
+   * process; undefined: read legacy's state to find out. A legacy rule lives in a table, and
+   * the kernel lists every legacy table of a namespace in its /proc/net/ip_tables_names (which
+   * iptables-legacy-save itself reads): an empty list means legacy holds no rules.
+   */
+  readonly legacyTables?: boolean;
 }
 
 export async function detectBackend(runner: CommandRunner, family: IpFamily, options: DetectOptions): Promise<Detected> {
@@ -99,8 +106,12 @@ export async function detectBackend(runner: CommandRunner, family: IpFamily, opt
     return backend(binary, options.forced, result.stdout);
   }
   // Both reads at once: one of them is the state, and neither changes anything. The problems
-  // of failed reads are listed in this order whichever finishes first.
-  const [legacy, nft] = await Promise.all([save(`${prefix}-legacy`), save(`${prefix}-nft`)]);
+  // of failed reads are listed in this order whichever finishes first. Without legacy tables,
+  // legacy's state is read only if nft cannot be.
+  const [legacy, nft] =
+    options.legacyTables === false
+      ? await save(`${prefix}-nft`).then(async (read) => [read ? undefined : await save(`${prefix}-legacy`), read] as const)
+      : await Promise.all([save(`${prefix}-legacy`), save(`${prefix}-nft`)]);
   const order = [`${prefix}-legacy-save`, `${prefix}-nft-save`];
   tried.sort((a, b) => order.indexOf(a.binary) - order.indexOf(b.binary));
   if (legacy && hasRules(legacy.stdout)) return backend(`${prefix}-legacy`, 'legacy', legacy.stdout);
