@@ -52,7 +52,7 @@ if (apply) {
     '## Apply: a real run into a fresh namespace',
     '',
     'A full run (nft found by detection, read-back verification) against `node -e 0` plus one',
-    `\`iptables-nft-restore --noflush\` of the same ${n(apply.payloadBytes)}-byte payload through \`nsenter --net=\`; ${apply.runs} runs of each, interleaved, a fresh namespace each (clean environment).`,
+    `\`iptables-nft-restore --noflush\` of the same ${n(apply.payloadBytes)}-byte payload through \`nsenter --net=\`; ${apply.runs} runs of each, interleaved, a fresh namespace each (all made before the timing and deleted after it; clean environment).`,
     'Inside, the tool itself is started with `nsenter --net=`; outside, each command it starts goes through nsenter.',
     '',
     `| the tool | run | node -e 0 + one restore | ratio (goal ≤ 1.5×) | processes the tool starts |`,
