@@ -20,7 +20,10 @@ function describe(spec: FlagSpec): string {
 export function commandLine(argv: readonly string[]): Argv {
   let parser = yargs([...argv])
     .scriptName('istio-iptables')
-    .usage('$0 [flags]\n\nSet up iptables rules that send a pod\'s traffic through its sidecar proxy.')
+    .usage(
+      "$0 [flags]\n\nSet up iptables rules that send a pod's traffic through its sidecar proxy.\n" +
+        "As pilot-agent's sub-command: a leading `istio-iptables` is dropped, and pilot-agent's --log_* flags are accepted and ignored.",
+    )
     .parserConfiguration({
       'camel-case-expansion': false,
       'strip-aliased': true,

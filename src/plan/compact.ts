@@ -13,20 +13,15 @@
  */
 import type { IpFamily } from '../model/family.js';
 import type { Match } from '../model/netfilter.js';
-import { formatIpv6, type Cidr, type PortRange } from '../model/network.js';
+import { formatIpv4, formatIpv6, type Cidr, type PortRange } from '../model/network.js';
 
 /** multiport's limit: at most 15 ports per rule, a `first:last` range counting as two. */
 export const MULTIPORT_SLOTS = 15;
 
 const BITS: Readonly<Record<IpFamily, bigint>> = { ipv4: 32n, ipv6: 128n };
 
-function formatAddress(family: IpFamily, value: bigint): string {
-  if (family === 'ipv6') return formatIpv6(value);
-  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
-}
-
 function cidrOf(family: IpFamily, value: bigint, prefixLength: number): Cidr {
-  const text = formatAddress(family, value);
+  const text = family === 'ipv6' ? formatIpv6(value) : formatIpv4(value);
   return { family, address: { family, text, value }, prefixLength, text: `${text}/${prefixLength}` };
 }
 
