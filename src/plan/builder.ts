@@ -32,6 +32,7 @@ export class RulesetBuilder {
   }
 
   build(): Ruleset[] {
-    return [...this.ops].map(([family, ops]) => ({ family, ops }));
+    // Copies: a built ruleset never changes (renderRestore keeps its text).
+    return [...this.ops].map(([family, ops]) => ({ family, ops: [...ops] }));
   }
 }

@@ -10,7 +10,19 @@ import { opArgs } from './args.js';
 
 const TABLE_ORDER: readonly TableName[] = ['filter', 'mangle', 'nat', 'raw'];
 
+/** Each ruleset's text, rendered once: the size warnings, the dry run and apply all need it. */
+const rendered = new WeakMap<Ruleset, string>();
+
 export function renderRestore(ruleset: Ruleset): string {
+  let text = rendered.get(ruleset);
+  if (text === undefined) {
+    text = render(ruleset);
+    rendered.set(ruleset, text);
+  }
+  return text;
+}
+
+function render(ruleset: Ruleset): string {
   const lines = new Map<TableName, string[]>(TABLE_ORDER.map((t) => [t, []]));
   const seen = new Set<string>();
   const declare = (table: TableName, chain: string) => {
