@@ -2,17 +2,18 @@
 /**
  * Apply: a full real run (nft backend found by detection, read-back verification included) into
  * a fresh namespace, against the floor: `node -e 0` plus one `iptables-nft-restore --noflush`
- * of the same payload, entered with `nsenter --net=`. Two ways to reach the namespace, each
- * with one nsenter, as the floor's restore: the tool started inside it (`nsenter --net= BIN`,
- * as an init container runs in the pod's namespace), and from outside (`--network-namespace`,
- * as a CNI agent would: every command it starts goes through nsenter). Interleaved, a fresh
- * namespace per run, made and deleted outside the timed part. Also counts the processes one run
- * starts (strace, when installed).
- *
- *   node bench/apply.mjs [--runs 20] [--json]
+ * of the same payload. Two ways, each against its own floor:
+ * - inside: as an init container runs, in the pod's namespace. The tool, and the floor's node
+ *   and restore, are started there (bench/time-in-namespace.mjs times them from inside, so
+ *   that entering the namespace is left out of both);
+ * - outside: as a CNI agent would, `--network-namespace`: every command the tool starts goes
+ *   through nsenter, as the floor's restore does.
+ * Interleaved, a fresh namespace per run, all made before the timing and deleted after it.
+ * Also counts the processes one run starts (strace, when installed).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { BIN, cleanEnv, fmt, median, namespaceName, now, quantile, run, UPSTREAM_ARGS } from './lib.mjs';
 
 if (process.getuid?.() !== 0) {
@@ -23,7 +24,8 @@ if (process.getuid?.() !== 0) {
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 20) || 20;
 const WARMUP = 3;
 const env = cleanEnv();
-/** How each mode starts the tool for namespace `ns`: [file, args]. */
+const TIMER = fileURLToPath(new URL('time-in-namespace.mjs', import.meta.url));
+/** How each mode starts the tool for namespace `ns` (for strace): [file, args]. */
 const MODES = {
   inside: (ns) => ['nsenter', [`--net=/var/run/netns/${ns}`, BIN, ...UPSTREAM_ARGS]],
   outside: (ns) => [BIN, [...UPSTREAM_ARGS, '--network-namespace', `/var/run/netns/${ns}`]],
@@ -44,19 +46,29 @@ function withNamespace(label, fn) {
 /** The payload the tool pipes to iptables-nft-restore: its dry run's IPv4 section. */
 const payload = run(BIN, ['--dry-run', ...UPSTREAM_ARGS], { env }).stdout.replace(/^#.*\n/gm, '');
 
-function timeTool(mode, ns) {
-  const [file, args] = MODES[mode](ns);
+/** Steps timed from inside namespace `ns`, by bench/time-in-namespace.mjs. */
+function timeInside(ns, steps) {
+  const { stdout } = run('nsenter', [`--net=/var/run/netns/${ns}`, process.execPath, TIMER, JSON.stringify(steps)], { env });
+  return Number(stdout);
+}
+
+/** Steps timed from here, the root namespace. */
+function timeOutside(steps) {
   const start = now();
-  run(file, args, { env });
+  for (const [file, args, input] of steps) run(file, args, { env, ...(input === undefined ? {} : { input }) });
   return now() - start;
 }
 
-function timeFloor(ns) {
-  const start = now();
-  run('node', ['-e', '0'], { env });
-  run('nsenter', [`--net=/var/run/netns/${ns}`, '--', 'iptables-nft-restore', '--noflush'], { input: payload, env });
-  return now() - start;
-}
+const restore = ['iptables-nft-restore', ['--noflush'], payload];
+/** What each measurement runs in namespace `ns`. */
+const MEASURE = {
+  // The init container: the tool, and the floor's node and restore, all started in the namespace.
+  insideTool: (ns) => timeInside(ns, [[BIN, UPSTREAM_ARGS]]),
+  insideFloor: (ns) => timeInside(ns, [['node', ['-e', '0']], restore]),
+  // A CNI agent: the tool enters the namespace for each command; the floor's restore enters it once.
+  outsideTool: (ns) => timeOutside([[BIN, [...UPSTREAM_ARGS, '--network-namespace', `/var/run/netns/${ns}`]]]),
+  outsideFloor: (ns) => timeOutside([['node', ['-e', '0']], ['nsenter', [`--net=/var/run/netns/${ns}`, '--', ...restore.slice(0, 1), ...restore[1]], payload]]),
+};
 
 /** Processes the tool starts in one run, from strace's execve log (node itself not counted). */
 function countProcesses(mode) {
@@ -88,7 +100,7 @@ function countProcesses(mode) {
   }
 }
 
-const times = { inside: [], outside: [], floor: [] };
+const times = Object.fromEntries(Object.keys(MEASURE).map((name) => [name, []]));
 const names = Object.keys(times);
 // Every namespace is made before the timing and deleted after it: the kernel tears a namespace
 // down in the background, which would otherwise slow whichever run came next.
@@ -104,30 +116,28 @@ try {
   for (let i = 0; i < WARMUP + runs; i++) {
     // Rotate the order, so that none always follows another.
     for (const name of names.map((_, k) => names[(k + i) % names.length])) {
-      const ns = fresh.next().value;
-      const ms = name === 'floor' ? timeFloor(ns) : timeTool(name, ns);
+      const ms = MEASURE[name](fresh.next().value);
       if (i >= WARMUP) times[name].push(ms);
     }
   }
 } finally {
   for (const ns of pool) spawnSync('ip', ['netns', 'del', ns]);
 }
-const floorMs = median(times.floor);
 const result = {
   runs,
-  floorMs,
-  floorP90: quantile(times.floor, 0.9),
   payloadBytes: Buffer.byteLength(payload),
   modes: Object.fromEntries(
-    Object.keys(MODES).map((mode) => [mode, { toolMs: median(times[mode]), toolP90: quantile(times[mode], 0.9), ratio: median(times[mode]) / floorMs, spawned: countProcesses(mode) }]),
+    Object.keys(MODES).map((mode) => {
+      const [tool, floor] = [times[`${mode}Tool`], times[`${mode}Floor`]];
+      return [mode, { toolMs: median(tool), toolP90: quantile(tool, 0.9), floorMs: median(floor), ratio: median(tool) / median(floor), spawned: countProcesses(mode) }];
+    }),
   ),
 };
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify(result));
 } else {
-  console.log(`floor (node -e 0 + one restore): ${fmt(result.floorMs)} ms (median of ${runs}; p90 ${fmt(result.floorP90)} ms)`);
   for (const [mode, r] of Object.entries(result.modes)) {
     const spawned = r.spawned ? `; ${r.spawned.processes} processes (${r.spawned.commands.join(', ')})` : '';
-    console.log(`${mode.padEnd(7)} tool ${fmt(r.toolMs)} ms, ratio ${r.ratio.toFixed(2)}x (p90 ${fmt(r.toolP90)} ms)${spawned}`);
+    console.log(`${mode.padEnd(7)} tool ${fmt(r.toolMs)} ms vs node -e 0 + one restore ${fmt(r.floorMs)} ms: ${r.ratio.toFixed(2)}x (median of ${runs}; tool p90 ${fmt(r.toolP90)} ms)${spawned}`);
   }
 }

@@ -18,10 +18,22 @@ describe('processRunner', () => {
     expect(result.exitCode).toBe(4);
   });
 
+  it('returns output larger than spawnSync\'s default buffer whole', async () => {
+    const result = await processRunner.run({ file: 'sh', args: ['-c', 'head -c 3000000 /dev/zero | tr "\\0" a'] });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout.length).toBe(3_000_000);
+  });
+
+  it('throws CommandFailedError for a process killed by a signal', async () => {
+    const error = await processRunner.run({ file: 'sh', args: ['-c', 'kill -9 $$'] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandFailedError);
+    expect((error as CommandFailedError).message).toBe('could not run `sh`: killed by SIGKILL');
+  });
+
   it('throws CommandFailedError when the program cannot be started', async () => {
     const error = await processRunner.run({ file: 'iit-no-such-program', args: ['a'] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandFailedError);
-    expect((error as CommandFailedError).message).toBe('could not run `iit-no-such-program`: spawn iit-no-such-program ENOENT');
+    expect((error as CommandFailedError).message).toBe('could not run `iit-no-such-program`: no such program on PATH');
     expect((error as CommandFailedError).command).toEqual(['iit-no-such-program', 'a']);
   });
 });
