@@ -84,7 +84,8 @@ class Iptables {
 export async function applyCapture(plan: CapturePlan, options: RunOptions, deps: ApplyDeps): Promise<ApplyReport> {
   const runner = netnsRunner(deps.runner, options.networkNamespace);
   const iptables = new Iptables(runner, deps);
-  // The families' state reads run at once; they change nothing.
+  // The families' state reads are independent and change nothing: a runner may run them at
+  // once (the CLI's runs its commands one at a time, see process-runner.ts).
   const runs: FamilyRun[] = await inOrder(
     plan.rulesets.map(async (ruleset) => {
       const legacyTables = deps.legacyTables?.(ruleset.family);
@@ -93,7 +94,6 @@ export async function applyCapture(plan: CapturePlan, options: RunOptions, deps:
         ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
         ...(legacyTables === undefined ? {} : { legacyTables }),
       });
-      // Worked out while the reads run: their processes are started by now.
       const expected = expectedState(ruleset, deps.canonical);
       const { backend, state } = await detecting;
       return { ruleset, backend, before: state, live: parseSave(state, deps.canonical), expected };

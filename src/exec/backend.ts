@@ -105,9 +105,9 @@ export async function detectBackend(runner: CommandRunner, family: IpFamily, opt
     if (!result) throw new BinaryNotFoundError(family, tried);
     return backend(binary, options.forced, result.stdout);
   }
-  // Both reads at once: one of them is the state, and neither changes anything. The problems
-  // of failed reads are listed in this order whichever finishes first. Without legacy tables,
-  // legacy's state is read only if nft cannot be.
+  // Both reads, independent (a runner may run them at once): one of them is the state, and
+  // neither changes anything. The problems of failed reads are listed in this order whichever
+  // finishes first. Without legacy tables, legacy's state is read only if nft cannot be.
   const [legacy, nft] =
     options.legacyTables === false
       ? await save(`${prefix}-nft`).then(async (read) => [read ? undefined : await save(`${prefix}-legacy`), read] as const)
