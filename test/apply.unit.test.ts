@@ -118,6 +118,19 @@ describe('applying with a recording runner', () => {
     expect(lockFileFor('/var/run/netns/a')).not.toBe(lockFileFor('/var/run/netns/b'));
   });
 
+  test('state reads refused for lack of privileges say so, not that a backend is missing', async () => {
+    const denied = (binary: string) => ({ exitCode: 4, stderr: `${binary} v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)` });
+    const runner = new RecordingRunner([
+      { line: 'iptables-legacy-save', result: { exitCode: 1, stderr: 'Failed to list table names in /proc/net/ip_tables_names: Permission denied' } },
+      { line: 'iptables-nft-save', result: denied('iptables-nft-save') },
+      { line: 'iptables-save', result: denied('iptables-save') },
+    ]);
+    const error = await detectBackend(runner, 'ipv4', { forced: 'auto' }).catch((e: unknown) => e);
+    expect(isIptablesError(error) && error.code).toBe('NOT_PRIVILEGED');
+    expect(String(error)).toContain('run as root or with CAP_NET_ADMIN');
+    expect(String(error)).toContain('iptables-nft-save: exit 4');
+  });
+
   test('no usable backend names every binary tried and the likely modules', async () => {
     const fail = { exitCode: 1, stderr: "can't initialize iptables table `nat': Table does not exist" };
     const runner = new RecordingRunner([

@@ -194,6 +194,7 @@ const table: Record<string, Row[]> = {
     { title: '--native-nftables', argv: [...BASE, '--native-nftables'], expect: [issue('--native-nftables', 'true')] },
     { title: 'NATIVE_NFTABLES=true', argv: BASE, env: { NATIVE_NFTABLES: 'true' }, expect: [env('NATIVE_NFTABLES', 'true')] },
     ...rows('--network-namespace', '--network-namespace', ['netns/pod', 'pod']),
+    { title: 'DRY_RUN_FILE_PATH that cannot be written', argv: BASE, env: { DRY_RUN_FILE_PATH: '/nonexistent-iit/dir/transcript' }, expect: [env('DRY_RUN_FILE_PATH', '/nonexistent-iit/dir/transcript')] },
   ],
 };
 

@@ -91,6 +91,14 @@ async function readConfig(path: string, io: CliIo): Promise<{ record?: Record<st
   return parseConfigRecord(text, path === '-' ? 'stdin' : path);
 }
 
+function writeTranscript(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (error) {
+    throw new ConfigError([{ source: 'environment variable DRY_RUN_FILE_PATH', value: path, message: `cannot write: ${(error as Error).message}` }]);
+  }
+}
+
 /** Flags, file, env and machine → validated configuration. */
 export async function loadConfiguration(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo, deps: Pick<CliDeps, 'hostFacts'>): Promise<ParsedConfig | 'help'> {
   const { flags, config, help } = await parseArgv(argv);
@@ -118,9 +126,10 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     const plan = planCapture(parsed.config);
     for (const line of planNotes(plan, parsed.config, parsed.options)) log(line);
     if (parsed.options.dryRun) {
-      if (!parsed.options.skipRuleApply) io.stdout(renderDryRun(plan, parsed.options));
+      // The transcript first: a path that cannot be written is bad input, reported before any output.
       const transcriptPath = env['DRY_RUN_FILE_PATH'];
-      if (transcriptPath) writeFileSync(transcriptPath, renderUpstreamTranscript(plan, parsed.options));
+      if (transcriptPath) writeTranscript(transcriptPath, renderUpstreamTranscript(plan, parsed.options));
+      if (!parsed.options.skipRuleApply) io.stdout(renderDryRun(plan, parsed.options));
       // Upstream probes for real even in a dry run (and so fails); a dry run here touches nothing.
       if (parsed.options.runValidation) log('dry run: skipping --run-validation');
       return EXIT.ok;

@@ -9,7 +9,7 @@
  * 4. read each applied family back and compare with the plan; a difference rolls back too;
  * 5. add the ip rules/routes and ::6 that are missing.
  */
-import { CommandFailedError, IptablesError, NotPrivilegedError, RestoreFailedError, VerifyError } from '../errors.js';
+import { CommandFailedError, IptablesError, NOT_PERMITTED, NotPrivilegedError, RestoreFailedError, VerifyError } from '../errors.js';
 import type { RunOptions } from '../config/capture-config.js';
 import type { IpFamily } from '../model/family.js';
 import type { Ruleset, TableName } from '../model/netfilter.js';
@@ -27,7 +27,6 @@ import { retry, type RetryPolicy } from './retry.js';
 
 /** iptables' exit code for a resource problem, such as the xtables lock being held. */
 const XTABLES_RESOURCE_PROBLEM = 4;
-const NOT_PERMITTED = /Permission denied|you must be root|Operation not permitted/i;
 
 export interface ApplyDeps {
   readonly runner: CommandRunner;

@@ -4,7 +4,7 @@
  * two rule sets that both see every packet). The state read that decides is kept: it is also
  * the state the re-run check needs, so detection costs no extra process.
  */
-import { BinaryNotFoundError } from '../errors.js';
+import { BinaryNotFoundError, NOT_PERMITTED, NotPrivilegedError } from '../errors.js';
 import { FAMILY, type IpFamily } from '../model/family.js';
 import type { CommandResult, CommandRunner } from './command.js';
 
@@ -102,7 +102,7 @@ export async function detectBackend(runner: CommandRunner, family: IpFamily, opt
   if (options.forced !== 'auto') {
     const binary = `${prefix}-${options.forced}`;
     const result = await save(binary);
-    if (!result) throw new BinaryNotFoundError(family, tried);
+    if (!result) throw noBackend(family, tried);
     return backend(binary, options.forced, result.stdout);
   }
   // Both reads, independent (a runner may run them at once): one of them is the state, and
@@ -123,5 +123,12 @@ export async function detectBackend(runner: CommandRunner, family: IpFamily, opt
     const version = await runner.run({ file: `${prefix}-save`, args: ['--version'] }).catch(() => undefined);
     return backend(prefix, /nf_tables/.test(version?.stdout ?? plain.stdout) ? 'nft' : 'legacy', plain.stdout);
   }
-  throw new BinaryNotFoundError(family, tried);
+  throw noBackend(family, tried);
+}
+
+/** Why no state could be read: no privileges (said plainly), or no usable binary or module. */
+function noBackend(family: IpFamily, tried: readonly { binary: string; problem: string }[]): Error {
+  const denied = tried.filter(({ problem }) => NOT_PERMITTED.test(problem));
+  if (denied.length > 0) return new NotPrivilegedError(denied.map(({ binary, problem }) => `${binary}: ${problem}`).join('; '));
+  return new BinaryNotFoundError(family, tried);
 }

@@ -3,14 +3,13 @@
  * run): an address or route that exists is left alone, and a policy rule is added only when
  * `ip rule show` does not list it. What a run adds is returned, so it can be undone.
  */
-import { CommandFailedError, NotPrivilegedError } from '../errors.js';
+import { CommandFailedError, NOT_PERMITTED, NotPrivilegedError } from '../errors.js';
 import type { NetworkStep } from '../plan/routes.js';
 import { ipArgs } from '../render/ip.js';
 import type { Command, CommandRunner } from './command.js';
 
 const EXISTS = /File exists|already assigned/i;
 const GONE = /No such process|Cannot assign requested address|No such file or directory|not found/i;
-const NOT_PERMITTED = /Operation not permitted|Permission denied/i;
 
 function ipCommand(args: readonly string[]): Command {
   return { file: 'ip', args };
