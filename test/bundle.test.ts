@@ -2,7 +2,7 @@
  * The CLI bundle (scripts/bundle.mjs): a dry run is one self-contained file, every lazily
  * loaded part is where the bundle's imports look for it, and bin/istio-iptables runs it.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -91,5 +91,18 @@ describe('the CLI bundle', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('stops writing quietly when the reader goes away (`--dry-run | head -1`)', async () => {
+    // 6 000 excluded CIDRs: a payload far larger than a pipe holds.
+    const cidrs = Array.from({ length: 6000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`).join(',');
+    const child = spawn(BIN, [...DRY_RUN, '-x', cidrs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toContain('internal error');
+    expect(stderr).toMatch(/nat ISTIO_OUTPUT has 6,0\d\d rules/);
+    expect(code).toBe(0);
   });
 });

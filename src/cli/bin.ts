@@ -7,23 +7,34 @@ import { applyForReal, namespaceHostFacts } from './real-deps.js';
 /**
  * Writes straight to the file descriptor: the first use of process.stdout loads node's whole
  * stream stack, which takes longer than a dry run's own work. Should the descriptor be
- * non-blocking and full (EAGAIN), the rest goes through the stream, which waits for it.
+ * non-blocking and full (EAGAIN), the rest goes through the stream, which waits for it. When
+ * the reader has gone (EPIPE: `--dry-run | head`), the rest is dropped, as a reader that
+ * stopped reading wants.
  */
-function writer(fd: number, stream: () => NodeJS.WriteStream): (text: string) => void {
-  let viaStream = false;
+function writer(fd: number, openStream: () => NodeJS.WriteStream): (text: string) => void {
+  let mode: 'direct' | 'stream' | 'closed' = 'direct';
+  let stream: NodeJS.WriteStream | undefined;
   return (text) => {
+    if (mode === 'closed') return;
     const bytes = Buffer.from(text);
     let offset = 0;
-    if (!viaStream) {
+    if (mode === 'direct') {
       try {
         while (offset < bytes.length) offset += writeSync(fd, bytes, offset);
         return;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-        viaStream = true;
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') {
+          mode = 'closed';
+          return;
+        }
+        if (code !== 'EAGAIN') throw error;
+        mode = 'stream';
       }
     }
-    stream().write(bytes.subarray(offset));
+    // The stream's own errors (EPIPE there too) end its writing, not the run.
+    stream ??= openStream().on('error', () => undefined);
+    stream.write(bytes.subarray(offset));
   };
 }
 
