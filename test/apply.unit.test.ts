@@ -11,6 +11,7 @@ import { resolveSettings } from '../src/config/settings.js';
 import { toCaptureConfig } from '../src/config/to-capture-config.js';
 import { RecordingRunner } from './doubles/recording-runner.js';
 import { isIptablesError } from '../src/errors.js';
+import { PROBE_SCRIPT, runValidation } from '../src/exec/validation.js';
 
 function parse(flags: Record<string, string | boolean>) {
   const { settings } = resolveSettings({ flags: { 'enable-inbound-ipv6': false, 'proxy-uid': '1337', 'proxy-gid': '1337', ...flags }, env: {} });
@@ -249,5 +250,24 @@ describe('applying with a recording runner', () => {
     ]);
     await applyCapture(plan, { ...options, networkNamespace: '/var/run/netns/pod' }, deps(runner));
     runner.assertDone();
+  });
+});
+
+describe('--run-validation', () => {
+  const settings = { ipv6: false, proxyPort: 15001, capturePort: 15006, probePort: 15002, timeoutMs: 1500.5 };
+
+  test('runs the probe with the settings, bounded a little past --probe-timeout, and logs its report', async () => {
+    const runner = new RecordingRunner([{ line: `${process.execPath} ${PROBE_SCRIPT} 127.0.0.1 127.0.0.6 15001,15006 15002 1500.5`, result: { stderr: 'Validation passed\n' } }]);
+    const logged: string[] = [];
+    await runValidation(runner, settings, (line) => logged.push(line));
+    runner.assertDone();
+    expect(runner.calls[0]?.timeoutMs).toBe(11_501);
+    expect(logged).toEqual(['Validation passed']);
+  });
+
+  test('a failed probe is a ValidationFailedError (exit 126)', async () => {
+    const runner = new RecordingRunner([{ line: `${process.execPath} ${PROBE_SCRIPT} ::1 ::6 15001,15006 15002 1500.5`, result: { exitCode: 3, stderr: 'validation timeout\n' } }]);
+    const error = await runValidation(runner, { ...settings, ipv6: true }, () => undefined).catch((e: unknown) => e);
+    expect(isIptablesError(error) && error.code).toBe('VALIDATION_FAILED');
   });
 });

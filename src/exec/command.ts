@@ -10,6 +10,8 @@ export interface Command {
   readonly input?: string;
   /** Extra environment variables, added to the inherited environment. */
   readonly env?: Readonly<Record<string, string>>;
+  /** How long the process may run before it is killed; the runner's own bound otherwise. */
+  readonly timeoutMs?: number;
 }
 
 export interface CommandResult {

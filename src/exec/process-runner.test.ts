@@ -30,6 +30,12 @@ describe('processRunner', () => {
     expect((error as CommandFailedError).message).toBe('could not run `sh`: killed by SIGKILL');
   });
 
+  it('kills a process that outlives the command\'s timeout', async () => {
+    const error = await processRunner.run({ file: 'sleep', args: ['5'], timeoutMs: 200 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandFailedError);
+    expect((error as CommandFailedError).message).toBe('could not run `sleep`: timed out after 200 ms');
+  });
+
   it('throws CommandFailedError when the program cannot be started', async () => {
     const error = await processRunner.run({ file: 'iit-no-such-program', args: ['a'] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandFailedError);

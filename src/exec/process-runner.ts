@@ -12,7 +12,7 @@ import type { spawnSync as SpawnSync } from 'node:child_process';
 import { CommandFailedError } from '../errors.js';
 import type { Command, CommandResult, CommandRunner } from './command.js';
 
-/** A generous bound: iptables waits at most 30 s for its lock. */
+/** A generous bound unless the command sets its own: iptables waits at most 30 s for its lock. */
 const TIMEOUT_MS = 60_000;
 /** State reads of very long rule lists run to many megabytes; spawnSync's default is 1 MiB. */
 const MAX_OUTPUT_BYTES = 1 << 30;
@@ -28,12 +28,13 @@ async function loadSpawnSync(): Promise<typeof SpawnSync> {
 export const processRunner: CommandRunner = {
   async run(command: Command): Promise<CommandResult> {
     const spawnSync = spawnSyncFunction ?? (await loadSpawnSync());
+    const timeoutMs = command.timeoutMs ?? TIMEOUT_MS;
     const result = spawnSync(command.file, command.args, {
       stdio: [command.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       ...(command.input === undefined ? {} : { input: command.input }),
       ...(command.env ? { env: { ...process.env, ...command.env } } : {}),
       encoding: 'utf8',
-      timeout: TIMEOUT_MS,
+      timeout: timeoutMs,
       killSignal: 'SIGKILL',
       maxBuffer: MAX_OUTPUT_BYTES,
     });
@@ -42,7 +43,7 @@ export const processRunner: CommandRunner = {
     const error = result.error as NodeJS.ErrnoException | undefined;
     // A process that exits without reading all of its input is reported by its exit code.
     if (error && !(error.code === 'EPIPE' && result.status !== null)) {
-      const reason = error.code === 'ENOENT' ? 'no such program on PATH' : error.code === 'ETIMEDOUT' ? `timed out after ${TIMEOUT_MS} ms` : error.message;
+      const reason = error.code === 'ENOENT' ? 'no such program on PATH' : error.code === 'ETIMEDOUT' ? `timed out after ${timeoutMs} ms` : error.message;
       throw fail(reason, error);
     }
     if (result.status === null) throw fail(`killed by ${result.signal ?? 'a signal'}`);

@@ -15,6 +15,9 @@ export interface ProbeSettings {
   readonly timeoutMs: number;
 }
 
+/** How long past --probe-timeout the probe process may take to start and report. */
+const PROBE_GRACE_MS = 10_000;
+
 export const PROBE_SCRIPT = fileURLToPath(new URL('../cli/probe.js', import.meta.url));
 
 export async function runValidation(runner: CommandRunner, settings: ProbeSettings, log: (line: string) => void): Promise<void> {
@@ -22,6 +25,8 @@ export async function runValidation(runner: CommandRunner, settings: ProbeSettin
   const result = await runner.run({
     file: process.execPath,
     args: [PROBE_SCRIPT, listen, target, `${settings.proxyPort},${settings.capturePort}`, String(settings.probePort), String(settings.timeoutMs)],
+    // The probe gives up by itself after --probe-timeout; this only catches a probe that hangs.
+    timeoutMs: Math.min(Math.ceil(settings.timeoutMs) + PROBE_GRACE_MS, 2 ** 31 - 1),
   });
   if (result.exitCode !== 0) throw new ValidationFailedError(result.stderr.trim() || `probe exited ${result.exitCode}`);
   log(result.stderr.trim());
