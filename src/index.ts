@@ -21,4 +21,6 @@ export { main, loadConfiguration, EXIT, type CliDeps, type CliIo } from './cli/m
 export { applyCapture, type ApplyDeps, type ApplyReport } from './exec/apply.js';
 export type { Command, CommandResult, CommandRunner } from './exec/command.js';
 export { inNetns, netnsRunner } from './exec/netns.js';
+export { processRunner } from './exec/process-runner.js';
+export { realSleep, type RetryPolicy } from './exec/retry.js';
 export { CommandFailedError, RestoreFailedError, BinaryNotFoundError, NamespaceError, VerifyError, NotPrivilegedError, ValidationFailedError } from './errors.js';
