@@ -25,7 +25,7 @@ const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 20) || 2
 const WARMUP = 3;
 const env = cleanEnv();
 const TIMER = fileURLToPath(new URL('time-in-namespace.mjs', import.meta.url));
-/** How each mode starts the tool for namespace `ns` (for strace): [file, args]. */
+/** How each mode starts the tool for namespace `ns`: [file, args]. */
 const MODES = {
   inside: (ns) => ['nsenter', [`--net=/var/run/netns/${ns}`, BIN, ...UPSTREAM_ARGS]],
   outside: (ns) => [BIN, [...UPSTREAM_ARGS, '--network-namespace', `/var/run/netns/${ns}`]],
@@ -59,15 +59,16 @@ function timeOutside(steps) {
   return now() - start;
 }
 
+const node = ['node', ['-e', '0']];
 const restore = ['iptables-nft-restore', ['--noflush'], payload];
 /** What each measurement runs in namespace `ns`. */
 const MEASURE = {
   // The init container: the tool, and the floor's node and restore, all started in the namespace.
   insideTool: (ns) => timeInside(ns, [[BIN, UPSTREAM_ARGS]]),
-  insideFloor: (ns) => timeInside(ns, [['node', ['-e', '0']], restore]),
+  insideFloor: (ns) => timeInside(ns, [node, restore]),
   // A CNI agent: the tool enters the namespace for each command; the floor's restore enters it once.
-  outsideTool: (ns) => timeOutside([[BIN, [...UPSTREAM_ARGS, '--network-namespace', `/var/run/netns/${ns}`]]]),
-  outsideFloor: (ns) => timeOutside([['node', ['-e', '0']], ['nsenter', [`--net=/var/run/netns/${ns}`, '--', ...restore.slice(0, 1), ...restore[1]], payload]]),
+  outsideTool: (ns) => timeOutside([MODES.outside(ns)]),
+  outsideFloor: (ns) => timeOutside([node, ['nsenter', [`--net=/var/run/netns/${ns}`, '--', 'iptables-nft-restore', '--noflush'], payload]]),
 };
 
 /** Processes the tool starts in one run, from strace's execve log (node itself not counted). */

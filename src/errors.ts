@@ -144,10 +144,10 @@ export class VerifyError extends IptablesError {
   }
 }
 
-/** The tool lacks the privileges it needs (root or CAP_NET_ADMIN). */
 /** How iptables, ip and the kernel say that the caller lacks the privileges (CAP_NET_ADMIN). */
 export const NOT_PERMITTED = /Permission denied|you must be root|Operation not permitted/i;
 
+/** The tool lacks the privileges it needs (root or CAP_NET_ADMIN). */
 export class NotPrivilegedError extends IptablesError {
   override name = 'NotPrivilegedError';
   constructor(detail: string) {

@@ -4,7 +4,6 @@ import { networkInterfaces } from 'node:os';
 import type { HostFacts } from '../config/derive.js';
 import type { IpFamily } from '../model/family.js';
 
-/** Looks a user up in /etc/passwd (`name:x:uid:…`), as Go's os/user does without cgo. */
 /**
  * A file's text, read synchronously: the files are small (resolv.conf, /etc/passwd), and the
  * first asynchronous read would start libuv's thread pool, which costs a run more than the read.
@@ -13,6 +12,7 @@ export async function readTextFile(path: string): Promise<string> {
   return readFileSync(path, 'utf8');
 }
 
+/** Looks a user up in /etc/passwd (`name:x:uid:…`), as Go's os/user does without cgo. */
 export async function lookupUserIdInPasswd(name: string, passwdPath = '/etc/passwd'): Promise<number | undefined> {
   const text = await readTextFile(passwdPath);
   for (const line of text.split('\n')) {
