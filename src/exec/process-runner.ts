@@ -1,12 +1,17 @@
 /**
- * `CommandRunner` on node:child_process: no shell, stdin from `input`, results as data, and an
+ * `CommandRunner` for real processes: no shell, stdin from `input`, results as data, and an
  * exception only when the process could not be run (not found, killed, timed out).
  *
- * Each command runs with spawnSync, one after another. The CLI has nothing to do while a
- * command runs, and spawnSync skips the streams and sockets an asynchronous spawn builds for
- * every child: measured in a namespace, a read, a restore and a read-back take ~5 ms less
- * (15 → 10 ms), a quarter of what a real run adds to node's own start. (execa was the runner
- * before; loading it cost a run ~20 ms.)
+ * Each command runs synchronously, one after another. The CLI has nothing to do while a
+ * command runs, and a synchronous spawn skips the streams and sockets an asynchronous one
+ * builds for every child: measured in a namespace, a read, a restore and a read-back take
+ * ~5 ms less (15 → 10 ms). (execa was the runner before; loading it cost a run ~20 ms.)
+ *
+ * node's spawnSync is a thin layer over its `spawn_sync` binding, but loading
+ * node:child_process also loads net, stream and dgram: ~1.4 ms, and its first call another
+ * ~1 ms, together a fifth of what a real run adds to node's own start. So the runner calls the
+ * binding itself, with the options spawnSync would give it, and falls back to spawnSync
+ * wherever the binding is not there (a node that no longer offers it).
  */
 import type { spawnSync as SpawnSync } from 'node:child_process';
 import { CommandFailedError } from '../errors.js';
@@ -16,37 +21,131 @@ import type { Command, CommandResult, CommandRunner } from './command.js';
 const TIMEOUT_MS = 60_000;
 /** State reads of very long rule lists run to many megabytes; spawnSync's default is 1 MiB. */
 const MAX_OUTPUT_BYTES = 1 << 30;
+const SIGKILL = 9;
 
-let spawnSyncFunction: typeof SpawnSync | undefined;
-
-/** node:child_process, loaded at the first command: a dry run starts none, and loading it costs ~3 ms. */
-async function loadSpawnSync(): Promise<typeof SpawnSync> {
-  spawnSyncFunction ??= (await import('node:child_process')).spawnSync;
-  return spawnSyncFunction;
+/** What one synchronous run gives back, from either way of running it. */
+interface RawResult {
+  readonly status: number | null;
+  readonly signal: string | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The errno name when the run itself failed: ENOENT, ETIMEDOUT, EPIPE, … */
+  readonly errorCode?: string;
+  readonly errorMessage?: string;
 }
 
-export const processRunner: CommandRunner = {
-  async run(command: Command): Promise<CommandResult> {
-    const spawnSync = spawnSyncFunction ?? (await loadSpawnSync());
-    const timeoutMs = command.timeoutMs ?? TIMEOUT_MS;
+type RunSync = (command: Command, timeoutMs: number) => RawResult;
+
+/** The part of node's `spawn_sync` binding used here (node's lib/internal/child_process.js calls it the same way). */
+interface SpawnSyncBinding {
+  spawn(options: {
+    file: string;
+    args: string[];
+    envPairs: string[];
+    stdio: ({ type: 'ignore' } | { type: 'pipe'; readable: boolean; writable: boolean; input?: Buffer })[];
+    timeout: number;
+    maxBuffer: number;
+    killSignal: number;
+  }): { status: number | null; signal: string | null; output?: (Buffer | null)[] | null; error?: number };
+}
+
+/** Negative libuv error numbers the binding reports → errno names (Linux values). */
+const UV_ERRORS: Readonly<Record<number, string>> = { [-2]: 'ENOENT', [-13]: 'EACCES', [-32]: 'EPIPE', [-110]: 'ETIMEDOUT', [-105]: 'ENOBUFS', [-7]: 'E2BIG', [-8]: 'ENOEXEC', [-20]: 'ENOTDIR' };
+
+function environment(command: Command): Record<string, string | undefined> {
+  return command.env ? { ...process.env, ...command.env } : process.env;
+}
+
+/** Runs through node's spawn_sync binding; undefined when this node does not offer it. */
+export function bindingRunSync(): RunSync | undefined {
+  let binding: SpawnSyncBinding | undefined;
+  // process.binding is deprecated in documentation only; --pending-deprecation would print a
+  // warning for it, which says nothing to our users.
+  const quiet = process.noDeprecation === true;
+  process.noDeprecation = true;
+  try {
+    binding = (process as unknown as { binding(name: string): SpawnSyncBinding }).binding('spawn_sync');
+  } catch {
+    return undefined;
+  } finally {
+    process.noDeprecation = quiet;
+  }
+  if (typeof binding?.spawn !== 'function') return undefined;
+  const spawn = binding.spawn.bind(binding);
+  return (command, timeoutMs) => {
+    const envPairs: string[] = [];
+    for (const [key, value] of Object.entries(environment(command))) if (value !== undefined) envPairs.push(`${key}=${value}`);
+    const result = spawn({
+      file: command.file,
+      args: [command.file, ...command.args],
+      envPairs,
+      stdio: [
+        command.input === undefined ? { type: 'ignore' } : { type: 'pipe', readable: true, writable: false, input: Buffer.from(command.input) },
+        { type: 'pipe', readable: false, writable: true },
+        { type: 'pipe', readable: false, writable: true },
+      ],
+      timeout: timeoutMs,
+      maxBuffer: MAX_OUTPUT_BYTES,
+      killSignal: SIGKILL,
+    });
+    const errorCode = result.error === undefined ? undefined : (UV_ERRORS[result.error] ?? `errno ${-result.error}`);
+    return {
+      status: result.status,
+      signal: result.signal,
+      stdout: result.output?.[1]?.toString('utf8') ?? '',
+      stderr: result.output?.[2]?.toString('utf8') ?? '',
+      ...(errorCode === undefined ? {} : { errorCode, errorMessage: `spawnSync ${command.file} ${errorCode}` }),
+    };
+  };
+}
+
+/** Runs through node:child_process's spawnSync. */
+export async function childProcessRunSync(): Promise<RunSync> {
+  const spawnSync: typeof SpawnSync = (await import('node:child_process')).spawnSync;
+  return (command, timeoutMs) => {
     const result = spawnSync(command.file, command.args, {
       stdio: [command.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       ...(command.input === undefined ? {} : { input: command.input }),
-      ...(command.env ? { env: { ...process.env, ...command.env } } : {}),
+      env: environment(command),
       encoding: 'utf8',
       timeout: timeoutMs,
       killSignal: 'SIGKILL',
       maxBuffer: MAX_OUTPUT_BYTES,
     });
-    const fail = (reason: string, cause?: unknown) =>
-      new CommandFailedError([command.file, ...command.args], undefined, result.stderr ?? '', { message: `could not run \`${command.file}\`: ${reason}`, cause });
     const error = result.error as NodeJS.ErrnoException | undefined;
-    // A process that exits without reading all of its input is reported by its exit code.
-    if (error && !(error.code === 'EPIPE' && result.status !== null)) {
-      const reason = error.code === 'ENOENT' ? 'no such program on PATH' : error.code === 'ETIMEDOUT' ? `timed out after ${timeoutMs} ms` : error.message;
-      throw fail(reason, error);
-    }
-    if (result.status === null) throw fail(`killed by ${result.signal ?? 'a signal'}`);
-    return { exitCode: result.status, stdout: result.stdout, stderr: result.stderr };
-  },
-};
+    return {
+      status: result.status,
+      signal: result.signal,
+      stdout: result.stdout ?? '',
+      stderr: result.stderr ?? '',
+      ...(error ? { errorCode: error.code ?? 'unknown', errorMessage: error.message } : {}),
+    };
+  };
+}
+
+/** A runner over one way of running processes synchronously. */
+export function syncProcessRunner(load: () => RunSync | Promise<RunSync>): CommandRunner {
+  let runSync: RunSync | undefined;
+  return {
+    async run(command: Command): Promise<CommandResult> {
+      runSync ??= await load();
+      const timeoutMs = command.timeoutMs ?? TIMEOUT_MS;
+      const result = runSync(command, timeoutMs);
+      const fail = (reason: string) =>
+        new CommandFailedError([command.file, ...command.args], undefined, result.stderr, {
+          message: `could not run \`${command.file}\`: ${reason}`,
+          ...(result.errorMessage === undefined ? {} : { cause: new Error(result.errorMessage) }),
+        });
+      // A process that exits without reading all of its input is reported by its exit code.
+      if (result.errorCode !== undefined && !(result.errorCode === 'EPIPE' && result.status !== null)) {
+        const reason = result.errorCode === 'ENOENT' ? 'no such program on PATH' : result.errorCode === 'ETIMEDOUT' ? `timed out after ${timeoutMs} ms` : (result.errorMessage ?? result.errorCode);
+        throw fail(reason);
+      }
+      if (result.status === null) throw fail(`killed by ${result.signal ?? 'a signal'}`);
+      return { exitCode: result.status, stdout: result.stdout, stderr: result.stderr };
+    },
+  };
+}
+
+/** The runner the CLI uses: the binding where node has it, spawnSync otherwise. */
+export const processRunner: CommandRunner = syncProcessRunner(() => bindingRunSync() ?? childProcessRunSync());
