@@ -225,6 +225,40 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
       });
     });
 
+    test('a first run restores before reading: foreign rules stay, and a re-run finds the plan', async () => {
+      await withNamespace('inside-first', async (ns) => {
+        await ns.exec('iptables-nft', ['-t', 'nat', '-A', 'OUTPUT', '-d', '192.0.2.9/32', '-j', 'RETURN']);
+        const first = await runInside(ns, args);
+        expect(first.code, first.stderr).toBe(0);
+        expect(first.stderr).toMatch(/^ipv4 \(nft\): no rules of ours yet; applied \d+ rules$/m);
+        const nat = await ns.save('iptables-nft');
+        expect(nat.indexOf('-A OUTPUT -d 192.0.2.9/32 -j RETURN')).toBeLessThan(nat.indexOf('-A OUTPUT -j ISTIO_OUTPUT'));
+        const again = await runInside(ns, args);
+        expect(again.code, again.stderr).toBe(0);
+        expect(again.stderr).toContain('already match the plan');
+        const withoutComments = (text: string) => text.replace(/^#.*\n/gm, '');
+        expect(withoutComments(await ns.save('iptables-nft'))).toBe(withoutComments(nat));
+      });
+    });
+
+    test('rules of ours left in another table: the first restore is put back, then they are reconciled away', async () => {
+      await withNamespace('inside-leftover', async (ns) => {
+        await ns.exec('iptables-nft', ['-t', 'nat', '-A', 'OUTPUT', '-d', '192.0.2.9/32', '-j', 'RETURN']);
+        await ns.exec('iptables-nft', ['-t', 'raw', '-N', 'ISTIO_OUTPUT_DNS']);
+        await ns.exec('iptables-nft', ['-t', 'raw', '-A', 'OUTPUT', '-p', 'udp', '--dport', '53', '-j', 'ISTIO_OUTPUT_DNS']);
+        const result = await runInside(ns, args);
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stderr).toContain('ipv4 (nft): the rules read back are not just the plan; putting back what was applied, then reading the state first');
+        expect(result.stderr).toContain('raw ISTIO_OUTPUT_DNS: chain not in the plan');
+        const state = await ns.save('iptables-nft');
+        expect(state).not.toContain('ISTIO_OUTPUT_DNS');
+        expect(state).toContain('-A OUTPUT -d 192.0.2.9/32 -j RETURN');
+        expect(state.match(/^-A OUTPUT -j ISTIO_OUTPUT$/gm)).toHaveLength(1);
+        const again = await runInside(ns, args);
+        expect(again.stderr).toContain('already match the plan');
+      });
+    });
+
     test('with legacy rules it keeps to legacy, and to the foreign rule', async () => {
       await withNamespace('inside-legacy', async (ns) => {
         await ns.exec('iptables-legacy', ['-t', 'nat', '-A', 'OUTPUT', '-d', '192.0.2.9/32', '-j', 'RETURN']);

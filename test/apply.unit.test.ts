@@ -11,7 +11,7 @@ import { resolveSettings } from '../src/config/settings.js';
 import { toCaptureConfig } from '../src/config/to-capture-config.js';
 import { RecordingRunner } from './doubles/recording-runner.js';
 import { isIptablesError } from '../src/errors.js';
-import { PROBE_SCRIPT, runValidation } from '../src/exec/validation.js';
+import { probeScript, runValidation } from '../src/exec/validation.js';
 
 function parse(flags: Record<string, string | boolean>) {
   const { settings } = resolveSettings({ flags: { 'enable-inbound-ipv6': false, 'proxy-uid': '1337', 'proxy-gid': '1337', ...flags }, env: {} });
@@ -46,14 +46,29 @@ function savedFrom(payload: string): string {
   return `${out.join('\n')}\n`;
 }
 
+/** What iptables-save prints after restoring `payload` (one nat table) onto the nat table `before`: each chain's foreign rules, then ours. */
+function savedOnto(before: string, payload: string): string {
+  const ours = savedFrom(payload).split('\n');
+  const theirs = before.split('\n');
+  const declarations = [...theirs.filter((l) => l.startsWith(':')), ...ours.filter((l) => l.startsWith(':'))];
+  const chainOf = (line: string) => line.split(' ')[1];
+  const rules = declarations.flatMap((d) => {
+    const chain = d.slice(1).split(' ')[0];
+    return [...theirs, ...ours].filter((l) => l.startsWith('-A ') && chainOf(l) === chain);
+  });
+  return ['*nat', ...declarations, ...rules, 'COMMIT', ''].join('\n');
+}
+
+const NAT_BEFORE = '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A OUTPUT -p tcp --dport 9999 -j RETURN\nCOMMIT\n';
+const CHAIN_EXISTS = { exitCode: 1, stderr: 'iptables-nft-restore: line 2 failed: Chain already exists.\n' };
+
 describe('applying with a recording runner', () => {
-  test('a clean IPv4 run spawns four processes: two state reads, one restore, one read-back', async () => {
+  test('a first IPv4 run spawns three processes: legacy\'s state read, the restore, one read-back', async () => {
     const { config, options } = parse(REDIRECT);
     const plan = planCapture(config);
     const payload = renderRestore(plan.rulesets[0]!);
     const runner = new RecordingRunner([
       { line: 'iptables-legacy-save' },
-      { line: 'iptables-nft-save' },
       { line: 'iptables-nft-restore --noflush', input: payload },
       { line: 'iptables-nft-save', result: { stdout: savedFrom(payload) } },
     ]);
@@ -62,14 +77,67 @@ describe('applying with a recording runner', () => {
     expect(report.families).toEqual([{ family: 'ipv4', variant: 'nft', action: 'applied' }]);
   });
 
-  test('a re-run on matching rules reads the state once and changes nothing', async () => {
+  test('a re-run on matching rules: the restore fails on our chains, changing nothing, and the state read finds them matching', async () => {
     const { config, options } = parse(REDIRECT);
     const plan = planCapture(config);
     const live = savedFrom(renderRestore(plan.rulesets[0]!));
-    const runner = new RecordingRunner([{ line: 'iptables-legacy-save' }, { line: 'iptables-nft-save', result: { stdout: live } }]);
-    const report = await applyCapture(plan, options, deps(runner));
+    const runner = new RecordingRunner([
+      { line: 'iptables-legacy-save' },
+      { line: 'iptables-nft-restore --noflush', result: CHAIN_EXISTS },
+      { line: 'iptables-legacy-save' },
+      { line: 'iptables-nft-save', result: { stdout: live } },
+    ]);
+    const log: string[] = [];
+    const report = await applyCapture(plan, options, deps(runner, log));
     runner.assertDone();
     expect(report.families[0]?.action).toBe('unchanged');
+    expect(log).toEqual(['ipv4 (nft): the live rules already match the plan; nothing to do']);
+  });
+
+  test('a first run onto foreign rules keeps them, and logs as the careful way does', async () => {
+    const { config, options } = parse(REDIRECT);
+    const plan = planCapture(config);
+    const payload = renderRestore(plan.rulesets[0]!);
+    const runner = new RecordingRunner([
+      { line: 'iptables-legacy-save' },
+      { line: 'iptables-nft-restore --noflush', input: payload },
+      { line: 'iptables-nft-save', result: { stdout: savedOnto(NAT_BEFORE, payload) } },
+    ]);
+    const log: string[] = [];
+    const report = await applyCapture(plan, options, deps(runner, log));
+    runner.assertDone();
+    expect(report.families).toEqual([{ family: 'ipv4', variant: 'nft', action: 'applied' }]);
+    expect(log).toEqual([`ipv4 (nft): no rules of ours yet; applied ${plan.rulesets[0]!.ops.length} rules`]);
+  });
+
+  test('rules of ours live in another table: the first restore is put back exactly, then the careful way reconciles', async () => {
+    const { config, options } = parse(REDIRECT);
+    const plan = planCapture(config);
+    const payload = renderRestore(plan.rulesets[0]!);
+    const leftover = '*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:ISTIO_OUTPUT_DNS - [0:0]\n-A OUTPUT -j ISTIO_OUTPUT_DNS\nCOMMIT\n';
+    const log: string[] = [];
+    const runner = new RecordingRunner([
+      { line: 'iptables-legacy-save' },
+      { line: 'iptables-nft-restore --noflush', input: payload },
+      { line: 'iptables-nft-save', result: { stdout: leftover + savedOnto(NAT_BEFORE, payload) } },
+      // Put back: the nat table replaced by what it held before, foreign rule included.
+      { line: 'iptables-nft-restore', input: NAT_BEFORE },
+      { line: 'iptables-legacy-save' },
+      { line: 'iptables-nft-save', result: { stdout: leftover + NAT_BEFORE } },
+      {
+        line: 'iptables-nft-restore --noflush',
+        input: (input) => {
+          expect(input).toContain('-D OUTPUT -j ISTIO_OUTPUT_DNS\n-X ISTIO_OUTPUT_DNS\n');
+          expect(input).not.toContain('9999');
+        },
+      },
+      { line: 'iptables-nft-save', result: { stdout: savedOnto(NAT_BEFORE, payload) } },
+    ]);
+    const report = await applyCapture(plan, options, deps(runner, log));
+    runner.assertDone();
+    expect(report.families[0]?.action).toBe('reconciled');
+    expect(log[0]).toBe('ipv4 (nft): the rules read back are not just the plan; putting back what was applied, then reading the state first');
+    expect(log[1]).toContain('raw ISTIO_OUTPUT_DNS: chain not in the plan');
   });
 
   test('legacy with rules is kept, with the lock wait and a namespace-scoped lock file', async () => {
@@ -99,13 +167,12 @@ describe('applying with a recording runner', () => {
     runner.assertDone();
   });
 
-  test('a real run in its own namespace asks the kernel about legacy tables, per family', async () => {
+  test('a first run in its own namespace asks the kernel about legacy tables and spawns two processes: the restore and one read-back', async () => {
     const { config, options } = parse(REDIRECT);
     const plan = planCapture(config);
     const payload = renderRestore(plan.rulesets[0]!);
     const asked: string[] = [];
     const runner = new RecordingRunner([
-      { line: 'iptables-nft-save' },
       { line: 'iptables-nft-restore --noflush', input: payload },
       { line: 'iptables-nft-save', result: { stdout: savedFrom(payload) } },
     ]);
@@ -153,7 +220,6 @@ describe('applying with a recording runner', () => {
     const busy = { exitCode: 4, stderr: 'Another app is currently holding the xtables lock.' };
     const runner = new RecordingRunner([
       { line: 'iptables-legacy-save' },
-      { line: 'iptables-nft-save' },
       { line: 'iptables-nft-restore --noflush', result: busy },
       { line: 'iptables-nft-restore --noflush', result: busy },
       { line: 'iptables-nft-restore --noflush' },
@@ -170,19 +236,30 @@ describe('applying with a recording runner', () => {
   test('a failing IPv6 restore rolls IPv4 back to the state read before', async () => {
     const { config, options } = parse({ ...REDIRECT, 'enable-inbound-ipv6': true });
     const plan = planCapture(config);
-    const before = '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A OUTPUT -p tcp --dport 9999 -j RETURN\nCOMMIT\n';
+    const before = NAT_BEFORE;
+    const failed = { exitCode: 1, stderr: 'ip6tables-restore: line 3 failed' };
+    const log: string[] = [];
     const runner = new RecordingRunner([
+      // Restoring first: IPv4 applies, IPv6 fails; IPv4 is put back from its read-back.
+      { line: 'iptables-legacy-save' },
+      { line: 'ip6tables-legacy-save' },
+      { line: 'iptables-nft-restore --noflush' },
+      { line: 'ip6tables-nft-restore --noflush', result: failed },
+      { line: 'iptables-nft-save', result: { stdout: savedOnto(before, renderRestore(plan.rulesets[0]!)) } },
+      { line: 'iptables-nft-restore', input: before },
+      // The careful way: the same failure, reported, and IPv4 rolled back to the state it read.
       { line: 'iptables-legacy-save' },
       { line: 'iptables-nft-save', result: { stdout: before } },
       { line: 'ip6tables-legacy-save' },
       { line: 'ip6tables-nft-save' },
       { line: 'iptables-nft-restore --noflush' },
-      { line: 'ip6tables-nft-restore --noflush', result: { exitCode: 1, stderr: 'ip6tables-restore: line 3 failed' } },
+      { line: 'ip6tables-nft-restore --noflush', result: failed },
       // The rollback restores the nat table exactly as it was, replacing (not --noflush) it.
       { line: 'iptables-nft-restore', input: before },
     ]);
-    const error = await applyCapture(plan, options, deps(runner)).catch((e: unknown) => e);
+    const error = await applyCapture(plan, options, deps(runner, log)).catch((e: unknown) => e);
     runner.assertDone();
+    expect(log[0]).toBe('ipv6 (nft): restoring before reading failed; putting back what was applied, then reading the state first');
     expect(isIptablesError(error) && error.code).toBe('RESTORE_FAILED');
     expect(String(error)).toContain('payload line 3: -N ISTIO_REDIRECT');
   });
@@ -191,12 +268,19 @@ describe('applying with a recording runner', () => {
     const { config, options } = parse(REDIRECT);
     const plan = planCapture(config);
     const payload = renderRestore(plan.rulesets[0]!);
+    const readBack = savedOnto(NAT_BEFORE, payload).replace(/^-A ISTIO_OUTPUT -j ISTIO_REDIRECT\n/m, '');
     const runner = new RecordingRunner([
+      // Restoring first: the read-back differs, so the restore is put back and the run starts over.
       { line: 'iptables-legacy-save' },
-      { line: 'iptables-nft-save' },
       { line: 'iptables-nft-restore --noflush' },
-      { line: 'iptables-nft-save', result: { stdout: savedFrom(payload).replace(/^-A ISTIO_OUTPUT -j ISTIO_REDIRECT\n/m, '') } },
-      { line: 'iptables-nft-restore', input: (input) => expect(input).toMatch(/^\*nat\n(:\S+ ACCEPT \[0:0\]\n){4}COMMIT\n$/) },
+      { line: 'iptables-nft-save', result: { stdout: readBack } },
+      { line: 'iptables-nft-restore', input: NAT_BEFORE },
+      // The careful way: the same difference fails the run, and the rollback restores the state read.
+      { line: 'iptables-legacy-save' },
+      { line: 'iptables-nft-save', result: { stdout: NAT_BEFORE } },
+      { line: 'iptables-nft-restore --noflush' },
+      { line: 'iptables-nft-save', result: { stdout: readBack } },
+      { line: 'iptables-nft-restore', input: NAT_BEFORE },
     ]);
     const error = await applyCapture(plan, options, deps(runner)).catch((e: unknown) => e);
     runner.assertDone();
@@ -208,7 +292,12 @@ describe('applying with a recording runner', () => {
     const { config, options } = parse({ ...REDIRECT, reconcile: false });
     const plan = planCapture(config);
     const drifted = savedFrom(renderRestore(plan.rulesets[0]!)).replace(/^-A ISTIO_OUTPUT -j ISTIO_REDIRECT\n/m, '');
-    const runner = new RecordingRunner([{ line: 'iptables-legacy-save' }, { line: 'iptables-nft-save', result: { stdout: drifted } }]);
+    const runner = new RecordingRunner([
+      { line: 'iptables-legacy-save' },
+      { line: 'iptables-nft-restore --noflush', result: CHAIN_EXISTS },
+      { line: 'iptables-legacy-save' },
+      { line: 'iptables-nft-save', result: { stdout: drifted } },
+    ]);
     const error = await applyCapture(plan, options, deps(runner)).catch((e: unknown) => e);
     runner.assertDone();
     expect(String(error)).toContain('Nothing was changed');
@@ -219,10 +308,10 @@ describe('applying with a recording runner', () => {
     const denied = { exitCode: 1, stderr: 'iptables-restore v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)' };
     const runner = new RecordingRunner([
       { line: 'iptables-legacy-save' },
-      { line: 'iptables-nft-save' },
       { line: 'iptables-nft-restore --noflush', result: denied },
     ]);
     const error = await applyCapture(planCapture(config), options, deps(runner)).catch((e: unknown) => e);
+    runner.assertDone();
     expect(isIptablesError(error) && error.code).toBe('NOT_PRIVILEGED');
     expect(String(error)).toContain('CAP_NET_ADMIN');
   });
@@ -246,6 +335,8 @@ describe('applying with a recording runner', () => {
     const plan = planCapture(config);
     const runner = new RecordingRunner([
       { line: 'nsenter --net=/var/run/netns/pod -- iptables-legacy-save' },
+      { line: 'nsenter --net=/var/run/netns/pod -- iptables-nft-restore --noflush', result: CHAIN_EXISTS },
+      { line: 'nsenter --net=/var/run/netns/pod -- iptables-legacy-save' },
       { line: 'nsenter --net=/var/run/netns/pod -- iptables-nft-save', result: { stdout: savedFrom(renderRestore(plan.rulesets[0]!)) } },
     ]);
     await applyCapture(plan, { ...options, networkNamespace: '/var/run/netns/pod' }, deps(runner));
@@ -257,7 +348,7 @@ describe('--run-validation', () => {
   const settings = { ipv6: false, proxyPort: 15001, capturePort: 15006, probePort: 15002, timeoutMs: 1500.5 };
 
   test('runs the probe with the settings, bounded a little past --probe-timeout, and logs its report', async () => {
-    const runner = new RecordingRunner([{ line: `${process.execPath} ${PROBE_SCRIPT} 127.0.0.1 127.0.0.6 15001,15006 15002 1500.5`, result: { stderr: 'Validation passed\n' } }]);
+    const runner = new RecordingRunner([{ line: `${process.execPath} ${probeScript()} 127.0.0.1 127.0.0.6 15001,15006 15002 1500.5`, result: { stderr: 'Validation passed\n' } }]);
     const logged: string[] = [];
     await runValidation(runner, settings, (line) => logged.push(line));
     runner.assertDone();
@@ -266,7 +357,7 @@ describe('--run-validation', () => {
   });
 
   test('a failed probe is a ValidationFailedError (exit 126)', async () => {
-    const runner = new RecordingRunner([{ line: `${process.execPath} ${PROBE_SCRIPT} ::1 ::6 15001,15006 15002 1500.5`, result: { exitCode: 3, stderr: 'validation timeout\n' } }]);
+    const runner = new RecordingRunner([{ line: `${process.execPath} ${probeScript()} ::1 ::6 15001,15006 15002 1500.5`, result: { exitCode: 3, stderr: 'validation timeout\n' } }]);
     const error = await runValidation(runner, { ...settings, ipv6: true }, () => undefined).catch((e: unknown) => e);
     expect(isIptablesError(error) && error.code).toBe('VALIDATION_FAILED');
   });

@@ -1,5 +1,6 @@
 /**
- * Applying a plan for real, all or nothing:
+ * Applying a plan for real, all or nothing. A first run into a namespace with none of our
+ * rules, the usual case, restores first and reads once, after (see applyFirstRun). Otherwise:
  * 1. per family, detect the backend; the state read that decides is also the live state;
  * 2. compare it with the plan: clean → upstream's payload; already applied → nothing (unless
  *    --force-apply); drifted → one restore transaction that replaces what is ours
@@ -12,14 +13,15 @@
 import { CommandFailedError, IptablesError, NOT_PERMITTED, NotPrivilegedError, RestoreFailedError, VerifyError } from '../errors.js';
 import type { RunOptions } from '../config/capture-config.js';
 import type { IpFamily } from '../model/family.js';
+import { isBuiltinChain } from '../model/chains.js';
 import type { Ruleset, TableName } from '../model/netfilter.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { renderRestore } from '../render/restore.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, expectedState, hasOwnedState, type ExpectedState } from '../state/compare.js';
 import { parseSave, type NetfilterState } from '../state/save-parser.js';
-import { cleanupPayload, payloadTables, replacePayload, rollbackPayload } from '../state/transactions.js';
-import { detectBackend, type Backend } from './backend.js';
+import { cleanupPayload, payloadTables, replacePayload, rollbackPayload, stateBeforeRestore } from '../state/transactions.js';
+import { detectBackend, nftWithoutItsState, type Backend, type DetectOptions } from './backend.js';
 import type { CommandRunner } from './command.js';
 import { applyNetwork, removeNetwork } from './network.js';
 import { netnsRunner } from './netns.js';
@@ -80,25 +82,122 @@ class Iptables {
   }
 }
 
+function detectOptions(family: IpFamily, options: RunOptions, deps: ApplyDeps): DetectOptions {
+  const legacyTables = deps.legacyTables?.(family);
+  return {
+    forced: options.iptables,
+    ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
+    ...(legacyTables === undefined ? {} : { legacyTables }),
+  };
+}
+
 export async function applyCapture(plan: CapturePlan, options: RunOptions, deps: ApplyDeps): Promise<ApplyReport> {
   const runner = netnsRunner(deps.runner, options.networkNamespace);
   const iptables = new Iptables(runner, deps);
+  if (!options.cleanupOnly) {
+    const report = await applyFirstRun(plan, options, iptables, runner, deps);
+    if (report) return report;
+  }
   // The families' state reads are independent and change nothing: a runner may run them at
   // once (the CLI's runs its commands one at a time, see process-runner.ts).
   const runs: FamilyRun[] = await inOrder(
     plan.rulesets.map(async (ruleset) => {
-      const legacyTables = deps.legacyTables?.(ruleset.family);
-      const detecting = detectBackend(runner, ruleset.family, {
-        forced: options.iptables,
-        ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
-        ...(legacyTables === undefined ? {} : { legacyTables }),
-      });
+      const detecting = detectBackend(runner, ruleset.family, detectOptions(ruleset.family, options, deps));
       const expected = expectedState(ruleset, deps.canonical);
       const { backend, state } = await detecting;
       return { ruleset, backend, before: state, live: parseSave(state, deps.canonical), expected };
     }),
   );
   return options.cleanupOnly ? cleanup(runs, plan, iptables, runner, deps) : apply(runs, plan, options, iptables, runner, deps);
+}
+
+/**
+ * The one table a ruleset writes, when it writes a single table and only appends to built-in
+ * chains: the shape restoring first needs (one transaction; our rules at the chains' ends).
+ */
+function singleTable(ruleset: Ruleset): TableName | undefined {
+  const tables = new Set(ruleset.ops.map((op) => op.rule.table));
+  if (tables.size !== 1 || ruleset.ops.some((op) => op.op === 'insert' && isBuiltinChain(op.rule.chain))) return undefined;
+  return [...tables][0];
+}
+
+interface FirstRun {
+  readonly ruleset: Ruleset;
+  readonly backend: Backend;
+  readonly table: TableName;
+  readonly expected: ExpectedState;
+  /** The state read back after the restore, once read. */
+  after?: string;
+}
+
+/**
+ * A first run restores before it reads, which saves the state read before the restore (one
+ * process of three). It is safe because the payload declares each of our chains with `-N`,
+ * which fails on a chain that exists, and a single-table payload is one transaction: on a
+ * namespace with none of our chains in that table it applies whole, on any other it changes
+ * nothing. The read-back then shows whether the whole state is the plan: anything of ours live
+ * elsewhere (another table, another family) makes it differ. Taken only with the nft backend
+ * known without reading nft's state, single-table payloads, and not for --cleanup-only.
+ *
+ * Returns undefined when the run must go the careful way (read, compare, apply): a restore
+ * failed (a re-run: our chains exist), or the read-back is not the plan. Whatever was restored
+ * is first put back exactly as it was (stateBeforeRestore), so the careful way starts from the
+ * state the run found.
+ */
+async function applyFirstRun(plan: CapturePlan, options: RunOptions, iptables: Iptables, runner: CommandRunner, deps: ApplyDeps): Promise<ApplyReport | undefined> {
+  const runs: FirstRun[] = [];
+  for (const ruleset of plan.rulesets) {
+    const table = singleTable(ruleset);
+    const backend = table && (await nftWithoutItsState(runner, ruleset.family, detectOptions(ruleset.family, options, deps)));
+    if (!table || !backend) return undefined;
+    runs.push({ ruleset, backend, table, expected: expectedState(ruleset, deps.canonical) });
+  }
+  if (runs.length === 0) return undefined;
+  const restored: FirstRun[] = [];
+  /** Puts back what was restored, newest first; each run is dropped from `restored` once put back. */
+  const putBack = async () => {
+    for (let run = restored.pop(); run; run = restored.pop()) {
+      const before = stateBeforeRestore(run.after ?? (await iptables.save(run.backend)), run.table, run.expected, deps.canonical);
+      if (before === undefined) throw new VerifyError(run.ruleset.family, [`${run.table}: our rules are live, but the chains they went into changed meanwhile; left as they are`]);
+      await iptables.restore(run.backend, rollbackPayload(before, [run.table]), false);
+    }
+  };
+  const carefully = async (why: string) => {
+    if (restored.length > 0) {
+      deps.log(`${why}; putting back what was applied, then reading the state first`);
+      await putBack();
+    }
+    return undefined;
+  };
+  try {
+    for (const run of runs) {
+      try {
+        await iptables.restore(run.backend, renderRestore(run.ruleset), true);
+      } catch (error) {
+        // Our chains exist (a re-run), or the restore cannot work here: reading the state tells
+        // which. Missing privileges stay missing, so they end the run here.
+        if (!(error instanceof CommandFailedError)) throw error;
+        return await carefully(`${run.ruleset.family} (nft): restoring before reading failed`);
+      }
+      restored.push(run);
+    }
+    for (const run of runs) {
+      run.after = await iptables.save(run.backend);
+      const verdict = compareState(run.expected, parseSave(run.after, deps.canonical));
+      if (verdict.status !== 'match') return await carefully(`${run.ruleset.family} (nft): the rules read back are not just the plan`);
+    }
+    const added = await applyNetwork(runner, plan.network);
+    for (const run of runs) deps.log(`${run.ruleset.family} (nft): no rules of ours yet; applied ${run.ruleset.ops.length} rules`);
+    if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
+  } catch (error) {
+    const problem = await putBack().then(
+      () => undefined,
+      (undo: unknown) => `rollback failed: ${(undo as Error).message}`,
+    );
+    if (problem && error instanceof IptablesError) error.message += `\n  ${problem}`;
+    throw error;
+  }
+  return { families: runs.map((run) => ({ family: run.ruleset.family, variant: 'nft', action: 'applied' as const })) };
 }
 
 /** Like Promise.all, but when several fail, the first in order (not in time) is thrown. */

@@ -126,6 +126,21 @@ export async function detectBackend(runner: CommandRunner, family: IpFamily, opt
   throw noBackend(family, tried);
 }
 
+/**
+ * The nft backend, when detection would choose it whatever nft's own state holds: forced, or
+ * legacy holds no rules (known from the kernel, or from legacy's state read, which this
+ * reads). Undefined when legacy holds rules or is forced. Lets a first run restore before
+ * reading (exec/apply.ts).
+ */
+export async function nftWithoutItsState(runner: CommandRunner, family: IpFamily, options: DetectOptions): Promise<Backend | undefined> {
+  const nft: Backend = { family, variant: 'nft', binary: `${FAMILY[family].iptables}-nft`, writeSuffix: [], env: {} };
+  if (options.forced !== 'auto') return options.forced === 'nft' ? nft : undefined;
+  if (options.legacyTables !== undefined) return options.legacyTables ? undefined : nft;
+  // An unreadable legacy state counts as none, as in detectBackend.
+  const legacy = await runner.run({ file: `${FAMILY[family].iptables}-legacy-save`, args: [] }).catch(() => undefined);
+  return legacy?.exitCode === 0 && hasRules(legacy.stdout) ? undefined : nft;
+}
+
 /** Why no state could be read: no privileges (said plainly), or no usable binary or module. */
 function noBackend(family: IpFamily, tried: readonly { binary: string; problem: string }[]): Error {
   const denied = tried.filter(({ problem }) => NOT_PERMITTED.test(problem));

@@ -18,7 +18,7 @@ export type NetfilterState = Map<TableName, TableState>;
 const TABLES: readonly TableName[] = ['filter', 'mangle', 'nat', 'raw'];
 
 /** Splits a save line into tokens, removing the quotes save puts around arguments with spaces. */
-function tokens(line: string): string[] {
+export function saveTokens(line: string): string[] {
   return (line.match(/"(?:[^"\\]|\\.)*"|\S+/g) ?? []).map((t) => (t.startsWith('"') ? t.slice(1, -1) : t));
 }
 
@@ -40,7 +40,7 @@ export function parseSave(text: string, options: CanonicalOptions = {}): Netfilt
       if (!table.has(chain)) table.set(chain, []);
       continue;
     }
-    const [op, chain, ...rest] = tokens(line);
+    const [op, chain, ...rest] = saveTokens(line);
     if ((op === '-A' || op === '--append') && chain) {
       const rules = table.get(chain) ?? [];
       rules.push({ spec: rest, key: canonicalRule(rest, options) });

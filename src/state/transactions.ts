@@ -1,15 +1,17 @@
 /**
  * Restore payloads computed from the live state, for the cases upstream handles with many
- * separate commands. Each is one iptables-restore transaction, so traffic never sees a
- * half-replaced rule set: the nft backend commits the whole input as one batch, and legacy
- * replaces each table in one step.
+ * separate commands. Each table of a payload is one transaction, so traffic never sees a
+ * half-replaced table: both backends commit at each table's COMMIT line (a payload of several
+ * tables can fail after committing the first ones, which is why rollback names every table of
+ * a payload it tried).
  */
 import { BUILTIN_CHAINS, isBuiltinChain, isOwnedChain } from '../model/chains.js';
 import type { Ruleset, TableName } from '../model/netfilter.js';
 import { opArgs } from '../render/args.js';
+import { canonicalRule, type CanonicalOptions } from './canonical.js';
 import type { ExpectedState } from './compare.js';
 import { PLAN_TABLES } from './compare.js';
-import type { LiveRule, NetfilterState } from './save-parser.js';
+import { saveTokens, type LiveRule, type NetfilterState } from './save-parser.js';
 
 const quote = (token: string) => (/\s/.test(token) ? `"${token.replace(/"/g, '\\"')}"` : token);
 
@@ -99,4 +101,42 @@ export function payloadTables(payload: string): TableName[] {
     .split('\n')
     .filter((l) => l.startsWith('*'))
     .map((l) => l.slice(1).trim() as TableName);
+}
+
+/**
+ * The state from before a restore that created the planned chains of `table` and appended the
+ * planned rules to its built-in chains, worked out from the state read after it (see
+ * exec/apply.ts, restoring first): the planned owned chains removed (the restore created them:
+ * its `-N` fails on a chain that exists) and the planned rules taken off the ends of the
+ * built-in chains (where `-A` put them), foreign rules kept in their order. Undefined when
+ * those ends are not the planned rules, that is when something else changed the chains too.
+ */
+export function stateBeforeRestore(after: string, table: TableName, expected: ExpectedState, options: CanonicalOptions = {}): string | undefined {
+  const planned = expected.get(table) ?? new Map<string, readonly LiveRule[]>();
+  const lines = after.split('\n');
+  const keep = lines.map(() => true);
+  /** Built-in chain → the indexes of its rule lines, in order. */
+  const builtinRules = new Map<string, number[]>();
+  let inTable = false;
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (line.startsWith('*')) inTable = line.slice(1).trim() === table;
+    if (!inTable) return;
+    const [op, chain = ''] = line.startsWith(':') ? [':', line.slice(1).split(' ')[0]] : saveTokens(line);
+    if (op !== ':' && op !== '-A') return;
+    if (isOwnedChain(chain) && planned.has(chain)) keep[i] = false;
+    else if (op === '-A' && isBuiltinChain(chain)) builtinRules.set(chain, [...(builtinRules.get(chain) ?? []), i]);
+  });
+  for (const [chain, rules] of planned) {
+    if (!isBuiltinChain(chain)) continue;
+    const indexes = builtinRules.get(chain) ?? [];
+    if (indexes.length < rules.length) return undefined;
+    const ours = indexes.slice(indexes.length - rules.length);
+    for (const [k, i] of ours.entries()) {
+      const spec = saveTokens(lines[i] ?? '').slice(2);
+      if (canonicalRule(spec, options) !== rules[k]?.key) return undefined;
+      keep[i] = false;
+    }
+  }
+  return lines.filter((_, i) => keep[i]).join('\n');
 }
