@@ -63,20 +63,6 @@ const NAT_BEFORE = '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT
 const CHAIN_EXISTS = { exitCode: 1, stderr: 'iptables-nft-restore: line 2 failed: Chain already exists.\n' };
 
 describe('applying with a recording runner', () => {
-  test('a first IPv4 run spawns three processes: legacy\'s state read, the restore, one read-back', async () => {
-    const { config, options } = parse(REDIRECT);
-    const plan = planCapture(config);
-    const payload = renderRestore(plan.rulesets[0]!);
-    const runner = new RecordingRunner([
-      { line: 'iptables-legacy-save' },
-      { line: 'iptables-nft-restore --noflush', input: payload },
-      { line: 'iptables-nft-save', result: { stdout: savedFrom(payload) } },
-    ]);
-    const report = await applyCapture(plan, options, deps(runner));
-    runner.assertDone();
-    expect(report.families).toEqual([{ family: 'ipv4', variant: 'nft', action: 'applied' }]);
-  });
-
   test('a re-run on matching rules: the restore fails on our chains, changing nothing, and the state read finds them matching', async () => {
     const { config, options } = parse(REDIRECT);
     const plan = planCapture(config);
@@ -94,7 +80,7 @@ describe('applying with a recording runner', () => {
     expect(log).toEqual(['ipv4 (nft): the live rules already match the plan; nothing to do']);
   });
 
-  test('a first run onto foreign rules keeps them, and logs as the careful way does', async () => {
+  test('a first IPv4 run spawns three processes: legacy\'s state read, the restore, one read-back; foreign rules stay', async () => {
     const { config, options } = parse(REDIRECT);
     const plan = planCapture(config);
     const payload = renderRestore(plan.rulesets[0]!);
@@ -342,6 +328,18 @@ describe('applying with a recording runner', () => {
     await applyCapture(plan, { ...options, networkNamespace: '/var/run/netns/pod' }, deps(runner));
     runner.assertDone();
   });
+});
+
+test('from outside, with legacy iptables not loaded in the kernel, a first run starts two processes', async () => {
+  const { config, options } = parse(REDIRECT);
+  const plan = planCapture(config);
+  const payload = renderRestore(plan.rulesets[0]!);
+  const runner = new RecordingRunner([
+    { line: 'nsenter --net=/var/run/netns/pod -- iptables-nft-restore --noflush', input: payload },
+    { line: 'nsenter --net=/var/run/netns/pod -- iptables-nft-save', result: { stdout: savedFrom(payload) } },
+  ]);
+  await applyCapture(plan, { ...options, networkNamespace: '/var/run/netns/pod' }, { ...deps(runner), legacyTables: () => false });
+  runner.assertDone();
 });
 
 describe('--run-validation', () => {

@@ -1,5 +1,5 @@
 /** `HostFacts` for the namespace the process runs in. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { HostFacts } from '../config/derive.js';
 import type { IpFamily } from '../model/family.js';
@@ -32,14 +32,26 @@ export const localHostFacts: HostFacts = {
   lookupUserId: (name) => lookupUserIdInPasswd(name),
 };
 
+/** The kernel's list of a namespace's legacy tables: it exists, in every namespace, while legacy iptables is loaded. */
+const tableNames = (family: IpFamily, procNet: string) => `${procNet}/${family === 'ipv4' ? 'ip' : 'ip6'}_tables_names`;
+
 /**
  * Whether legacy iptables has a table in the namespace this process runs in, from the kernel's
  * list of them (absent while the module is not loaded: no tables); undefined when unreadable.
  */
-export function localLegacyTables(family: IpFamily): boolean | undefined {
+export function localLegacyTables(family: IpFamily, procNet = '/proc/net'): boolean | undefined {
   try {
-    return readFileSync(`/proc/net/${family === 'ipv4' ? 'ip' : 'ip6'}_tables_names`, 'utf8').trim() !== '';
+    return readFileSync(tableNames(family, procNet), 'utf8').trim() !== '';
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? false : undefined;
   }
+}
+
+/**
+ * The same for another namespace, as far as this one can tell: none when legacy iptables is not
+ * loaded in the kernel (its table list is missing here too); undefined otherwise, which leaves
+ * reading legacy's state there to tell.
+ */
+export function otherLegacyTables(family: IpFamily, procNet = '/proc/net'): false | undefined {
+  return existsSync(tableNames(family, procNet)) ? undefined : false;
 }
