@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BIN, cleanEnv, fmt, median, quantile, timeSpawn, UPSTREAM_ARGS } from './lib.mjs';
 
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 30) || 30;
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 60) || 60;
 const WARMUP = 5;
 
 /** An empty ES module: the floor for any ESM program, the CLI included. */

@@ -1,6 +1,5 @@
 /** `HostFacts` for the namespace the process runs in. */
 import { existsSync, readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import type { HostFacts } from '../config/derive.js';
 import type { IpFamily } from '../model/family.js';
 
@@ -24,6 +23,8 @@ export async function lookupUserIdInPasswd(name: string, passwdPath = '/etc/pass
 
 export const localHostFacts: HostFacts = {
   async interfaceAddresses() {
+    // node:os only when asked: a run with --enable-inbound-ipv6 given never asks.
+    const { networkInterfaces } = await import('node:os');
     const all = Object.values(networkInterfaces()).flatMap((list) => list ?? []);
     // The kernel lists every IPv4 address before any IPv6 one; upstream relies on that order.
     return [...all.filter((a) => a.family === 'IPv4'), ...all.filter((a) => a.family === 'IPv6')].map((a) => a.address);
