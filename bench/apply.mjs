@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Apply: a full real run (nft backend found by detection, read-back verification included) into
- * a fresh namespace, against the floor: `node -e 0` plus one `iptables-nft-restore --noflush`
+ * Apply: a full real run (nft backend, its first-run path: the restore, then the read-back
+ * verification) into a fresh namespace, against the floor: `node -e 0` plus one `iptables-nft-restore --noflush`
  * of the same payload. Two ways, each against its own floor:
  * - inside: as an init container runs, in the pod's namespace. The tool, and the floor's node
  *   and restore, are started there (bench/time-in-namespace.mjs times them from inside, so

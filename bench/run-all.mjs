@@ -51,7 +51,7 @@ if (apply) {
   lines.push(
     '## Apply: a real run into a fresh namespace',
     '',
-    'A full run (nft found by detection, read-back verification) against `node -e 0` plus one',
+    'A full real run (nft: a first run restores, then reads back to verify) against `node -e 0` plus one',
     `\`iptables-nft-restore --noflush\` of the same ${n(apply.payloadBytes)}-byte payload; ${apply.runs} runs of each, interleaved, a fresh namespace each (all made before the timing and deleted after it; clean environment).`,
     'Inside: the tool, and the floor\'s node and restore, are started in the namespace and timed from there (bench/time-in-namespace.mjs).',
     'Outside: each command the tool starts goes through `nsenter --net=`, and so does the floor\'s restore.',

@@ -4,7 +4,7 @@
  * For each size: generation time in-process (resolveSettings → deriveSettings → toCaptureConfig
  * → planCapture → renderRestore, median of 7 after 2 warm-ups), rule count, payload bytes, the
  * same with --compact-rules, and the time of a real run into a fresh namespace (median of 3;
- * nft found by detection; root only).
+ * nft, as detection chooses it; root only).
  * Large lists go through a --config file: one argument is limited to 128 KiB.
  *
  *   node bench/scale.mjs [--no-apply] [--json]

@@ -1,4 +1,4 @@
-/** The real process-running dependencies of the CLI (node:child_process is loaded at the first command). */
+/** The real process-running dependencies of the CLI (the process runner binds to node at its first command). */
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
