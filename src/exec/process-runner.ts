@@ -14,6 +14,7 @@
  * wherever the binding is not there (a node that no longer offers it).
  */
 import type { spawnSync as SpawnSync } from 'node:child_process';
+import { getSystemErrorName } from 'node:util';
 import { CommandFailedError } from '../errors.js';
 import type { Command, CommandResult, CommandRunner } from './command.js';
 
@@ -48,9 +49,6 @@ interface SpawnSyncBinding {
     killSignal: number;
   }): { status: number | null; signal: string | null; output?: (Buffer | null)[] | null; error?: number };
 }
-
-/** Negative libuv error numbers the binding reports → errno names (Linux values). */
-const UV_ERRORS: Readonly<Record<number, string>> = { [-2]: 'ENOENT', [-13]: 'EACCES', [-32]: 'EPIPE', [-110]: 'ETIMEDOUT', [-105]: 'ENOBUFS', [-7]: 'E2BIG', [-8]: 'ENOEXEC', [-20]: 'ENOTDIR' };
 
 function environment(command: Command): Record<string, string | undefined> {
   return command.env ? { ...process.env, ...command.env } : process.env;
@@ -88,7 +86,8 @@ export function bindingRunSync(): RunSync | undefined {
       maxBuffer: MAX_OUTPUT_BYTES,
       killSignal: SIGKILL,
     });
-    const errorCode = result.error === undefined ? undefined : (UV_ERRORS[result.error] ?? `errno ${-result.error}`);
+    // The binding reports a failed run as a negative libuv error number (-2: ENOENT).
+    const errorCode = result.error === undefined ? undefined : getSystemErrorName(result.error);
     return {
       status: result.status,
       signal: result.signal,
