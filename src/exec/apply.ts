@@ -145,14 +145,14 @@ interface FirstRun {
  * state the run found.
  */
 async function applyFirstRun(plan: CapturePlan, options: RunOptions, iptables: Iptables, runner: CommandRunner, deps: ApplyDeps): Promise<ApplyReport | undefined> {
+  const tables = plan.rulesets.map(singleTable);
+  if (tables.length === 0 || tables.some((table) => table === undefined)) return undefined;
   const runs: FirstRun[] = [];
-  for (const ruleset of plan.rulesets) {
-    const table = singleTable(ruleset);
-    const backend = table && (await nftWithoutItsState(runner, ruleset.family, detectOptions(ruleset.family, options, deps)));
-    if (!table || !backend) return undefined;
-    runs.push({ ruleset, backend, table, expected: expectedState(ruleset, deps.canonical) });
+  for (const [i, ruleset] of plan.rulesets.entries()) {
+    const backend = await nftWithoutItsState(runner, ruleset.family, detectOptions(ruleset.family, options, deps));
+    if (!backend) return undefined;
+    runs.push({ ruleset, backend, table: tables[i] as TableName, expected: expectedState(ruleset, deps.canonical) });
   }
-  if (runs.length === 0) return undefined;
   const restored: FirstRun[] = [];
   /** Puts back what was restored, newest first; each run is dropped from `restored` once put back. */
   const putBack = async () => {

@@ -125,7 +125,11 @@ export function stateBeforeRestore(after: string, table: TableName, expected: Ex
     const [op, chain = ''] = line.startsWith(':') ? [':', line.slice(1).split(' ')[0]] : saveTokens(line);
     if (op !== ':' && op !== '-A') return;
     if (isOwnedChain(chain) && planned.has(chain)) keep[i] = false;
-    else if (op === '-A' && isBuiltinChain(chain)) builtinRules.set(chain, [...(builtinRules.get(chain) ?? []), i]);
+    else if (op === '-A' && isBuiltinChain(chain)) {
+      const indexes = builtinRules.get(chain) ?? [];
+      indexes.push(i);
+      builtinRules.set(chain, indexes);
+    }
   });
   for (const [chain, rules] of planned) {
     if (!isBuiltinChain(chain)) continue;
