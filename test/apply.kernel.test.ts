@@ -236,9 +236,31 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
         const again = await runInside(ns, args);
         expect(again.code, again.stderr).toBe(0);
         expect(again.stderr).toContain('already match the plan');
-        const withoutComments = (text: string) => text.replace(/^#.*\n/gm, '');
-        expect(withoutComments(await ns.save('iptables-nft'))).toBe(withoutComments(nat));
+        expect(await ns.save('iptables-nft')).toBe(nat);
       });
+    });
+
+    test('a first run starts two processes, the restore and the read-back; a re-run, the failed restore and one state read', async () => {
+      // Stand-ins first on PATH that log each iptables program started, then run the real one.
+      const dir = (await sh('mktemp', ['-d'])).stdout.trim();
+      try {
+        for (const name of ['iptables-nft-save', 'iptables-nft-restore', 'iptables-legacy-save', 'iptables-legacy-restore', 'iptables-save', 'iptables-restore']) {
+          const real = (await sh('sh', ['-c', `command -v ${name}`])).stdout.trim();
+          await sh('sh', ['-c', `printf '#!/bin/sh\necho %s >> ${dir}/log\nexec %s "$@"\n' ${name} ${real} > ${dir}/${name} && chmod +x ${dir}/${name}`]);
+        }
+        const started = async () => (await sh('sh', ['-c', `cat ${dir}/log; rm -f ${dir}/log`])).stdout.split('\n');
+        await withNamespace('inside-count', async (ns) => {
+          const env = { PATH: `${dir}:${process.env['PATH'] ?? ''}` };
+          const first = await sh('nsenter', [`--net=${ns.path}`, BIN, ...args], { reject: false, env });
+          expect(first.code, first.stderr).toBe(0);
+          expect(await started()).toEqual(['iptables-nft-restore', 'iptables-nft-save']);
+          const again = await sh('nsenter', [`--net=${ns.path}`, BIN, ...args], { reject: false, env });
+          expect(again.stderr).toContain('already match the plan');
+          expect(await started()).toEqual(['iptables-nft-restore', 'iptables-nft-save']);
+        });
+      } finally {
+        await sh('rm', ['-rf', dir]);
+      }
     });
 
     test('rules of ours left in another table: the first restore is put back, then they are reconciled away', async () => {
