@@ -2,7 +2,8 @@
 /**
  * Runs every benchmark once (`npm run bench` builds first) and writes bench/RESULTS.md: the
  * date, the machine, and each benchmark's medians and ratios side by side. The kernel
- * benchmarks (apply, scale's apply column, connect) need root; without it they are left out.
+ * benchmarks (apply, scale's apply column, connect, memory's real run) need root; without it
+ * they are left out.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ const cold = bench('cold-start.mjs');
 const apply = root ? bench('apply.mjs') : undefined;
 const scale = bench('scale.mjs', root ? [] : ['--no-apply']);
 const connect = root ? bench('connect.mjs') : undefined;
+const memory = bench('memory.mjs');
 
 const ratio = (r) => `${r.toFixed(2)}×`;
 const ms = (value) => (value === undefined ? '–' : `${fmt(value)} ms`);
@@ -94,5 +96,21 @@ if (connect) {
     '',
   );
 }
+const what = {
+  dryRun: '`--dry-run`, the injector\'s usual arguments',
+  dryRun10k: '`--dry-run` with 10 000 `-x` CIDRs (a --config file)',
+  apply: 'a real run inside a fresh namespace, with the processes it starts',
+};
+lines.push(
+  '## Memory',
+  '',
+  `Peak resident set (ru_maxrss, read by python3) against \`node -e 0\`'s, median of ${memory.runs} runs each, interleaved; clean environment.`,
+  '',
+  '| run | peak | ratio |',
+  '| --- | ---: | ---: |',
+  `| \`node -e 0\` | ${memory.nodeMiB.toFixed(1)} MiB | 1.00× |`,
+  ...Object.entries(memory.cases).map(([name, r]) => `| ${what[name]} | ${r.peakMiB.toFixed(1)} MiB | ${ratio(r.ratio)} |`),
+  '',
+);
 writeFileSync(`${ROOT}bench/RESULTS.md`, lines.join('\n'));
 process.stderr.write('wrote bench/RESULTS.md\n');
