@@ -34,6 +34,12 @@ describe.each([
     expect(result.stdout).toBe('a b|$HOME|*||');
   });
 
+  it('refuses an argument with a NUL byte, which would cut it short', async () => {
+    const error = await runner.run({ file: 'printf', args: ['%s', 'a\0b'] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandFailedError);
+    expect((error as CommandFailedError).message).toBe('could not run `printf`: an argument contains a NUL byte');
+  });
+
   it('reports a process that exits without reading its input by its exit code', async () => {
     const result = await runner.run({ file: 'sh', args: ['-c', 'exit 4'], input: 'x'.repeat(1 << 20) });
     expect(result.exitCode).toBe(4);

@@ -127,6 +127,10 @@ export function syncProcessRunner(load: () => RunSync | Promise<RunSync>): Comma
   let runSync: RunSync | undefined;
   return {
     async run(command: Command): Promise<CommandResult> {
+      // A NUL byte would end the argument early in the binding (spawnSync throws): refused here for both.
+      if ([command.file, ...command.args].some((arg) => arg.includes('\0'))) {
+        throw new CommandFailedError([command.file, ...command.args], undefined, '', { message: `could not run \`${command.file}\`: an argument contains a NUL byte` });
+      }
       runSync ??= await load();
       const timeoutMs = command.timeoutMs ?? TIMEOUT_MS;
       const result = runSync(command, timeoutMs);
