@@ -3,6 +3,8 @@
  * "the right rules are live" is independent of our own verification: the same upstream
  * payload (from --dry-run) restored by iptables itself into a fresh control namespace.
  */
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { BIN, kernelSkipReason, runTool, sh, withNamespace, type Namespace } from './support/kernel.js';
 
@@ -60,6 +62,24 @@ function withoutEmptyTables(state: Record<string, string>): Record<string, strin
 async function fwmarkRules(ns: Namespace, family: 'ipv4' | 'ipv6'): Promise<number> {
   const { stdout } = await ns.exec('ip', [...(family === 'ipv6' ? ['-6'] : []), 'rule', 'show']);
   return stdout.split('\n').filter((l) => l.includes('fwmark 0x539 lookup 133')).length;
+}
+
+/**
+ * Runs `fn` with stand-ins first on PATH that log each iptables program started and then run
+ * the real one; `started()` returns the programs logged since its last call.
+ */
+async function withProgramLog(fn: (env: Record<string, string>, started: () => Promise<string[]>) => Promise<void>): Promise<void> {
+  const dir = (await sh('mktemp', ['-d'])).stdout.trim();
+  try {
+    for (const name of ['iptables-nft-save', 'iptables-nft-restore', 'iptables-legacy-save', 'iptables-legacy-restore', 'iptables-save', 'iptables-restore']) {
+      const real = (await sh('sh', ['-c', `command -v ${name}`])).stdout.trim();
+      await sh('sh', ['-c', `printf '#!/bin/sh\\necho %s >> ${dir}/log\\nexec %s "$@"\\n' ${name} ${real} > ${dir}/${name} && chmod +x ${dir}/${name}`]);
+    }
+    const started = async () => (await sh('sh', ['-c', `cat ${dir}/log 2>/dev/null; rm -f ${dir}/log`])).stdout.split('\n').filter((line) => line !== '');
+    await fn({ PATH: `${dir}:${process.env['PATH'] ?? ''}` }, started);
+  } finally {
+    await sh('rm', ['-rf', dir]);
+  }
 }
 
 describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
@@ -201,6 +221,27 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
     expect(notNs.stderr).toContain('is not a network namespace file');
   });
 
+  test('from outside, a process\'s namespace (/proc/PID/ns/net) tells its legacy tables without a state read', async () => {
+    await withProgramLog(async (env, started) => {
+      await withNamespace('by-pid', async (ns) => {
+        const holder = spawn('nsenter', [`--net=${ns.path}`, 'sleep', '60'], { stdio: 'ignore' });
+        try {
+          const path = `/proc/${holder.pid}/ns/net`;
+          // Until nsenter has entered the namespace, the path is still ours: never run against it.
+          const target = statSync(ns.path).ino;
+          for (let i = 0; i < 200 && statSync(path, { throwIfNoEntry: false })?.ino !== target; i++) await new Promise((r) => setTimeout(r, 10));
+          expect(statSync(path).ino).toBe(target);
+          const result = await runTool([...REDIRECT_ARGS, '--enable-inbound-ipv6=false', '--network-namespace', path], env);
+          expect(result.code, result.stderr).toBe(0);
+          expect(await started()).toEqual(['iptables-nft-restore', 'iptables-nft-save']);
+          expect(await ns.save('iptables-nft')).toContain('-A OUTPUT -j ISTIO_OUTPUT');
+        } finally {
+          holder.kill();
+        }
+      });
+    });
+  });
+
   test('IPv6 is derived from the target namespace, not ours', async () => {
     await withNamespace('derive', async (ns) => {
       await ns.exec('ip', ['-6', 'addr', 'add', '2001:db8::5/64', 'dev', 'lo', 'nodad']);
@@ -241,16 +282,8 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
     });
 
     test('a first run starts two processes, the restore and the read-back; a re-run, the failed restore and one state read', async () => {
-      // Stand-ins first on PATH that log each iptables program started, then run the real one.
-      const dir = (await sh('mktemp', ['-d'])).stdout.trim();
-      try {
-        for (const name of ['iptables-nft-save', 'iptables-nft-restore', 'iptables-legacy-save', 'iptables-legacy-restore', 'iptables-save', 'iptables-restore']) {
-          const real = (await sh('sh', ['-c', `command -v ${name}`])).stdout.trim();
-          await sh('sh', ['-c', `printf '#!/bin/sh\necho %s >> ${dir}/log\nexec %s "$@"\n' ${name} ${real} > ${dir}/${name} && chmod +x ${dir}/${name}`]);
-        }
-        const started = async () => (await sh('sh', ['-c', `cat ${dir}/log; rm -f ${dir}/log`])).stdout.split('\n');
+      await withProgramLog(async (env, started) => {
         await withNamespace('inside-count', async (ns) => {
-          const env = { PATH: `${dir}:${process.env['PATH'] ?? ''}` };
           const first = await sh('nsenter', [`--net=${ns.path}`, BIN, ...args], { reject: false, env });
           expect(first.code, first.stderr).toBe(0);
           expect(await started()).toEqual(['iptables-nft-restore', 'iptables-nft-save']);
@@ -258,9 +291,7 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
           expect(again.stderr).toContain('already match the plan');
           expect(await started()).toEqual(['iptables-nft-restore', 'iptables-nft-save']);
         });
-      } finally {
-        await sh('rm', ['-rf', dir]);
-      }
+      });
     });
 
     test('rules of ours left in another table: the first restore is put back, then they are reconciled away', async () => {

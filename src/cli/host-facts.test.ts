@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { localLegacyTables, otherLegacyTables } from './host-facts.js';
+import { legacyTablesIn, localLegacyTables } from './host-facts.js';
 
 describe('legacy tables, from the kernel\'s list of them', () => {
   const dirs: string[] = [];
@@ -23,9 +23,20 @@ describe('legacy tables, from the kernel\'s list of them', () => {
     expect(localLegacyTables('ipv4', procNet({}))).toBe(false);
   });
 
-  it('in another namespace: none only when legacy is not loaded at all (no list here); unknown otherwise, even when our list is empty', () => {
-    const dir = procNet({ ip_tables_names: '' });
-    expect(otherLegacyTables('ipv4', dir)).toBeUndefined();
-    expect(otherLegacyTables('ipv6', dir)).toBe(false);
+  it('in a process\'s namespace (/proc/PID/ns/net): that process\'s list', () => {
+    const proc = procNet({});
+    mkdirSync(join(proc, '4242/net'), { recursive: true });
+    writeFileSync(join(proc, '4242/net/ip_tables_names'), 'nat\n');
+    writeFileSync(join(proc, '4242/net/ip6_tables_names'), '');
+    const tables = legacyTablesIn('/proc/4242/ns/net', proc);
+    expect([tables('ipv4'), tables('ipv6')]).toEqual([true, false]);
+  });
+
+  it('in a bind-mounted namespace: none only when legacy is not loaded at all (no list here); unknown otherwise, even when our list is empty', () => {
+    const proc = procNet({});
+    mkdirSync(join(proc, 'net'));
+    writeFileSync(join(proc, 'net/ip_tables_names'), '');
+    const tables = legacyTablesIn('/var/run/netns/pod', proc);
+    expect([tables('ipv4'), tables('ipv6')]).toEqual([undefined, false]);
   });
 });

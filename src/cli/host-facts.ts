@@ -49,10 +49,14 @@ export function localLegacyTables(family: IpFamily, procNet = '/proc/net'): bool
 }
 
 /**
- * The same for another namespace, as far as this one can tell: none when legacy iptables is not
- * loaded in the kernel (its table list is missing here too); undefined otherwise, which leaves
- * reading legacy's state there to tell.
+ * The same for the namespace at `netnsPath`, as far as this one can tell without a process
+ * there. A process's namespace (`/proc/PID/ns/net`) has its list at /proc/PID/net. For any
+ * other (a bind mount such as /var/run/netns/NAME): none when legacy iptables is not loaded in
+ * the kernel (the list is missing here too), otherwise undefined, which leaves reading legacy's
+ * state there to tell.
  */
-export function otherLegacyTables(family: IpFamily, procNet = '/proc/net'): false | undefined {
-  return existsSync(tableNames(family, procNet)) ? undefined : false;
+export function legacyTablesIn(netnsPath: string, proc = '/proc'): (family: IpFamily) => boolean | undefined {
+  const pid = /^\/proc\/(\d+)\/ns\/net$/.exec(netnsPath)?.[1];
+  if (pid !== undefined) return (family) => localLegacyTables(family, `${proc}/${pid}/net`);
+  return (family) => (existsSync(tableNames(family, `${proc}/net`)) ? undefined : false);
 }

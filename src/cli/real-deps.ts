@@ -8,7 +8,7 @@ import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
-import { localHostFacts, localLegacyTables, otherLegacyTables } from './host-facts.js';
+import { legacyTablesIn, localHostFacts, localLegacyTables } from './host-facts.js';
 
 export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
   await checkNetnsPath(netns);
@@ -24,10 +24,10 @@ export async function applyForReal(plan: CapturePlan, parsed: ParsedConfig, log:
       runner: processRunner,
       log,
       retry: { attempts: 4, delayMs: 250, sleep: realSleep },
-      // In our own namespace the kernel's table list tells whether legacy can hold rules, which
-      // spares the legacy state read; another namespace's list is out of reach without a process,
-      // unless legacy is not loaded at all.
-      legacyTables: options.networkNamespace ? otherLegacyTables : localLegacyTables,
+      // The kernel's table list tells whether legacy can hold rules, which spares the legacy
+      // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
+      // only whether legacy is loaded at all.
+      legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
     });
   }
   if (!options.runValidation) return;
