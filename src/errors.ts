@@ -88,7 +88,9 @@ export class RestoreFailedError extends CommandFailedError {
   readonly family: string;
   readonly line: { readonly number: number; readonly text: string } | undefined;
   constructor(family: string, command: readonly string[], exitCode: number | undefined, stderr: string, payload: string) {
-    const match = /line (\d+) failed/.exec(stderr);
+    // A line refused while reading: `line 3 failed`; a rule the kernel refused at COMMIT (nft):
+    // `line 7: RULE_APPEND failed (Invalid argument)`.
+    const match = /line (\d+)(?: failed|: )/.exec(stderr);
     const number = match ? Number(match[1]) : undefined;
     const text = number === undefined ? undefined : payload.split('\n')[number - 1];
     const line = number !== undefined && text !== undefined ? { number, text } : undefined;

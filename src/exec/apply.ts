@@ -27,7 +27,10 @@ import { applyNetwork, removeNetwork } from './network.js';
 import { netnsRunner } from './netns.js';
 import { retry, type RetryPolicy } from './retry.js';
 
-/** iptables' exit code for a resource problem, such as the xtables lock being held. */
+/**
+ * iptables' exit code for a resource problem, such as the xtables lock being held. Only legacy
+ * has that lock; iptables-nft exits 4 when the kernel refuses a commit, which no retry mends.
+ */
 const XTABLES_RESOURCE_PROBLEM = 4;
 
 export interface ApplyDeps {
@@ -65,7 +68,7 @@ class Iptables {
       input: payload,
       env: backend.env,
     };
-    const result = await retry(() => this.runner.run(command), (r) => r.exitCode === XTABLES_RESOURCE_PROBLEM, {
+    const result = await retry(() => this.runner.run(command), (r) => backend.variant === 'legacy' && r.exitCode === XTABLES_RESOURCE_PROBLEM, {
       ...this.deps.retry,
       onRetry: (attempt, delayMs) => this.deps.log(`${backend.family}: iptables is busy (xtables lock held?), attempt ${attempt} failed; waiting ${delayMs} ms`),
     });
