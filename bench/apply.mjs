@@ -48,7 +48,9 @@ const payload = run(BIN, ['--dry-run', ...UPSTREAM_ARGS], { env }).stdout.replac
 
 /** Steps timed from inside namespace `ns`, by bench/time-in-namespace.mjs. */
 function timeInside(ns, steps) {
-  const { stdout } = run('nsenter', [`--net=/var/run/netns/${ns}`, process.execPath, TIMER, JSON.stringify(steps)], { env });
+  const { stdout } = run('nsenter', [`--net=/var/run/netns/${ns}`, process.execPath, TIMER, JSON.stringify(steps)], {
+    env,
+  });
   return Number(stdout);
 }
 
@@ -68,7 +70,11 @@ const MEASURE = {
   insideFloor: (ns) => timeInside(ns, [node, restore]),
   // A CNI agent: the tool enters the namespace for each command; the floor's restore enters it once.
   outsideTool: (ns) => timeOutside([MODES.outside(ns)]),
-  outsideFloor: (ns) => timeOutside([node, ['nsenter', [`--net=/var/run/netns/${ns}`, '--', 'iptables-nft-restore', '--noflush'], payload]]),
+  outsideFloor: (ns) =>
+    timeOutside([
+      node,
+      ['nsenter', [`--net=/var/run/netns/${ns}`, '--', 'iptables-nft-restore', '--noflush'], payload],
+    ]),
 };
 
 /** Processes the tool starts in one run, from strace's execve log (node itself not counted). */
@@ -88,13 +94,18 @@ function countProcesses(mode) {
         const call = /execve\("([^"]+)"/.exec(line)?.[1];
         if (call && line.endsWith('<unfinished ...>')) pending.set(pid, call);
         else if (call && / = 0$/.test(line)) execs.push(call);
-        else if (line.includes('<... execve resumed>') && / = 0$/.test(line) && pending.has(pid)) execs.push(pending.get(pid));
+        else if (line.includes('<... execve resumed>') && / = 0$/.test(line) && pending.has(pid))
+          execs.push(pending.get(pid));
       }
       // Before node: the shebang's env (and, inside, the nsenter that starts the tool); after
       // it, each command, directly or through an nsenter of its own.
       const children = execs.slice(execs.findIndex((file) => file.endsWith('/node')) + 1);
       const commands = children.filter((file) => !file.endsWith('/nsenter')).map((file) => file.split('/').pop());
-      return { processes: commands.length, commands, throughNsenter: children.some((file) => file.endsWith('/nsenter')) };
+      return {
+        processes: commands.length,
+        commands,
+        throughNsenter: children.some((file) => file.endsWith('/nsenter')),
+      };
     });
   } finally {
     rmSync(log, { force: true });
@@ -130,7 +141,16 @@ const result = {
   modes: Object.fromEntries(
     Object.keys(MODES).map((mode) => {
       const [tool, floor] = [times[`${mode}Tool`], times[`${mode}Floor`]];
-      return [mode, { toolMs: median(tool), toolP90: quantile(tool, 0.9), floorMs: median(floor), ratio: median(tool) / median(floor), spawned: countProcesses(mode) }];
+      return [
+        mode,
+        {
+          toolMs: median(tool),
+          toolP90: quantile(tool, 0.9),
+          floorMs: median(floor),
+          ratio: median(tool) / median(floor),
+          spawned: countProcesses(mode),
+        },
+      ];
     }),
   ),
 };
@@ -139,6 +159,8 @@ if (process.argv.includes('--json')) {
 } else {
   for (const [mode, r] of Object.entries(result.modes)) {
     const spawned = r.spawned ? `; ${r.spawned.processes} processes (${r.spawned.commands.join(', ')})` : '';
-    console.log(`${mode.padEnd(7)} tool ${fmt(r.toolMs)} ms vs node -e 0 + one restore ${fmt(r.floorMs)} ms: ${r.ratio.toFixed(2)}x (median of ${runs}; tool p90 ${fmt(r.toolP90)} ms)${spawned}`);
+    console.log(
+      `${mode.padEnd(7)} tool ${fmt(r.toolMs)} ms vs node -e 0 + one restore ${fmt(r.floorMs)} ms: ${r.ratio.toFixed(2)}x (median of ${runs}; tool p90 ${fmt(r.toolP90)} ms)${spawned}`,
+    );
   }
 }

@@ -36,7 +36,16 @@ function measure(env) {
   const node = median(times.node);
   const tool = median(times.tool);
   const esm = median(times.esm);
-  return { runs, nodeMs: node, esmMs: esm, toolMs: tool, esmRatio: esm / node, ratio: tool / node, nodeP90: quantile(times.node, 0.9), toolP90: quantile(times.tool, 0.9) };
+  return {
+    runs,
+    nodeMs: node,
+    esmMs: esm,
+    toolMs: tool,
+    esmRatio: esm / node,
+    ratio: tool / node,
+    nodeP90: quantile(times.node, 0.9),
+    toolP90: quantile(times.tool, 0.9),
+  };
 }
 
 const result = { clean: measure(cleanEnv()), inherited: measure(process.env) };
@@ -45,6 +54,8 @@ if (process.argv.includes('--json')) {
   console.log(JSON.stringify(result));
 } else {
   for (const [name, r] of Object.entries(result)) {
-    console.log(`${name.padEnd(9)} node -e 0 ${fmt(r.nodeMs)} ms, empty ES module ${fmt(r.esmMs)} ms (${r.esmRatio.toFixed(2)}x), tool --dry-run ${fmt(r.toolMs)} ms, ratio ${r.ratio.toFixed(2)}x (median of ${r.runs}; p90 ${fmt(r.nodeP90)} / ${fmt(r.toolP90)} ms)`);
+    console.log(
+      `${name.padEnd(9)} node -e 0 ${fmt(r.nodeMs)} ms, empty ES module ${fmt(r.esmMs)} ms (${r.esmRatio.toFixed(2)}x), tool --dry-run ${fmt(r.toolMs)} ms, ratio ${r.ratio.toFixed(2)}x (median of ${r.runs}; p90 ${fmt(r.nodeP90)} / ${fmt(r.toolP90)} ms)`,
+    );
   }
 }

@@ -66,7 +66,10 @@ async function withPair(fn) {
     run('ip', ['netns', 'add', pod]);
     run('ip', ['netns', 'add', peer]);
     run('ip', ['link', 'add', `${veth}a`, 'netns', pod, 'type', 'veth', 'peer', 'name', `${veth}b`, 'netns', peer]);
-    for (const [ns, dev, address] of [[pod, `${veth}a`, POD], [peer, `${veth}b`, PEER]]) {
+    for (const [ns, dev, address] of [
+      [pod, `${veth}a`, POD],
+      [peer, `${veth}b`, PEER],
+    ]) {
       run('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', dev]);
       run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
       run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
@@ -84,15 +87,34 @@ async function measure(extraArgs) {
     return await withPair(async (pod, peer) => {
       if (extraArgs) {
         const file = join(dir, 'config.json');
-        writeFileSync(file, JSON.stringify({ OUTBOUND_IPRANGES_EXCLUDE: [...excludedCidrs(10_000), `${PEER}/32`].join(',') }));
-        run(BIN, [...UPSTREAM_ARGS.filter((a, i, all) => a !== '-x' && all[i - 1] !== '-x'), '--config', file, ...extraArgs, '--network-namespace', `/var/run/netns/${pod}`], { env: cleanEnv() });
+        writeFileSync(
+          file,
+          JSON.stringify({ OUTBOUND_IPRANGES_EXCLUDE: [...excludedCidrs(10_000), `${PEER}/32`].join(',') }),
+        );
+        run(
+          BIN,
+          [
+            ...UPSTREAM_ARGS.filter((a, i, all) => a !== '-x' && all[i - 1] !== '-x'),
+            '--config',
+            file,
+            ...extraArgs,
+            '--network-namespace',
+            `/var/run/netns/${pod}`,
+          ],
+          { env: cleanEnv() },
+        );
       }
-      const listener = spawn('ip', ['netns', 'exec', peer, 'python3', '-c', LISTENER, String(connections + WARMUP)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const listener = spawn('ip', ['netns', 'exec', peer, 'python3', '-c', LISTENER, String(connections + WARMUP)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       await new Promise((resolve, reject) => {
         listener.stdout.once('data', resolve);
         listener.once('exit', (code) => reject(new Error(`listener exited ${code}`)));
       });
-      const out = run('ip', ['netns', 'exec', pod, 'python3', '-c', CLIENT, String(connections), String(WARMUP)]).stdout.trim().split(/\s+/).map(Number);
+      const out = run('ip', ['netns', 'exec', pod, 'python3', '-c', CLIENT, String(connections), String(WARMUP)])
+        .stdout.trim()
+        .split(/\s+/)
+        .map(Number);
       listener.kill();
       return { medianUs: out[0], p90Us: out[1] };
     });
@@ -111,6 +133,8 @@ if (process.argv.includes('--json')) {
   console.log(JSON.stringify(result));
 } else {
   for (const name of ['none', 'plain', 'compact']) {
-    console.log(`${name.padEnd(8)} connect median ${result[name].medianUs.toFixed(0)} µs, p90 ${result[name].p90Us.toFixed(0)} µs (${connections} connections)`);
+    console.log(
+      `${name.padEnd(8)} connect median ${result[name].medianUs.toFixed(0)} µs, p90 ${result[name].p90Us.toFixed(0)} µs (${connections} connections)`,
+    );
   }
 }

@@ -8,7 +8,25 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIN = `${ROOT}bin/istio-iptables`;
 
 /** The upstream injector's usual arguments. */
-export const UPSTREAM_ARGS = ['-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020', '--enable-inbound-ipv6=false'];
+export const UPSTREAM_ARGS = [
+  '-p',
+  '15001',
+  '-z',
+  '15006',
+  '-u',
+  '1337',
+  '-m',
+  'REDIRECT',
+  '-i',
+  '*',
+  '-x',
+  '',
+  '-b',
+  '*',
+  '-d',
+  '15090,15021,15020',
+  '--enable-inbound-ipv6=false',
+];
 
 /**
  * The environment for timed node processes: ours, less the variables that make every node
@@ -17,8 +35,8 @@ export const UPSTREAM_ARGS = ['-p', '15001', '-z', '15006', '-u', '1337', '-m', 
  */
 export function cleanEnv() {
   const env = { ...process.env };
-  delete env['NODE_EXTRA_CA_CERTS'];
-  delete env['NODE_OPTIONS'];
+  delete env.NODE_EXTRA_CA_CERTS;
+  delete env.NODE_OPTIONS;
   return env;
 }
 
@@ -52,14 +70,17 @@ export function timeSpawn(file, args, options = {}) {
 
 function firstLine(file, args) {
   try {
-    return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0].trim();
+    return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')[0]
+      .trim();
   } catch {
     return 'unavailable';
   }
 }
 
 export function machine() {
-  const model = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  const model =
+    readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? cpus()[0]?.model ?? 'unknown';
   return {
     nproc: firstLine('nproc', []),
     cpu: model,

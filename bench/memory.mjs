@@ -18,7 +18,8 @@ import { BIN, cleanEnv, median, namespaceName, run, UPSTREAM_ARGS } from './lib.
 const RUNS = 7;
 const env = cleanEnv();
 /** Runs argv[1:] with no stdio, and prints the peak RSS (KiB) of it and everything it waited for. */
-const PEAK = 'import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\nif r.returncode: sys.exit(r.stderr.decode())\nprint(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
+const PEAK =
+  'import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\nif r.returncode: sys.exit(r.stderr.decode())\nprint(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
 
 /** Peak RSS of one run of `file args`, in MiB. */
 function peakMiB(file, args) {
@@ -72,5 +73,6 @@ if (process.argv.includes('--json')) {
   console.log(JSON.stringify(result));
 } else {
   console.log(`node -e 0: ${node.toFixed(1)} MiB (median of ${RUNS})`);
-  for (const [name, r] of Object.entries(result.cases)) console.log(`${name.padEnd(10)} ${r.peakMiB.toFixed(1)} MiB, ${r.ratio.toFixed(2)}x`);
+  for (const [name, r] of Object.entries(result.cases))
+    console.log(`${name.padEnd(10)} ${r.peakMiB.toFixed(1)} MiB, ${r.ratio.toFixed(2)}x`);
 }

@@ -13,7 +13,11 @@ const root = process.getuid?.() === 0;
 
 function bench(script, args = []) {
   process.stderr.write(`running bench/${script} ${args.join(' ')}\n`);
-  const result = spawnSync(process.execPath, [`${ROOT}bench/${script}`, ...args, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync(process.execPath, [`${ROOT}bench/${script}`, ...args, '--json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (result.status !== 0) throw new Error(`bench/${script} exited ${result.status}`);
   return JSON.parse(result.stdout.trim().split('\n').pop());
 }
@@ -45,23 +49,30 @@ const lines = [
   '',
   '| environment | `node -e 0` | empty ES module | `--dry-run` | ratio (goal ≤ 1.25×) |',
   '| --- | ---: | ---: | ---: | ---: |',
-  ...Object.entries(cold).map(([name, r]) => `| ${name} | ${ms(r.nodeMs)} | ${ms(r.esmMs)} (${ratio(r.esmRatio)}) | ${ms(r.toolMs)} | ${ratio(r.ratio)} |`),
+  ...Object.entries(cold).map(
+    ([name, r]) =>
+      `| ${name} | ${ms(r.nodeMs)} | ${ms(r.esmMs)} (${ratio(r.esmRatio)}) | ${ms(r.toolMs)} | ${ratio(r.ratio)} |`,
+  ),
   '',
 ];
 if (apply) {
-  const where = { inside: 'inside the namespace (an init container)', outside: 'from outside, `--network-namespace` (a CNI agent)' };
+  const where = {
+    inside: 'inside the namespace (an init container)',
+    outside: 'from outside, `--network-namespace` (a CNI agent)',
+  };
   lines.push(
     '## Apply: a real run into a fresh namespace',
     '',
     'A full real run (nft: a first run restores, then reads back to verify) against `node -e 0` plus one',
     `\`iptables-nft-restore --noflush\` of the same ${n(apply.payloadBytes)}-byte payload; ${apply.runs} runs of each, interleaved, a fresh namespace each (all made before the timing and deleted after it; clean environment).`,
-    'Inside: the tool, and the floor\'s node and restore, are started in the namespace and timed from there (bench/time-in-namespace.mjs).',
-    'Outside: each command the tool starts goes through `nsenter --net=`, and so does the floor\'s restore.',
+    "Inside: the tool, and the floor's node and restore, are started in the namespace and timed from there (bench/time-in-namespace.mjs).",
+    "Outside: each command the tool starts goes through `nsenter --net=`, and so does the floor's restore.",
     '',
     '| the tool run | tool | node -e 0 + one restore | ratio (goal ≤ 1.5×) | processes the tool starts |',
     '| --- | ---: | ---: | ---: | --- |',
     ...Object.entries(apply.modes).map(
-      ([mode, r]) => `| ${where[mode]} | ${ms(r.toolMs)} | ${ms(r.floorMs)} | ${ratio(r.ratio)} | ${r.spawned ? `${r.spawned.processes}: ${r.spawned.commands.join(', ')}` : 'strace not installed'} |`,
+      ([mode, r]) =>
+        `| ${where[mode]} | ${ms(r.toolMs)} | ${ms(r.floorMs)} | ${ratio(r.ratio)} | ${r.spawned ? `${r.spawned.processes}: ${r.spawned.commands.join(', ')}` : 'strace not installed'} |`,
     ),
     '',
   );
@@ -77,7 +88,10 @@ lines.push(
   '',
   '| list | items | generate | per added item | rules | payload bytes | apply | rules, compact | bytes, compact | apply, compact |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...scale.map((r) => `| ${r.kind} | ${n(r.n)} | ${ms(r.generationMs)} | ${r.perItemUs === undefined ? '–' : `${r.perItemUs.toFixed(1)} µs`} | ${n(r.rules)} | ${n(r.bytes)} | ${ms(r.applyMs)} | ${n(r.compactRules)} | ${n(r.compactBytes)} | ${ms(r.compactApplyMs)} |`),
+  ...scale.map(
+    (r) =>
+      `| ${r.kind} | ${n(r.n)} | ${ms(r.generationMs)} | ${r.perItemUs === undefined ? '–' : `${r.perItemUs.toFixed(1)} µs`} | ${n(r.rules)} | ${n(r.bytes)} | ${ms(r.applyMs)} | ${n(r.compactRules)} | ${n(r.compactBytes)} | ${ms(r.compactApplyMs)} |`,
+  ),
   '',
 );
 if (connect) {
@@ -97,7 +111,7 @@ if (connect) {
   );
 }
 const what = {
-  dryRun: '`--dry-run`, the injector\'s usual arguments',
+  dryRun: "`--dry-run`, the injector's usual arguments",
   dryRun10k: '`--dry-run` with 10 000 `-x` CIDRs (a --config file)',
   apply: 'a real run inside a fresh namespace, with the processes it starts',
 };
@@ -109,7 +123,9 @@ lines.push(
   '| run | peak | ratio |',
   '| --- | ---: | ---: |',
   `| \`node -e 0\` | ${memory.nodeMiB.toFixed(1)} MiB | 1.00× |`,
-  ...Object.entries(memory.cases).map(([name, r]) => `| ${what[name]} | ${r.peakMiB.toFixed(1)} MiB | ${ratio(r.ratio)} |`),
+  ...Object.entries(memory.cases).map(
+    ([name, r]) => `| ${what[name]} | ${r.peakMiB.toFixed(1)} MiB | ${ratio(r.ratio)} |`,
+  ),
   '',
 );
 writeFileSync(`${ROOT}bench/RESULTS.md`, lines.join('\n'));

@@ -16,12 +16,21 @@ import { join } from 'node:path';
 import { excludedCidr } from './cidrs.mjs';
 import { BIN, cleanEnv, fmt, median, namespaceName, now, ROOT, run } from './lib.mjs';
 
-const { deriveSettings, planCapture, renderRestore, resolveSettings, toCaptureConfig } = await import(`${ROOT}dist/index.js`);
+const { deriveSettings, planCapture, renderRestore, resolveSettings, toCaptureConfig } = await import(
+  `${ROOT}dist/index.js`
+);
 
 /** The i-th inbound port: every other port from 20000, so --compact-rules groups, not merges. */
 const inboundPort = (i) => String(20000 + 2 * i);
 
-const FLAGS = { 'envoy-port': '15001', 'inbound-capture-port': '15006', 'proxy-uid': '1337', 'istio-inbound-interception-mode': 'REDIRECT', 'istio-service-cidr': '*', 'enable-inbound-ipv6': false };
+const FLAGS = {
+  'envoy-port': '15001',
+  'inbound-capture-port': '15006',
+  'proxy-uid': '1337',
+  'istio-inbound-interception-mode': 'REDIRECT',
+  'istio-service-cidr': '*',
+  'enable-inbound-ipv6': false,
+};
 const NO_HOST = {
   interfaceAddresses: async () => [],
   readTextFile: async () => '',
@@ -61,7 +70,13 @@ function timeApplyOnce(flags, config) {
     run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(config));
-    const argv = [...Object.entries(flags).map(([k, v]) => `--${k}=${v}`), '--config', file, '--network-namespace', `/var/run/netns/${ns}`];
+    const argv = [
+      ...Object.entries(flags).map(([k, v]) => `--${k}=${v}`),
+      '--config',
+      file,
+      '--network-namespace',
+      `/var/run/netns/${ns}`,
+    ];
     const start = now();
     run(BIN, argv, { env: cleanEnv() });
     return now() - start;
@@ -73,9 +88,14 @@ function timeApplyOnce(flags, config) {
 
 const apply = !process.argv.includes('--no-apply') && process.getuid?.() === 0;
 const rows = [];
-for (const [kind, sizes] of [['-x CIDRs', [1, 100, 1000, 10000]], ['-b ports', [1, 100, 1000]]]) {
+for (const [kind, sizes] of [
+  ['-x CIDRs', [1, 100, 1000, 10000]],
+  ['-b ports', [1, 100, 1000]],
+]) {
   for (const n of sizes) {
-    const list = Array.from({ length: n }, (_, i) => (kind === '-x CIDRs' ? excludedCidr(i) : inboundPort(i))).join(',');
+    const list = Array.from({ length: n }, (_, i) => (kind === '-x CIDRs' ? excludedCidr(i) : inboundPort(i))).join(
+      ',',
+    );
     const key = kind === '-x CIDRs' ? 'istio-service-exclude-cidr' : 'istio-inbound-ports';
     const flags = { ...FLAGS, [key]: list, ...(kind === '-b ports' ? {} : { 'istio-inbound-ports': '*' }) };
     const plain = await timeGeneration(flags);

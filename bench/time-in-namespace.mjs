@@ -10,9 +10,15 @@ import { spawnSync } from 'node:child_process';
 const steps = JSON.parse(process.argv[2] ?? '[]');
 const start = process.hrtime.bigint();
 for (const [file, args, input] of steps) {
-  const result = spawnSync(file, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'], input, encoding: 'utf8' });
+  const result = spawnSync(file, args, {
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'],
+    input,
+    encoding: 'utf8',
+  });
   if (result.status !== 0) {
-    console.error(`${file} ${args.join(' ')} exited ${result.status ?? result.signal}: ${result.stderr ?? result.error}`);
+    console.error(
+      `${file} ${args.join(' ')} exited ${result.status ?? result.signal}: ${result.stderr ?? result.error}`,
+    );
     process.exit(1);
   }
 }

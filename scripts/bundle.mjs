@@ -62,7 +62,8 @@ const lazyImports = {
       const target = resolve(args.resolveDir, args.path).replace(/\.js$/, '');
       const file = [`${target}.ts`, `${target}.js`].find((candidate) => lazy.has(candidate));
       if (!file || args.kind === 'entry-point') return undefined;
-      if (args.kind !== 'dynamic-import') return { errors: [{ text: `${args.path} is loaded lazily: import it with import(), not statically` }] };
+      if (args.kind !== 'dynamic-import')
+        return { errors: [{ text: `${args.path} is loaded lazily: import it with import(), not statically` }] };
       // Every bundle that imports a lazy file is in cli/ (bin.js, command-line.js).
       let path = relative(resolve(outdir, 'cli'), outputOf(file));
       if (!path.startsWith('.')) path = `./${path}`;
@@ -116,9 +117,29 @@ await rm(`${staging}.old`, { recursive: true, force: true });
 // /proc/self/ns/net, which passes the namespace check). It reads empty states, "applies", reads
 // back nothing, rolls back and fails, compiling the executor's whole path on the way.
 const codeCache = resolve(outdir, 'cli/bin.js.cache');
-const injectorArgs = ['-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020'];
+const injectorArgs = [
+  '-p',
+  '15001',
+  '-z',
+  '15006',
+  '-u',
+  '1337',
+  '-m',
+  'REDIRECT',
+  '-i',
+  '*',
+  '-x',
+  '',
+  '-b',
+  '*',
+  '-d',
+  '15090,15021,15020',
+];
 const warmUp = (args, env) =>
-  spawnSync(process.execPath, [resolve(root, 'bin/istio-iptables'), ...args], { env: { ...env, ISTIO_IPTABLES_WRITE_CODE_CACHE: codeCache }, stdio: 'ignore' });
+  spawnSync(process.execPath, [resolve(root, 'bin/istio-iptables'), ...args], {
+    env: { ...env, ISTIO_IPTABLES_WRITE_CODE_CACHE: codeCache },
+    stdio: 'ignore',
+  });
 warmUp(['--dry-run', ...injectorArgs], process.env);
 const stubs = await mkdtemp(join(tmpdir(), 'istio-iptables-build-'));
 try {
@@ -127,8 +148,10 @@ try {
 } finally {
   await rm(stubs, { recursive: true, force: true });
 }
-if (!existsSync(codeCache)) console.warn(`bundle: no code cache written (${relative(root, codeCache)}): the CLI works, but starts slower`);
+if (!existsSync(codeCache))
+  console.warn(`bundle: no code cache written (${relative(root, codeCache)}): the CLI works, but starts slower`);
 
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
-const describe = ([file, output]) => `${relative(staging, resolve(root, file))} ${(output.bytes / 1024).toFixed(0)} KiB`;
+const describe = ([file, output]) =>
+  `${relative(staging, resolve(root, file))} ${(output.bytes / 1024).toFixed(0)} KiB`;
 console.log(`dist/bundle: ${outputs.map(describe).join(', ')}${existsSync(codeCache) ? ', cli/bin.js.cache' : ''}`);

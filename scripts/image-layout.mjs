@@ -95,7 +95,8 @@ function sourceStage(stage, build) {
   const { args, workdir } = stage.body[copyAll];
   const steps = stage.body.slice(copyAll + 1);
   for (const step of steps) {
-    if (step.keyword !== 'RUN') throw new Error(`stage ${stage.name}: ${step.keyword} after \`COPY . .\` is not modelled`);
+    if (step.keyword !== 'RUN')
+      throw new Error(`stage ${stage.name}: ${step.keyword} after \`COPY . .\` is not modelled`);
     if (build) run(splitFlags(step.args).words.join(' '), REPO, baseEnv());
   }
   return mapper(posix.resolve(workdir, args.split(/\s+/)[1] ?? ''), REPO, `stage ${stage.name}`);
@@ -117,7 +118,17 @@ async function buildLayout({ dockerfile, out, build }) {
   const all = stages(instructions(await readFile(dockerfile, 'utf8')));
   const runtime = all[all.length - 1];
   const toHost = mapper(runtime.body.find((i) => i.keyword === 'WORKDIR')?.workdir ?? '/', out, 'runtime stage');
-  const manifest = { dir: out, image: runtime.image, workdir: '', user: '', entrypoint: [], env: {}, copied: [], ran: [], leftToHost: [] };
+  const manifest = {
+    dir: out,
+    image: runtime.image,
+    workdir: '',
+    user: '',
+    entrypoint: [],
+    env: {},
+    copied: [],
+    ran: [],
+    leftToHost: [],
+  };
   const fromStage = {};
   for (const { keyword, args, workdir } of runtime.body) {
     manifest.workdir = workdir;
@@ -131,7 +142,8 @@ async function buildLayout({ dockerfile, out, build }) {
       if (unknown.length > 0) throw new Error(`COPY --${unknown.join(', --')} is not modelled`);
       const stage = flags.from && all.find((s) => s.name === flags.from);
       if (flags.from && !stage) throw new Error(`COPY --from=${flags.from}: no such stage`);
-      const toRepo = stage ? (fromStage[stage.name] ??= sourceStage(stage, build)) : (p) => resolve(REPO, p);
+      if (stage) fromStage[stage.name] ??= sourceStage(stage, build);
+      const toRepo = stage ? fromStage[stage.name] : (p) => resolve(REPO, p);
       const sources = words.map(toRepo);
       await copy(sources, destPath, flags.chmod);
       manifest.copied.push({ from: stage ? stage.name : 'context', paths: words, to: posix.resolve(workdir, dest) });
@@ -149,9 +161,11 @@ async function buildLayout({ dockerfile, out, build }) {
       }
     } else if (keyword === 'USER') manifest.user = args;
     else if (keyword === 'ENTRYPOINT') {
-      if (!args.startsWith('[')) throw new Error('ENTRYPOINT must be exec form (a JSON array), or `args` would be ignored');
+      if (!args.startsWith('['))
+        throw new Error('ENTRYPOINT must be exec form (a JSON array), or `args` would be ignored');
       manifest.entrypoint = JSON.parse(args);
-    } else if (!['LABEL', 'ARG', 'CMD'].includes(keyword)) throw new Error(`${keyword} in the runtime stage is not modelled`);
+    } else if (!['LABEL', 'ARG', 'CMD'].includes(keyword))
+      throw new Error(`${keyword} in the runtime stage is not modelled`);
   }
   // The entrypoint as this machine runs it: its program mapped into the layout.
   const [program = '', ...rest] = manifest.entrypoint;
@@ -170,7 +184,8 @@ async function cli(argv) {
   }
   const made = out === undefined;
   out ??= await mkdtemp(join(tmpdir(), 'image-layout-'));
-  if (!relative(REPO, out).startsWith('..')) throw new Error(`${out} is inside the repository; its node_modules would leak in`);
+  if (!relative(REPO, out).startsWith('..'))
+    throw new Error(`${out} is inside the repository; its node_modules would leak in`);
   await mkdir(out, { recursive: true });
   if ((await readdir(out)).length > 0) throw new Error(`${out} is not empty`);
   try {

@@ -26,7 +26,9 @@ if (!existsSync(join(root, 'dist', 'cli', 'bin.js'))) {
 /** The words bash makes of the line (no globbing; `$` and backquotes refused, so nothing runs). */
 function shellWords(line) {
   if (/[$`]/.test(line)) throw new Error(`flags may not contain $ or \` (no expansions): ${line}`);
-  const out = execFileSync('bash', ['-c', `set -f\nset -- ${line}\nfor w in "$@"; do printf '%s\\0' "$w"; done`], { encoding: 'utf8' });
+  const out = execFileSync('bash', ['-c', `set -f\nset -- ${line}\nfor w in "$@"; do printf '%s\\0' "$w"; done`], {
+    encoding: 'utf8',
+  });
   return out === '' ? [] : out.slice(0, -1).split('\0');
 }
 
@@ -53,8 +55,10 @@ for (const name of scenarios) {
   if (lines.length !== 1) throw new Error(`${name}/flags: expected exactly one line`);
   const argv = shellWords(lines[0]);
   // Never let a scenario apply rules to this machine.
-  if (!argv.includes('--dry-run') && !argv.includes('-n')) throw new Error(`${name}/flags: must contain a bare --dry-run or -n`);
-  if (argv.some((word) => /^(--dry-run|-n)=/.test(word))) throw new Error(`${name}/flags: write a bare --dry-run, not --dry-run=…`);
+  if (!argv.includes('--dry-run') && !argv.includes('-n'))
+    throw new Error(`${name}/flags: must contain a bare --dry-run or -n`);
+  if (argv.some((word) => /^(--dry-run|-n)=/.test(word)))
+    throw new Error(`${name}/flags: write a bare --dry-run, not --dry-run=…`);
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...readEnv(join(dir, 'env')) };
   const stdout = execFileSync(bin, argv, { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const target = join(dir, 'expected.out');

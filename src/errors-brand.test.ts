@@ -4,7 +4,10 @@ import { IptablesError, isIptablesError } from './errors.js';
 
 describe('isIptablesError', () => {
   it('recognises an error of another copy of the class by its brand', () => {
-    const fromOtherCopy = Object.assign(new Error('from command-line.js'), { [Symbol.for('istio-iptables-ts.IptablesError')]: true, code: 'COMMAND_FAILED' });
+    const fromOtherCopy = Object.assign(new Error('from command-line.js'), {
+      [Symbol.for('istio-iptables-ts.IptablesError')]: true,
+      code: 'COMMAND_FAILED',
+    });
     expect(isIptablesError(fromOtherCopy)).toBe(true);
     expect(isIptablesError(new IptablesError('VERIFY_FAILED', 'ours'))).toBe(true);
   });

@@ -11,7 +11,18 @@ export interface Issue {
   readonly message: string;
 }
 
-export type ErrorCode = 'CONFIG_INVALID' | 'HOST_FACT_UNAVAILABLE' | 'UNSUPPORTED' | 'COMMAND_FAILED' | 'RESTORE_FAILED' | 'BINARY_NOT_FOUND' | 'NAMESPACE_UNAVAILABLE' | 'VERIFY_FAILED' | 'DRIFT_NOT_RECONCILED' | 'VALIDATION_FAILED' | 'NOT_PRIVILEGED';
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'HOST_FACT_UNAVAILABLE'
+  | 'UNSUPPORTED'
+  | 'COMMAND_FAILED'
+  | 'RESTORE_FAILED'
+  | 'BINARY_NOT_FOUND'
+  | 'NAMESPACE_UNAVAILABLE'
+  | 'VERIFY_FAILED'
+  | 'DRIFT_NOT_RECONCILED'
+  | 'VALIDATION_FAILED'
+  | 'NOT_PRIVILEGED';
 
 /**
  * Marks this tool's errors. `isIptablesError` checks it rather than `instanceof`, which fails
@@ -73,9 +84,18 @@ export class CommandFailedError extends IptablesError {
   readonly command: readonly string[];
   readonly exitCode: number | undefined;
   readonly stderr: string;
-  constructor(command: readonly string[], exitCode: number | undefined, stderr: string, options?: { code?: ErrorCode; message?: string; cause?: unknown }) {
+  constructor(
+    command: readonly string[],
+    exitCode: number | undefined,
+    stderr: string,
+    options?: { code?: ErrorCode; message?: string; cause?: unknown },
+  ) {
     const detail = stderr.trim() ? `: ${stderr.trim()}` : '';
-    super(options?.code ?? 'COMMAND_FAILED', options?.message ?? `\`${command.join(' ')}\` failed (exit ${exitCode ?? 'none'})${detail}`, options);
+    super(
+      options?.code ?? 'COMMAND_FAILED',
+      options?.message ?? `\`${command.join(' ')}\` failed (exit ${exitCode ?? 'none'})${detail}`,
+      options,
+    );
     this.command = command;
     this.exitCode = exitCode;
     this.stderr = stderr;
@@ -87,7 +107,13 @@ export class RestoreFailedError extends CommandFailedError {
   override name = 'RestoreFailedError';
   readonly family: string;
   readonly line: { readonly number: number; readonly text: string } | undefined;
-  constructor(family: string, command: readonly string[], exitCode: number | undefined, stderr: string, payload: string) {
+  constructor(
+    family: string,
+    command: readonly string[],
+    exitCode: number | undefined,
+    stderr: string,
+    payload: string,
+  ) {
     // A line refused while reading: `line 3 failed`; a rule the kernel refused at COMMIT (nft):
     // `line 7: RULE_APPEND failed (Invalid argument)`.
     const match = /line (\d+)(?: failed|: )/.exec(stderr);
@@ -141,7 +167,10 @@ export class VerifyError extends IptablesError {
   override name = 'VerifyError';
   readonly differences: readonly string[];
   constructor(family: string, differences: readonly string[]) {
-    super('VERIFY_FAILED', `${family} rules read back after applying differ from the plan:\n  ${differences.join('\n  ')}`);
+    super(
+      'VERIFY_FAILED',
+      `${family} rules read back after applying differ from the plan:\n  ${differences.join('\n  ')}`,
+    );
     this.differences = differences;
   }
 }
@@ -153,7 +182,10 @@ export const NOT_PERMITTED = /Permission denied|you must be root|Operation not p
 export class NotPrivilegedError extends IptablesError {
   override name = 'NotPrivilegedError';
   constructor(detail: string) {
-    super('NOT_PRIVILEGED', `not permitted to change netfilter rules: run as root or with CAP_NET_ADMIN (and CAP_NET_RAW). ${detail}`.trim());
+    super(
+      'NOT_PRIVILEGED',
+      `not permitted to change netfilter rules: run as root or with CAP_NET_ADMIN (and CAP_NET_RAW). ${detail}`.trim(),
+    );
   }
 }
 

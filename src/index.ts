@@ -16,11 +16,27 @@ export type { NetworkStep } from './plan/routes.js';
 export { renderRestore } from './render/restore.js';
 export { renderDryRun, renderUpstreamTranscript } from './render/dry-run.js';
 export { checkCommands, cleanupCommands } from './render/commands.js';
-export { ConfigError, HostFactError, IptablesError, UnsupportedError, isConfigError, isIptablesError, type Issue } from './errors.js';
+export {
+  ConfigError,
+  HostFactError,
+  IptablesError,
+  UnsupportedError,
+  isConfigError,
+  isIptablesError,
+  type Issue,
+} from './errors.js';
 export { main, loadConfiguration, EXIT, type CliDeps, type CliIo } from './cli/main.js';
 export { applyCapture, type ApplyDeps, type ApplyReport } from './exec/apply.js';
 export type { Command, CommandResult, CommandRunner } from './exec/command.js';
 export { inNetns, netnsRunner } from './exec/netns.js';
 export { processRunner } from './exec/process-runner.js';
 export { realSleep, type RetryPolicy } from './exec/retry.js';
-export { CommandFailedError, RestoreFailedError, BinaryNotFoundError, NamespaceError, VerifyError, NotPrivilegedError, ValidationFailedError } from './errors.js';
+export {
+  CommandFailedError,
+  RestoreFailedError,
+  BinaryNotFoundError,
+  NamespaceError,
+  VerifyError,
+  NotPrivilegedError,
+  ValidationFailedError,
+} from './errors.js';

@@ -11,8 +11,45 @@ import { BIN, kernelSkipReason, runTool, sh, withNamespace, type Namespace } fro
 const BACKENDS = ['nft', 'legacy'] as const;
 type Backend = (typeof BACKENDS)[number];
 
-const REDIRECT_ARGS = ['-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020'];
-const TPROXY_ARGS = ['-m', 'TPROXY', '-b', '*', '-d', '15090', '-u', '1337', '-i', '10.0.0.0/8,fd00::/8', '-x', '10.1.0.0/16', '--redirect-dns', '--capture-all-dns', '--drop-invalid', '-c', 'eth9', '-k', 'vnet0'];
+const REDIRECT_ARGS = [
+  '-p',
+  '15001',
+  '-z',
+  '15006',
+  '-u',
+  '1337',
+  '-m',
+  'REDIRECT',
+  '-i',
+  '*',
+  '-x',
+  '',
+  '-b',
+  '*',
+  '-d',
+  '15090,15021,15020',
+];
+const TPROXY_ARGS = [
+  '-m',
+  'TPROXY',
+  '-b',
+  '*',
+  '-d',
+  '15090',
+  '-u',
+  '1337',
+  '-i',
+  '10.0.0.0/8,fd00::/8',
+  '-x',
+  '10.1.0.0/16',
+  '--redirect-dns',
+  '--capture-all-dns',
+  '--drop-invalid',
+  '-c',
+  'eth9',
+  '-k',
+  'vnet0',
+];
 
 function payloads(dryRun: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -29,7 +66,11 @@ function payloads(dryRun: string): Record<string, string> {
 const binaries = (backend: Backend) => ({ ipv4: `iptables-${backend}`, ipv6: `ip6tables-${backend}` });
 
 /** What iptables itself makes of upstream's payload, restored into a fresh namespace. */
-async function controlState(args: readonly string[], backend: Backend, families: readonly ('ipv4' | 'ipv6')[]): Promise<Record<string, string>> {
+async function controlState(
+  args: readonly string[],
+  backend: Backend,
+  families: readonly ('ipv4' | 'ipv6')[],
+): Promise<Record<string, string>> {
   const dry = await runTool([...args, '--dry-run']);
   expect(dry.code, dry.stderr).toBe(0);
   const texts = payloads(dry.stdout);
@@ -43,7 +84,11 @@ async function controlState(args: readonly string[], backend: Backend, families:
   });
 }
 
-async function liveState(ns: Namespace, backend: Backend, families: readonly ('ipv4' | 'ipv6')[]): Promise<Record<string, string>> {
+async function liveState(
+  ns: Namespace,
+  backend: Backend,
+  families: readonly ('ipv4' | 'ipv6')[],
+): Promise<Record<string, string>> {
   const state: Record<string, string> = {};
   for (const family of families) state[family] = await ns.save(binaries(backend)[family]);
   return state;
@@ -68,15 +113,30 @@ async function fwmarkRules(ns: Namespace, family: 'ipv4' | 'ipv6'): Promise<numb
  * Runs `fn` with stand-ins first on PATH that log each iptables program started and then run
  * the real one; `started()` returns the programs logged since its last call.
  */
-async function withProgramLog(fn: (env: Record<string, string>, started: () => Promise<string[]>) => Promise<void>): Promise<void> {
+async function withProgramLog(
+  fn: (env: Record<string, string>, started: () => Promise<string[]>) => Promise<void>,
+): Promise<void> {
   const dir = (await sh('mktemp', ['-d'])).stdout.trim();
   try {
-    for (const name of ['iptables-nft-save', 'iptables-nft-restore', 'iptables-legacy-save', 'iptables-legacy-restore', 'iptables-save', 'iptables-restore']) {
+    for (const name of [
+      'iptables-nft-save',
+      'iptables-nft-restore',
+      'iptables-legacy-save',
+      'iptables-legacy-restore',
+      'iptables-save',
+      'iptables-restore',
+    ]) {
       const real = (await sh('sh', ['-c', `command -v ${name}`])).stdout.trim();
-      await sh('sh', ['-c', `printf '#!/bin/sh\\necho %s >> ${dir}/log\\nexec %s "$@"\\n' ${name} ${real} > ${dir}/${name} && chmod +x ${dir}/${name}`]);
+      await sh('sh', [
+        '-c',
+        `printf '#!/bin/sh\\necho %s >> ${dir}/log\\nexec %s "$@"\\n' ${name} ${real} > ${dir}/${name} && chmod +x ${dir}/${name}`,
+      ]);
     }
-    const started = async () => (await sh('sh', ['-c', `cat ${dir}/log 2>/dev/null; rm -f ${dir}/log`])).stdout.split('\n').filter((line) => line !== '');
-    await fn({ PATH: `${dir}:${process.env['PATH'] ?? ''}` }, started);
+    const started = async () =>
+      (await sh('sh', ['-c', `cat ${dir}/log 2>/dev/null; rm -f ${dir}/log`])).stdout
+        .split('\n')
+        .filter((line) => line !== '');
+    await fn({ PATH: `${dir}:${process.env.PATH ?? ''}` }, started);
   } finally {
     await sh('rm', ['-rf', dir]);
   }
@@ -84,7 +144,10 @@ async function withProgramLog(fn: (env: Record<string, string>, started: () => P
 
 describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
   for (const backend of BACKENDS) {
-    for (const [mode, modeArgs] of [['REDIRECT', REDIRECT_ARGS], ['TPROXY', TPROXY_ARGS]] as const) {
+    for (const [mode, modeArgs] of [
+      ['REDIRECT', REDIRECT_ARGS],
+      ['TPROXY', TPROXY_ARGS],
+    ] as const) {
       for (const stack of ['ipv4', 'dual'] as const) {
         const families = stack === 'dual' ? (['ipv4', 'ipv6'] as const) : (['ipv4'] as const);
         test(`${mode} × ${backend} × ${stack}: applied state equals the payload's, re-runs change nothing`, async () => {
@@ -182,12 +245,25 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
     await withNamespace('rollback', async (ns) => {
       const dir = (await sh('mktemp', ['-d'])).stdout.trim();
       try {
-        await sh('sh', ['-c', `printf '#!/bin/sh\\ncat >/dev/null\\necho "ip6tables-restore: line 2 failed" >&2\\nexit 1\\n' > ${dir}/ip6tables-nft-restore && chmod +x ${dir}/ip6tables-nft-restore`]);
+        await sh('sh', [
+          '-c',
+          `printf '#!/bin/sh\\ncat >/dev/null\\necho "ip6tables-restore: line 2 failed" >&2\\nexit 1\\n' > ${dir}/ip6tables-nft-restore && chmod +x ${dir}/ip6tables-nft-restore`,
+        ]);
         await ns.exec('iptables-nft', ['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '9999', '-j', 'RETURN']);
         const before = await ns.save('iptables-nft');
-        const result = await runTool([...REDIRECT_ARGS, '--enable-inbound-ipv6=true', '--force-iptables-binary', 'nft', '--network-namespace', ns.path], {
-          PATH: `${dir}:${process.env['PATH'] ?? ''}`,
-        });
+        const result = await runTool(
+          [
+            ...REDIRECT_ARGS,
+            '--enable-inbound-ipv6=true',
+            '--force-iptables-binary',
+            'nft',
+            '--network-namespace',
+            ns.path,
+          ],
+          {
+            PATH: `${dir}:${process.env.PATH ?? ''}`,
+          },
+        );
         expect(result.code).toBe(1);
         expect(result.stderr).toContain('ipv6 restore failed');
         expect(result.stderr).toContain('payload line 2: -N ISTIO_INBOUND');
@@ -202,7 +278,15 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
   test('bad input in apply mode leaves the namespace untouched', async () => {
     await withNamespace('bad', async (ns) => {
       const before = await ns.save('iptables-nft');
-      const result = await runTool(['-b', '99999', '-i', '10.0.0.0', '--network-namespace', ns.path, '--enable-inbound-ipv6=false']);
+      const result = await runTool([
+        '-b',
+        '99999',
+        '-i',
+        '10.0.0.0',
+        '--network-namespace',
+        ns.path,
+        '--enable-inbound-ipv6=false',
+      ]);
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
       expect(result.stderr).toContain('--istio-inbound-ports="99999"');
@@ -213,15 +297,25 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
   });
 
   test('a missing namespace is a clear error before anything runs', async () => {
-    const result = await runTool([...REDIRECT_ARGS, '--enable-inbound-ipv6=false', '--network-namespace', '/var/run/netns/iit-does-not-exist']);
+    const result = await runTool([
+      ...REDIRECT_ARGS,
+      '--enable-inbound-ipv6=false',
+      '--network-namespace',
+      '/var/run/netns/iit-does-not-exist',
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/network namespace \/var\/run\/netns\/iit-does-not-exist is not available/);
-    const notNs = await runTool([...REDIRECT_ARGS, '--enable-inbound-ipv6=false', '--network-namespace', '/etc/hostname']);
+    const notNs = await runTool([
+      ...REDIRECT_ARGS,
+      '--enable-inbound-ipv6=false',
+      '--network-namespace',
+      '/etc/hostname',
+    ]);
     expect(notNs.code).toBe(1);
     expect(notNs.stderr).toContain('is not a network namespace file');
   });
 
-  test('from outside, a process\'s namespace (/proc/PID/ns/net) tells its legacy tables without a state read', async () => {
+  test("from outside, a process's namespace (/proc/PID/ns/net) tells its legacy tables without a state read", async () => {
     await withProgramLog(async (env, started) => {
       await withNamespace('by-pid', async (ns) => {
         const holder = spawn('nsenter', [`--net=${ns.path}`, 'sleep', '60'], { stdio: 'ignore' });
@@ -229,9 +323,13 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
           const path = `/proc/${holder.pid}/ns/net`;
           // Until nsenter has entered the namespace, the path is still ours: never run against it.
           const target = statSync(ns.path).ino;
-          for (let i = 0; i < 200 && statSync(path, { throwIfNoEntry: false })?.ino !== target; i++) await new Promise((r) => setTimeout(r, 10));
+          for (let i = 0; i < 200 && statSync(path, { throwIfNoEntry: false })?.ino !== target; i++)
+            await new Promise((r) => setTimeout(r, 10));
           expect(statSync(path).ino).toBe(target);
-          const result = await runTool([...REDIRECT_ARGS, '--enable-inbound-ipv6=false', '--network-namespace', path], env);
+          const result = await runTool(
+            [...REDIRECT_ARGS, '--enable-inbound-ipv6=false', '--network-namespace', path],
+            env,
+          );
           expect(result.code, result.stderr).toBe(0);
           expect(await started()).toEqual(['iptables-nft-restore', 'iptables-nft-save']);
           expect(await ns.save('iptables-nft')).toContain('-A OUTPUT -j ISTIO_OUTPUT');
@@ -245,7 +343,13 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
   test('IPv6 is derived from the target namespace, not ours', async () => {
     await withNamespace('derive', async (ns) => {
       await ns.exec('ip', ['-6', 'addr', 'add', '2001:db8::5/64', 'dev', 'lo', 'nodad']);
-      const result = await runTool([...REDIRECT_ARGS, '--network-namespace', ns.path, '--force-iptables-binary', 'nft']);
+      const result = await runTool([
+        ...REDIRECT_ARGS,
+        '--network-namespace',
+        ns.path,
+        '--force-iptables-binary',
+        'nft',
+      ]);
       expect(result.code, result.stderr).toBe(0);
       expect(await ns.save('ip6tables-nft')).toContain('ISTIO_OUTPUT');
     });
@@ -253,7 +357,8 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
 
   describe('run inside the namespace (the init container)', () => {
     /** The CLI started in the namespace, as an init container runs: no --network-namespace. */
-    const runInside = (ns: Namespace, args: readonly string[]) => sh('nsenter', [`--net=${ns.path}`, BIN, ...args], { reject: false });
+    const runInside = (ns: Namespace, args: readonly string[]) =>
+      sh('nsenter', [`--net=${ns.path}`, BIN, ...args], { reject: false });
     const args = [...REDIRECT_ARGS, '--enable-inbound-ipv6=false'];
 
     test('without legacy tables it applies with nft', async () => {
@@ -273,7 +378,9 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
         expect(first.code, first.stderr).toBe(0);
         expect(first.stderr).toMatch(/^ipv4 \(nft\): no rules of ours yet; applied \d+ rules$/m);
         const nat = await ns.save('iptables-nft');
-        expect(nat.indexOf('-A OUTPUT -d 192.0.2.9/32 -j RETURN')).toBeLessThan(nat.indexOf('-A OUTPUT -j ISTIO_OUTPUT'));
+        expect(nat.indexOf('-A OUTPUT -d 192.0.2.9/32 -j RETURN')).toBeLessThan(
+          nat.indexOf('-A OUTPUT -j ISTIO_OUTPUT'),
+        );
         const again = await runInside(ns, args);
         expect(again.code, again.stderr).toBe(0);
         expect(again.stderr).toContain('already match the plan');
@@ -298,10 +405,23 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
       await withNamespace('inside-leftover', async (ns) => {
         await ns.exec('iptables-nft', ['-t', 'nat', '-A', 'OUTPUT', '-d', '192.0.2.9/32', '-j', 'RETURN']);
         await ns.exec('iptables-nft', ['-t', 'raw', '-N', 'ISTIO_OUTPUT_DNS']);
-        await ns.exec('iptables-nft', ['-t', 'raw', '-A', 'OUTPUT', '-p', 'udp', '--dport', '53', '-j', 'ISTIO_OUTPUT_DNS']);
+        await ns.exec('iptables-nft', [
+          '-t',
+          'raw',
+          '-A',
+          'OUTPUT',
+          '-p',
+          'udp',
+          '--dport',
+          '53',
+          '-j',
+          'ISTIO_OUTPUT_DNS',
+        ]);
         const result = await runInside(ns, args);
         expect(result.code, result.stderr).toBe(0);
-        expect(result.stderr).toContain('ipv4 (nft): the rules read back are not just the plan; putting back what was applied, then reading the state first');
+        expect(result.stderr).toContain(
+          'ipv4 (nft): the rules read back are not just the plan; putting back what was applied, then reading the state first',
+        );
         expect(result.stderr).toContain('raw ISTIO_OUTPUT_DNS: chain not in the plan');
         const state = await ns.save('iptables-nft');
         expect(state).not.toContain('ISTIO_OUTPUT_DNS');

@@ -47,7 +47,7 @@ function expectRejected(result: CliResult, expected: readonly Expected[]): void 
   // Nothing on stderr looks like a restore line either: values are quoted, newlines escaped.
   expect(lines.filter((line) => /^(-[AIN] |\* |COMMIT$)/.test(line))).toEqual([]);
   for (const e of expected) {
-    const fragment = e.value !== undefined ? `${e.source}=${JSON.stringify(e.value)}` : e.mentions ?? '';
+    const fragment = e.value !== undefined ? `${e.source}=${JSON.stringify(e.value)}` : (e.mentions ?? '');
     const found = lines.some((line) => line.includes(e.source) && line.includes(fragment));
     expect(found, `stderr should report ${e.source} with ${fragment}:\n${result.stderr}`).toBe(true);
   }
@@ -56,23 +56,47 @@ function expectRejected(result: CliResult, expected: readonly Expected[]): void 
 const INJECTION = '80\n-A OUTPUT -j ACCEPT';
 
 /** Rows for a flag: one per bad value, each reported as the flag's long name with the value. */
-function rows(flag: string, long: string, values: readonly (string | [given: string, reported: string])[], extra: readonly string[] = []): Row[] {
+function rows(
+  flag: string,
+  long: string,
+  values: readonly (string | [given: string, reported: string])[],
+  extra: readonly string[] = [],
+): Row[] {
   return values.map((v) => {
     const [given, reported] = typeof v === 'string' ? [v, v] : v;
-    return { title: `${flag} ${JSON.stringify(given)}`, argv: [...BASE, ...extra, flag, given], expect: [issue(long, reported)] };
+    return {
+      title: `${flag} ${JSON.stringify(given)}`,
+      argv: [...BASE, ...extra, flag, given],
+      expect: [issue(long, reported)],
+    };
   });
 }
 
 const SINGLE_PORT_VALUES = ['0', '65536', 'abc', '80,x', ' 81', '5:3', '1000:2000', '080', INJECTION];
 /** In a list each item is checked and reported on its own. */
-const PORT_LIST_VALUES: (string | [string, string])[] = ['0', '65536', 'abc', ['80,x', 'x'], ['80, 81', ' 81'], '5:3', '1:2:3', '-5', INJECTION];
+const PORT_LIST_VALUES: (string | [string, string])[] = [
+  '0',
+  '65536',
+  'abc',
+  ['80,x', 'x'],
+  ['80, 81', ' 81'],
+  '5:3',
+  '1:2:3',
+  '-5',
+  INJECTION,
+];
 
 const table: Record<string, Row[]> = {
   'single ports (-p -z -e)': [
     ...rows('-p', '--envoy-port', SINGLE_PORT_VALUES),
     ...rows('-z', '--inbound-capture-port', SINGLE_PORT_VALUES),
     ...rows('-e', '--inbound-tunnel-port', SINGLE_PORT_VALUES),
-    { title: 'INBOUND_CAPTURE_PORT env', argv: BASE, env: { INBOUND_CAPTURE_PORT: '0' }, expect: [env('INBOUND_CAPTURE_PORT', '0')] },
+    {
+      title: 'INBOUND_CAPTURE_PORT env',
+      argv: BASE,
+      env: { INBOUND_CAPTURE_PORT: '0' },
+      expect: [env('INBOUND_CAPTURE_PORT', '0')],
+    },
   ],
   'port lists (-b -d -q -o)': [
     ...rows('-b', '--istio-inbound-ports', [...PORT_LIST_VALUES, ['80,*', '80,*']]),
@@ -81,7 +105,12 @@ const table: Record<string, Row[]> = {
     ...rows('-o', '--istio-local-outbound-ports-exclude', PORT_LIST_VALUES),
     // Upstream ignores -d unless -b is "*"; it is still checked.
     ...rows('-d', '--istio-local-exclude-ports', ['abc', INJECTION], ['-b', '80']),
-    { title: 'ISTIO_INBOUND_PORTS env', argv: BASE, env: { ISTIO_INBOUND_PORTS: '80;81' }, expect: [env('ISTIO_INBOUND_PORTS', '80;81')] },
+    {
+      title: 'ISTIO_INBOUND_PORTS env',
+      argv: BASE,
+      env: { ISTIO_INBOUND_PORTS: '80;81' },
+      expect: [env('ISTIO_INBOUND_PORTS', '80;81')],
+    },
   ],
   'CIDRs per family (-i -x)': [
     ...(['-i', '-x'] as const).flatMap((flag) =>
@@ -105,15 +134,43 @@ const table: Record<string, Row[]> = {
     ),
     ...rows('-i', '--istio-service-cidr', [['*,10.0.0.0/8', '*']]),
     ...rows('-x', '--istio-service-exclude-cidr', ['*']),
-    { title: 'ISTIO_SERVICE_EXCLUDE_CIDR env', argv: BASE, env: { ISTIO_SERVICE_EXCLUDE_CIDR: '*' }, expect: [env('ISTIO_SERVICE_EXCLUDE_CIDR', '*')] },
+    {
+      title: 'ISTIO_SERVICE_EXCLUDE_CIDR env',
+      argv: BASE,
+      env: { ISTIO_SERVICE_EXCLUDE_CIDR: '*' },
+      expect: [env('ISTIO_SERVICE_EXCLUDE_CIDR', '*')],
+    },
   ],
   'IPv4 loopback CIDR': [
-    ...rows('--host-ipv4-loopback-cidr', '--host-ipv4-loopback-cidr', ['10.0.0.1/8', '128.0.0.1/32', '127.0.0.1/7', '127.0.0.1', '::1/128', '127.0.0.1/33', '127.0.0.01/8']),
-    { title: 'ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR env', argv: BASE, env: { ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR: '10.0.0.1/8' }, expect: [env('ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR', '10.0.0.1/8')] },
+    ...rows('--host-ipv4-loopback-cidr', '--host-ipv4-loopback-cidr', [
+      '10.0.0.1/8',
+      '128.0.0.1/32',
+      '127.0.0.1/7',
+      '127.0.0.1',
+      '::1/128',
+      '127.0.0.1/33',
+      '127.0.0.01/8',
+    ]),
+    {
+      title: 'ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR env',
+      argv: BASE,
+      env: { ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR: '10.0.0.1/8' },
+      expect: [env('ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR', '10.0.0.1/8')],
+    },
   ],
   'DNS servers': [
-    ...rows('--dns-servers-v4', '--dns-servers-v4', ['::1', ['10.96.0.10,2001:db8::53', '2001:db8::53'], '10.96.0.10/32', '10.96.0.10 -j ACCEPT', '10.96.0'], ['--redirect-dns']),
-    ...rows('--dns-servers-v6', '--dns-servers-v6', ['10.96.0.10', 'fe80::1%eth0', '2001:db8::53/128', '::1 -j ACCEPT'], ['--redirect-dns']),
+    ...rows(
+      '--dns-servers-v4',
+      '--dns-servers-v4',
+      ['::1', ['10.96.0.10,2001:db8::53', '2001:db8::53'], '10.96.0.10/32', '10.96.0.10 -j ACCEPT', '10.96.0'],
+      ['--redirect-dns'],
+    ),
+    ...rows(
+      '--dns-servers-v6',
+      '--dns-servers-v6',
+      ['10.96.0.10', 'fe80::1%eth0', '2001:db8::53/128', '::1 -j ACCEPT'],
+      ['--redirect-dns'],
+    ),
   ],
   'interface names (-c -k)': (['-c', '-k'] as const).flatMap((flag) =>
     rows(flag, flag === '-c' ? '--istio-exclude-interfaces' : '--kube-virt-interfaces', [
@@ -140,61 +197,151 @@ const table: Record<string, Row[]> = {
     { title: 'PROXY_GID env', argv: BASE, env: { PROXY_GID: 'a b' }, expect: [env('PROXY_GID', 'a b')] },
   ],
   'owner groups': [
-    ...rows('--outbound-owner-groups', '--outbound-owner-groups', ['java -j ACCEPT', ['*,java', '*'], ['java,!x', '!x']]),
-    ...rows('--outbound-owner-groups-exclude', '--outbound-owner-groups-exclude', ['a b', '-1', ['888,ftp\n-A OUTPUT', 'ftp\n-A OUTPUT']]),
+    ...rows('--outbound-owner-groups', '--outbound-owner-groups', [
+      'java -j ACCEPT',
+      ['*,java', '*'],
+      ['java,!x', '!x'],
+    ]),
+    ...rows('--outbound-owner-groups-exclude', '--outbound-owner-groups-exclude', [
+      'a b',
+      '-1',
+      ['888,ftp\n-A OUTPUT', 'ftp\n-A OUTPUT'],
+    ]),
     {
       title: 'more than 64 groups',
       argv: BASE,
       env: { ISTIO_OUTBOUND_OWNER_GROUPS: Array.from({ length: 65 }, (_, i) => `g${i}`).join(',') },
       expect: [env('ISTIO_OUTBOUND_OWNER_GROUPS', Array.from({ length: 65 }, (_, i) => `g${i}`).join(','))],
     },
-    { title: 'ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE env', argv: BASE, env: { ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE: 'bad group' }, expect: [env('ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE', 'bad group')] },
+    {
+      title: 'ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE env',
+      argv: BASE,
+      env: { ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE: 'bad group' },
+      expect: [env('ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE', 'bad group')],
+    },
   ],
   'interception mode (-m)': [
     ...rows('-m', '--istio-inbound-interception-mode', ['tproxy', 'redirect', 'FOO', ' TPROXY']),
-    { title: 'ISTIO_INBOUND_INTERCEPTION_MODE env', argv: BASE, env: { ISTIO_INBOUND_INTERCEPTION_MODE: 'Tproxy' }, expect: [env('ISTIO_INBOUND_INTERCEPTION_MODE', 'Tproxy')] },
+    {
+      title: 'ISTIO_INBOUND_INTERCEPTION_MODE env',
+      argv: BASE,
+      env: { ISTIO_INBOUND_INTERCEPTION_MODE: 'Tproxy' },
+      expect: [env('ISTIO_INBOUND_INTERCEPTION_MODE', 'Tproxy')],
+    },
   ],
   'TPROXY mark and route table (-t -r)': [
-    ...rows('-t', '--istio-inbound-tproxy-mark', ['0x539', '0', '4294967296', 'abc', '-1'], ['-m', 'TPROXY', '-b', '80']),
-    ...rows('-r', '--istio-inbound-tproxy-route-table', ['0x539', '0', '253', '254', '255', 'main'], ['-m', 'TPROXY', '-b', '80']),
+    ...rows(
+      '-t',
+      '--istio-inbound-tproxy-mark',
+      ['0x539', '0', '4294967296', 'abc', '-1'],
+      ['-m', 'TPROXY', '-b', '80'],
+    ),
+    ...rows(
+      '-r',
+      '--istio-inbound-tproxy-route-table',
+      ['0x539', '0', '253', '254', '255', 'main'],
+      ['-m', 'TPROXY', '-b', '80'],
+    ),
   ],
   'probe settings': [
     ...rows('--probe-timeout', '--probe-timeout', ['5 s', 'abc', '-1s', '1', '.s', '5sec']),
     ...rows('--iptables-probe-port', '--iptables-probe-port', ['70000', 'abc', '0x3a9a', '-1']),
-    { title: '--run-validation with probe port 0', argv: [...BASE, '--host-ip', '10.0.0.1', '--run-validation', '--iptables-probe-port', '0'], expect: [issue('--iptables-probe-port', '0')] },
+    {
+      title: '--run-validation with probe port 0',
+      argv: [...BASE, '--host-ip', '10.0.0.1', '--run-validation', '--iptables-probe-port', '0'],
+      expect: [issue('--iptables-probe-port', '0')],
+    },
     ...rows('--host-ip', '--host-ip', ['1.2.3', '10.0.0.1/32']),
     { title: 'PROBE_TIMEOUT env', argv: BASE, env: { PROBE_TIMEOUT: 'abc' }, expect: [env('PROBE_TIMEOUT', 'abc')] },
   ],
   'booleans in env vars': [
     { title: 'REDIRECT_DNS=yes', argv: BASE, env: { REDIRECT_DNS: 'yes' }, expect: [env('REDIRECT_DNS', 'yes')] },
-    { title: 'DRY_RUN=on (no --dry-run flag)', argv: ['--enable-inbound-ipv6=false', '-u', '1337'], env: { DRY_RUN: 'on' }, expect: [env('DRY_RUN', 'on')] },
-    { title: 'ISTIO_META_DNS_CAPTURE=nope over REDIRECT_DNS=true', argv: BASE, env: { REDIRECT_DNS: 'true', ISTIO_META_DNS_CAPTURE: 'nope' }, expect: [env('ISTIO_META_DNS_CAPTURE', 'nope')] },
+    {
+      title: 'DRY_RUN=on (no --dry-run flag)',
+      argv: ['--enable-inbound-ipv6=false', '-u', '1337'],
+      env: { DRY_RUN: 'on' },
+      expect: [env('DRY_RUN', 'on')],
+    },
+    {
+      title: 'ISTIO_META_DNS_CAPTURE=nope over REDIRECT_DNS=true',
+      argv: BASE,
+      env: { REDIRECT_DNS: 'true', ISTIO_META_DNS_CAPTURE: 'nope' },
+      expect: [env('ISTIO_META_DNS_CAPTURE', 'nope')],
+    },
     { title: 'INVALID_DROP=y', argv: BASE, env: { INVALID_DROP: 'y' }, expect: [env('INVALID_DROP', 'y')] },
-    { title: 'CAPTURE_ALL_DNS=enabled', argv: BASE, env: { CAPTURE_ALL_DNS: 'enabled' }, expect: [env('CAPTURE_ALL_DNS', 'enabled')] },
+    {
+      title: 'CAPTURE_ALL_DNS=enabled',
+      argv: BASE,
+      env: { CAPTURE_ALL_DNS: 'enabled' },
+      expect: [env('CAPTURE_ALL_DNS', 'enabled')],
+    },
   ],
   'boolean flags': [
-    { title: '--dry-run=yes', argv: ['--enable-inbound-ipv6=false', '-u', '1337', '--dry-run=yes'], expect: [issue('--dry-run', 'yes')] },
-    { title: '--dry-run false (separate value)', argv: ['--enable-inbound-ipv6=false', '-u', '1337', '--dry-run', 'false'], expect: [issue('--dry-run', 'false')] },
-    { title: '-n=on', argv: ['--enable-inbound-ipv6=false', '-u', '1337', '-n=on'], expect: [issue('--dry-run', 'on')] },
+    {
+      title: '--dry-run=yes',
+      argv: ['--enable-inbound-ipv6=false', '-u', '1337', '--dry-run=yes'],
+      expect: [issue('--dry-run', 'yes')],
+    },
+    {
+      title: '--dry-run false (separate value)',
+      argv: ['--enable-inbound-ipv6=false', '-u', '1337', '--dry-run', 'false'],
+      expect: [issue('--dry-run', 'false')],
+    },
+    {
+      title: '-n=on',
+      argv: ['--enable-inbound-ipv6=false', '-u', '1337', '-n=on'],
+      expect: [issue('--dry-run', 'on')],
+    },
     { title: '--redirect-dns= (empty)', argv: [...BASE, '--redirect-dns='], expect: [issue('--redirect-dns', '')] },
-    { title: '--enable-inbound-ipv6=maybe', argv: ['--dry-run', '-u', '1337', '--enable-inbound-ipv6=maybe'], expect: [issue('--enable-inbound-ipv6', 'maybe')] },
+    {
+      title: '--enable-inbound-ipv6=maybe',
+      argv: ['--dry-run', '-u', '1337', '--enable-inbound-ipv6=maybe'],
+      expect: [issue('--enable-inbound-ipv6', 'maybe')],
+    },
   ],
   'command-line shape': [
-    { title: '-x --dry-run (missing value)', argv: ['--enable-inbound-ipv6=false', '-u', '1337', '-x', '--dry-run'], expect: [{ source: '--istio-service-exclude-cidr', mentions: 'needs a value' }] },
-    { title: '-p at the end (missing value)', argv: [...BASE, '-p'], expect: [{ source: '--envoy-port', mentions: 'needs a value' }] },
+    {
+      title: '-x --dry-run (missing value)',
+      argv: ['--enable-inbound-ipv6=false', '-u', '1337', '-x', '--dry-run'],
+      expect: [{ source: '--istio-service-exclude-cidr', mentions: 'needs a value' }],
+    },
+    {
+      title: '-p at the end (missing value)',
+      argv: [...BASE, '-p'],
+      expect: [{ source: '--envoy-port', mentions: 'needs a value' }],
+    },
     { title: 'unknown long flag', argv: [...BASE, '--foo'], expect: [issue('--foo', '')] },
-    { title: 'unknown flag with a value', argv: [...BASE, '--capture-all=true'], expect: [issue('--capture-all', 'true')] },
+    {
+      title: 'unknown flag with a value',
+      argv: [...BASE, '--capture-all=true'],
+      expect: [issue('--capture-all', 'true')],
+    },
     { title: 'unknown short flag', argv: [...BASE, '-Z'], expect: [issue('-Z', '')] },
     { title: 'positional argument', argv: [...BASE, 'extra'], expect: [issue('command line', 'extra')] },
     { title: 'positional argument after --', argv: [...BASE, '--', 'extra'], expect: [issue('command line', 'extra')] },
   ],
   'unsupported backends and paths': [
     ...rows('--force-iptables-binary', '--force-iptables-binary', ['foo', 'iptables-legacy', 'NFT']),
-    { title: 'FORCE_IPTABLES_BINARY env', argv: BASE, env: { FORCE_IPTABLES_BINARY: 'auto' }, expect: [env('FORCE_IPTABLES_BINARY', 'auto')] },
+    {
+      title: 'FORCE_IPTABLES_BINARY env',
+      argv: BASE,
+      env: { FORCE_IPTABLES_BINARY: 'auto' },
+      expect: [env('FORCE_IPTABLES_BINARY', 'auto')],
+    },
     { title: '--native-nftables', argv: [...BASE, '--native-nftables'], expect: [issue('--native-nftables', 'true')] },
-    { title: 'NATIVE_NFTABLES=true', argv: BASE, env: { NATIVE_NFTABLES: 'true' }, expect: [env('NATIVE_NFTABLES', 'true')] },
+    {
+      title: 'NATIVE_NFTABLES=true',
+      argv: BASE,
+      env: { NATIVE_NFTABLES: 'true' },
+      expect: [env('NATIVE_NFTABLES', 'true')],
+    },
     ...rows('--network-namespace', '--network-namespace', ['netns/pod', 'pod']),
-    { title: 'DRY_RUN_FILE_PATH that cannot be written', argv: BASE, env: { DRY_RUN_FILE_PATH: '/nonexistent-iit/dir/transcript' }, expect: [env('DRY_RUN_FILE_PATH', '/nonexistent-iit/dir/transcript')] },
+    {
+      title: 'DRY_RUN_FILE_PATH that cannot be written',
+      argv: BASE,
+      env: { DRY_RUN_FILE_PATH: '/nonexistent-iit/dir/transcript' },
+      expect: [env('DRY_RUN_FILE_PATH', '/nonexistent-iit/dir/transcript')],
+    },
   ],
 };
 
@@ -215,11 +362,16 @@ describe('the config file (--config)', () => {
   const withConfig = (path: string) => ['--config', path, '--dry-run', '--enable-inbound-ipv6=false', '-u', '1337'];
 
   it('rejects an unknown key, naming it and its value', async () => {
-    expectRejected(await run(withConfig(file('unknown.json', '{"PROXY_PORTS": "15001"}'))), [configKey('PROXY_PORTS', '"15001"')]);
+    expectRejected(await run(withConfig(file('unknown.json', '{"PROXY_PORTS": "15001"}'))), [
+      configKey('PROXY_PORTS', '"15001"'),
+    ]);
   });
 
   it('rejects values of the wrong type, every one of them', async () => {
-    const path = file('types.json', '{"PROXY_PORT": 15001, "DRY_RUN": "yes", "DNS_SERVERS_V4": "10.96.0.10", "PROBE_TIMEOUT": "5s", "IPTABLES_PROBE_PORT": 1.5}');
+    const path = file(
+      'types.json',
+      '{"PROXY_PORT": 15001, "DRY_RUN": "yes", "DNS_SERVERS_V4": "10.96.0.10", "PROBE_TIMEOUT": "5s", "IPTABLES_PROBE_PORT": 1.5}',
+    );
     expectRejected(await run(withConfig(path)), [
       configKey('PROXY_PORT', '15001'),
       configKey('DRY_RUN', '"yes"'),
@@ -245,7 +397,15 @@ describe('the config file (--config)', () => {
   });
 
   it('rejects bad values by their config key', async () => {
-    const path = file('values.json', JSON.stringify({ PROXY_PORT: '0', EXCLUDE_INTERFACES: 'eth0,a\u0000b', DNS_SERVERS_V4: ['::1'], INBOUND_INTERCEPTION_MODE: 'tproxy' }));
+    const path = file(
+      'values.json',
+      JSON.stringify({
+        PROXY_PORT: '0',
+        EXCLUDE_INTERFACES: 'eth0,a\u0000b',
+        DNS_SERVERS_V4: ['::1'],
+        INBOUND_INTERCEPTION_MODE: 'tproxy',
+      }),
+    );
     expectRejected(await run(withConfig(path)), [
       configKey('PROXY_PORT', '0'),
       configKey('EXCLUDE_INTERFACES', 'a\u0000b'),
@@ -268,7 +428,27 @@ describe('reporting', () => {
       const config = join(dir, 'config.json');
       writeFileSync(config, '{"NO_SUCH_KEY": true}');
       const result = await run(
-        ['--config', config, ...BASE, '-p', '0', '-b', '80,abc', '-i', '10.0.0.0', '-c', 'eth 0', '-u', '-1', '-m', 'tproxy', '-r', '254', '--probe-timeout', '5 s'],
+        [
+          '--config',
+          config,
+          ...BASE,
+          '-p',
+          '0',
+          '-b',
+          '80,abc',
+          '-i',
+          '10.0.0.0',
+          '-c',
+          'eth 0',
+          '-u',
+          '-1',
+          '-m',
+          'tproxy',
+          '-r',
+          '254',
+          '--probe-timeout',
+          '5 s',
+        ],
         { REDIRECT_DNS: 'yes', ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR: '10.0.0.1/8' },
       );
       const expected = [
@@ -293,13 +473,36 @@ describe('reporting', () => {
   });
 
   it('reports every command-line problem at once', async () => {
-    const result = await run(['--enable-inbound-ipv6=false', '-u', '1337', '--dry-run=yes', '--redirect-dns', 'true', '-x']);
-    expectRejected(result, [issue('--dry-run', 'yes'), issue('--redirect-dns', 'true'), { source: '--istio-service-exclude-cidr', mentions: 'needs a value' }]);
+    const result = await run([
+      '--enable-inbound-ipv6=false',
+      '-u',
+      '1337',
+      '--dry-run=yes',
+      '--redirect-dns',
+      'true',
+      '-x',
+    ]);
+    expectRejected(result, [
+      issue('--dry-run', 'yes'),
+      issue('--redirect-dns', 'true'),
+      { source: '--istio-service-exclude-cidr', mentions: 'needs a value' },
+    ]);
   });
 
   it('never echoes an injected line as a line of its own', async () => {
-    const result = await run([...BASE, '-c', 'eth0\n-A OUTPUT -j ACCEPT', '-q', INJECTION, '-u', '1337\n-A OUTPUT -j ACCEPT']);
-    expectRejected(result, [issue('--istio-exclude-interfaces', 'eth0\n-A OUTPUT -j ACCEPT'), issue('--istio-outbound-ports', INJECTION)]);
+    const result = await run([
+      ...BASE,
+      '-c',
+      'eth0\n-A OUTPUT -j ACCEPT',
+      '-q',
+      INJECTION,
+      '-u',
+      '1337\n-A OUTPUT -j ACCEPT',
+    ]);
+    expectRejected(result, [
+      issue('--istio-exclude-interfaces', 'eth0\n-A OUTPUT -j ACCEPT'),
+      issue('--istio-outbound-ports', INJECTION),
+    ]);
     expect(result.stderr).not.toContain('\n-A OUTPUT');
   });
 });

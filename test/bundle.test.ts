@@ -13,7 +13,26 @@ import { REPO_ROOT } from './support/cli.js';
 const run = promisify(execFile);
 const BUNDLE = join(REPO_ROOT, 'dist/bundle');
 const BIN = join(REPO_ROOT, 'bin/istio-iptables');
-const DRY_RUN = ['--dry-run', '-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020', '--enable-inbound-ipv6=false'];
+const DRY_RUN = [
+  '--dry-run',
+  '-p',
+  '15001',
+  '-z',
+  '15006',
+  '-u',
+  '1337',
+  '-m',
+  'REDIRECT',
+  '-i',
+  '*',
+  '-x',
+  '',
+  '-b',
+  '*',
+  '-d',
+  '15090,15021,15020',
+  '--enable-inbound-ipv6=false',
+];
 
 describe('the CLI bundle', () => {
   it('is what bin/istio-iptables runs, as CommonJS', () => {
@@ -41,7 +60,8 @@ describe('the CLI bundle', () => {
       const text = readFileSync(join(BUNDLE, file), 'utf8');
       const relative = [...text.matchAll(/require\("(\.[^"]+)"\)/g)].map(([, path]) => path ?? '');
       if (file === 'cli/bin.js') expect(relative.length).toBeGreaterThan(0);
-      for (const path of relative) expect(existsSync(resolve(dirname(join(BUNDLE, file)), path)), `${file} requires ${path}`).toBe(true);
+      for (const path of relative)
+        expect(existsSync(resolve(dirname(join(BUNDLE, file)), path)), `${file} requires ${path}`).toBe(true);
     }
     // validation.ts resolves ../cli/probe.js from its own module, which is in cli/bin.js.
     expect(readFileSync(join(BUNDLE, 'cli/bin.js'), 'utf8')).toContain('"../cli/probe.js"');
@@ -53,11 +73,21 @@ describe('the CLI bundle', () => {
     expect(help.stdout).toContain('--compact-rules');
     const dir = mkdtempSync(join(tmpdir(), 'iit-bundle-'));
     try {
-      writeFileSync(join(dir, 'good.json'), JSON.stringify({ PROXY_PORT: '15001', INBOUND_PORTS_INCLUDE: '8080', ENABLE_INBOUND_IPV6: false, PROXY_UID: '1337' }));
+      writeFileSync(
+        join(dir, 'good.json'),
+        JSON.stringify({
+          PROXY_PORT: '15001',
+          INBOUND_PORTS_INCLUDE: '8080',
+          ENABLE_INBOUND_IPV6: false,
+          PROXY_UID: '1337',
+        }),
+      );
       writeFileSync(join(dir, 'bad.json'), JSON.stringify({ PROXY_PORT: 15001, NO_SUCH_KEY: true }));
       const good = await run(BIN, ['--config', join(dir, 'good.json'), '--dry-run']);
       expect(good.stdout).toContain('-A ISTIO_INBOUND -p tcp --dport 8080 -j ISTIO_IN_REDIRECT\n');
-      const bad = await run(BIN, ['--config', join(dir, 'bad.json'), '--dry-run']).catch((error: { stderr: string; code: number }) => error);
+      const bad = await run(BIN, ['--config', join(dir, 'bad.json'), '--dry-run']).catch(
+        (error: { stderr: string; code: number }) => error,
+      );
       expect(bad).toMatchObject({ code: 2 });
       expect((bad as { stderr: string }).stderr).toContain('config key PROXY_PORT="15001": must be string');
     } finally {

@@ -5,13 +5,14 @@
 import { randomBytes } from 'node:crypto';
 
 export default async function setup() {
-  process.env['IIT_RUN_ID'] ??= randomBytes(3).toString('hex');
+  process.env.IIT_RUN_ID ??= randomBytes(3).toString('hex');
   const { kernelSkipReason, leftoverNamespaces, rootSnapshot } = await import('./support/kernel.js');
   if (kernelSkipReason) return undefined;
   const before = await rootSnapshot();
   return async function teardown() {
     const after = await rootSnapshot();
-    if (after !== before) throw new Error(`the test suite changed the root namespace's rules:\n--- before\n${before}\n--- after\n${after}`);
+    if (after !== before)
+      throw new Error(`the test suite changed the root namespace's rules:\n--- before\n${before}\n--- after\n${after}`);
     const left = await leftoverNamespaces();
     if (left.length > 0) throw new Error(`test namespaces left behind: ${left.join(', ')}`);
   };

@@ -24,12 +24,18 @@ function load(name: string): Scenario {
   const dir = join(GOLDEN_DIR, name);
   const line = readFileSync(join(dir, 'flags'), 'utf8').replace(/\n$/, '');
   const envPath = join(dir, 'env');
-  return { line, argv: splitShellWords(line), env: existsSync(envPath) ? parseEnvLines(readFileSync(envPath, 'utf8')) : {} };
+  return {
+    line,
+    argv: splitShellWords(line),
+    env: existsSync(envPath) ? parseEnvLines(readFileSync(envPath, 'utf8')) : {},
+  };
 }
 
 /** What bash makes of the line: the reference for "shell-quoted words" (update-golden uses it). */
 function bashWords(line: string): string[] {
-  const out = execFileSync('bash', ['-c', `set -f\nset -- ${line}\nfor w in "$@"; do printf '%s\\0' "$w"; done`], { encoding: 'utf8' });
+  const out = execFileSync('bash', ['-c', `set -f\nset -- ${line}\nfor w in "$@"; do printf '%s\\0' "$w"; done`], {
+    encoding: 'utf8',
+  });
   return out === '' ? [] : out.slice(0, -1).split('\0');
 }
 
@@ -44,7 +50,10 @@ describe.each(SCENARIOS)('golden scenario %s', (name) => {
 
   it('prints expected.out exactly (update with npm run golden:update)', async () => {
     const { argv, env } = load(name);
-    expect(existsSync(join(dir, 'expected.out')), 'missing expected.out: run npm run build && npm run golden:update').toBe(true);
+    expect(
+      existsSync(join(dir, 'expected.out')),
+      'missing expected.out: run npm run build && npm run golden:update',
+    ).toBe(true);
     const expected = readFileSync(join(dir, 'expected.out'), 'utf8');
     const result = await runCli(argv, env, fileOnlyHostFacts());
     expect(result.code, result.stderr).toBe(0);
@@ -58,7 +67,11 @@ describe('golden scenarios as a whole', () => {
   it('always state IPv6 enablement and dry-run, so the output cannot depend on the machine', () => {
     for (const [index, { argv }] of all.entries()) {
       const context = SCENARIOS[index];
-      expect(argv.filter((word) => /^--enable-inbound-ipv6=(true|false)$/.test(word)).length + (argv.includes('--config') ? 1 : 0), context).toBeGreaterThan(0);
+      expect(
+        argv.filter((word) => /^--enable-inbound-ipv6=(true|false)$/.test(word)).length +
+          (argv.includes('--config') ? 1 : 0),
+        context,
+      ).toBeGreaterThan(0);
       expect(argv.includes('--dry-run') || argv.includes('-n'), context).toBe(true);
     }
   });
@@ -72,14 +85,24 @@ describe('golden scenarios as a whole', () => {
     // --native-nftables is refused outright (test/bad-input.test.ts).
     const untested = new Set(['native-nftables']);
     const missing = FLAG_SPECS.filter((spec) => !untested.has(spec.long))
-      .filter((spec) => !used.has(`--${spec.long}`) && !('short' in spec && used.has(`-${spec.short}`)) && !spec.env.some((name) => used.has(name)))
+      .filter(
+        (spec) =>
+          !used.has(`--${spec.long}`) &&
+          !('short' in spec && used.has(`-${spec.short}`)) &&
+          !spec.env.some((name) => used.has(name)),
+      )
       .map((spec) => spec.long);
     expect(missing).toEqual([]);
     expect(used.has('--config')).toBe(true);
   });
 
   it('cover both interception modes, both family setups and cleanup-only', () => {
-    const lines = all.map(({ line, env }) => `${line} ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    const lines = all.map(
+      ({ line, env }) =>
+        `${line} ${Object.entries(env)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+    );
     expect(lines.some((l) => / -m TPROXY /.test(l) || /ISTIO_INBOUND_INTERCEPTION_MODE=TPROXY/.test(l))).toBe(true);
     expect(lines.some((l) => / -m REDIRECT /.test(l))).toBe(true);
     expect(lines.some((l) => l.includes('--enable-inbound-ipv6=true'))).toBe(true);

@@ -14,7 +14,24 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { kernelSkipReason, REPO, runTool, sh, withNamespace } from './support/kernel.js';
 
 /** The flags istio's sidecar injector passes to istio-init by default. */
-const INJECTOR_FLAGS = ['-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020'];
+const INJECTOR_FLAGS = [
+  '-p',
+  '15001',
+  '-z',
+  '15006',
+  '-u',
+  '1337',
+  '-m',
+  'REDIRECT',
+  '-i',
+  '*',
+  '-x',
+  '',
+  '-b',
+  '*',
+  '-d',
+  '15090,15021,15020',
+];
 /** The injector's `args` as written: for proxyv2, whose entrypoint is pilot-agent, led by its sub-command. */
 const INJECTED_ARGS = ['istio-iptables', ...INJECTOR_FLAGS];
 /** Never allowed in the image, whatever package.json says. */
@@ -55,7 +72,7 @@ async function entrypoint(args: readonly string[]) {
   const [program = '', ...rest] = manifest.hostEntrypoint;
   const result = await execa(program, [...rest, ...args], {
     cwd: inLayout(manifest.workdir),
-    env: { PATH: process.env['PATH'] ?? '', ...manifest.env },
+    env: { PATH: process.env.PATH ?? '', ...manifest.env },
     extendEnv: false,
     reject: false,
   });
@@ -77,7 +94,13 @@ async function runtimeStage(): Promise<string[]> {
 }
 
 /** An instruction's words after its own leading `--flag`s (COPY --from, RUN --mount). */
-const withoutFlags = (words: string[]) => words.slice(Math.max(0, words.findIndex((word) => !word.startsWith('--'))));
+const withoutFlags = (words: string[]) =>
+  words.slice(
+    Math.max(
+      0,
+      words.findIndex((word) => !word.startsWith('--')),
+    ),
+  );
 
 /** Every package directory under node_modules, nested ones included, as lockfile keys. */
 async function installedPackages(under = 'node_modules'): Promise<string[]> {
@@ -85,8 +108,11 @@ async function installedPackages(under = 'node_modules'): Promise<string[]> {
   const found: string[] = [];
   for (const entry of entries) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const names = entry.name.startsWith('@') ? (await readdir(join(dir, under, entry.name))).map((n) => `${entry.name}/${n}`) : [entry.name];
-    for (const name of names) found.push(`${under}/${name}`, ...(await installedPackages(`${under}/${name}/node_modules`)));
+    const names = entry.name.startsWith('@')
+      ? (await readdir(join(dir, under, entry.name))).map((n) => `${entry.name}/${n}`)
+      : [entry.name];
+    for (const name of names)
+      found.push(`${under}/${name}`, ...(await installedPackages(`${under}/${name}/node_modules`)));
   }
   return found;
 }
@@ -94,9 +120,14 @@ async function installedPackages(under = 'node_modules'): Promise<string[]> {
 describe('the init-container image, built as a directory', () => {
   test('the layout replays every COPY and npm step of the runtime stage', async () => {
     const stage = await runtimeStage();
-    const copies = stage.filter((line) => /^COPY /i.test(line)).map((line) => withoutFlags(line.split(' ').slice(1)).slice(0, -1));
+    const copies = stage
+      .filter((line) => /^COPY /i.test(line))
+      .map((line) => withoutFlags(line.split(' ').slice(1)).slice(0, -1));
     expect(manifest.copied.map((copy) => copy.paths)).toEqual(copies);
-    const npmSteps = stage.filter((line) => /^RUN /i.test(line)).map((line) => withoutFlags(line.split(' ').slice(1)).join(' ')).filter((cmd) => cmd.startsWith('npm '));
+    const npmSteps = stage
+      .filter((line) => /^RUN /i.test(line))
+      .map((line) => withoutFlags(line.split(' ').slice(1)).join(' '))
+      .filter((cmd) => cmd.startsWith('npm '));
     expect(manifest.ran).toEqual(npmSteps);
     for (const { paths, to } of manifest.copied) {
       for (const path of paths) {
@@ -116,14 +147,18 @@ describe('the init-container image, built as a directory', () => {
   });
 
   test('no devDependencies in the layout', async () => {
-    const repoPackage = JSON.parse(await readFile(`${REPO}package.json`, 'utf8')) as { devDependencies?: Record<string, string> };
+    const repoPackage = JSON.parse(await readFile(`${REPO}package.json`, 'utf8')) as {
+      devDependencies?: Record<string, string>;
+    };
     const forbidden = new Set([...BUILD_TOOLS, ...Object.keys(repoPackage.devDependencies ?? {})]);
     const installed = await installedPackages();
     const names = installed.map((path) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
     expect(names.filter((name) => forbidden.has(name))).toEqual([]);
     if (installed.length === 0) return;
     // Every installed package is one the lockfile marks as needed in production.
-    const lock = JSON.parse(await readFile(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+    const lock = JSON.parse(await readFile(join(dir, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
     const notForProduction = (path: string) => {
       const entry = lock.packages[path];
       return entry === undefined || entry.dev === true;
@@ -161,7 +196,12 @@ describe('the init-container image, built as a directory', () => {
   describe.skipIf(kernelSkipReason)('in a network namespace', () => {
     test("the injector's default args apply the rules", async () => {
       await withNamespace('image', async (ns) => {
-        const result = await entrypoint([...INJECTED_ARGS, '--enable-inbound-ipv6=false', '--network-namespace', ns.path]);
+        const result = await entrypoint([
+          ...INJECTED_ARGS,
+          '--enable-inbound-ipv6=false',
+          '--network-namespace',
+          ns.path,
+        ]);
         expect(result.code, result.stderr).toBe(0);
         const { stdout } = await ns.exec('iptables-nft-save', []);
         expect(stdout).toContain('-A OUTPUT -j ISTIO_OUTPUT');

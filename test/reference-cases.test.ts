@@ -20,8 +20,16 @@ const scratch = mkdtempSync(join(tmpdir(), 'istio-cases-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** `#` lines of args.txt that stand for settings without an upstream flag. */
-const FLAG_FOR = { ENABLE_INBOUND_IPV6: '--enable-inbound-ipv6', DNS_SERVERS_V4: '--dns-servers-v4', DNS_SERVERS_V6: '--dns-servers-v6' } as const;
-const ENV_ONLY = new Set(['ISTIO_OUTBOUND_OWNER_GROUPS', 'ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE', 'ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR']);
+const FLAG_FOR = {
+  ENABLE_INBOUND_IPV6: '--enable-inbound-ipv6',
+  DNS_SERVERS_V4: '--dns-servers-v4',
+  DNS_SERVERS_V6: '--dns-servers-v6',
+} as const;
+const ENV_ONLY = new Set([
+  'ISTIO_OUTBOUND_OWNER_GROUPS',
+  'ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE',
+  'ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR',
+]);
 const IGNORED = new Set(['HOST_IP']);
 
 /** args.txt → argv and env, as the README describes the format. */
@@ -116,7 +124,12 @@ describe.each(CASES)('reference case %s', (name) => {
       const head = `${HEADER.ipv4}\n${families.ipv4}${v6 ? `${HEADER.ipv6}\n${families.ipv6}` : ''}`;
       expect(stdout.startsWith(head)).toBe(true);
       // What follows the payloads is comments only (the `ip` commands).
-      expect(stdout.slice(head.length).split(/(?<=\n)/).filter((line) => line !== '' && !line.startsWith('# '))).toEqual([]);
+      expect(
+        stdout
+          .slice(head.length)
+          .split(/(?<=\n)/)
+          .filter((line) => line !== '' && !line.startsWith('# ')),
+      ).toEqual([]);
     });
 
     it('writes the upstream transcript to DRY_RUN_FILE_PATH, equal to expected.golden', async () => {

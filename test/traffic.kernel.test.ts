@@ -35,7 +35,8 @@ const common = (mode: Mode) => ['-p', '15001', '-z', '15006', '-u', '1337', '-g'
 /** A listener's answer, normalized: who accepted, where the client meant to go, who the client was. */
 const reply = (server: string, orig: string, src: string) => `${server} orig=${orig} src=${src}`;
 /** A UDP answer: `orig` is the listener's own address; `from` is where the client saw the answer come from. */
-const udpReply = (server: string, orig: string, src: string, from: string) => `${reply(server, orig, src)} from=${from}`;
+const udpReply = (server: string, orig: string, src: string, from: string) =>
+  `${reply(server, orig, src)} from=${from}`;
 
 interface Check {
   readonly what: string;
@@ -256,11 +257,11 @@ const SCENARIOS: readonly Scenario[] = [
     (dns): Scenario => ({
       name:
         dns === 'servers'
-          ? 'DNS --redirect-dns --dns-servers-*: the app\'s queries to the resolver land on 15053; the proxy\'s own reach the resolver'
-          : 'DNS --redirect-dns --capture-all-dns: the app\'s queries to any server land on 15053; the proxy\'s own reach the resolver',
+          ? "DNS --redirect-dns --dns-servers-*: the app's queries to the resolver land on 15053; the proxy's own reach the resolver"
+          : "DNS --redirect-dns --capture-all-dns: the app's queries to any server land on 15053; the proxy's own reach the resolver",
       modes: ['REDIRECT'],
       families: BOTH_FAMILIES,
-      args: (n) => ['-i', '*', ...(dns === 'servers' ? DNS_SERVERS : ['--redirect-dns', '--capture-all-dns'])],
+      args: () => ['-i', '*', ...(dns === 'servers' ? DNS_SERVERS : ['--redirect-dns', '--capture-all-dns'])],
       checks: [
         {
           what: 'app UDP → resolver:53 is answered by 15053, seemingly from the resolver',
@@ -291,7 +292,10 @@ const SCENARIOS: readonly Scenario[] = [
           expect: (n) => reply('resolver', at(n.peer, 53), n.pod),
         },
         {
-          what: dns === 'servers' ? 'app UDP → another server:53 is not captured' : 'app UDP → another server:53 is answered by 15053',
+          what:
+            dns === 'servers'
+              ? 'app UDP → another server:53 is not captured'
+              : 'app UDP → another server:53 is answered by 15053',
           from: 'pod',
           proto: 'udp',
           to: (n) => [n.ext, 53],
@@ -454,14 +458,36 @@ describe.skipIf(kernelSkipReason)('traffic through the applied rules', () => {
     const VALIDATION_ARGS = [...common('REDIRECT'), '-b', '*', '-i', '*', '--enable-inbound-ipv6=false'];
     /** The CLI itself, run inside the pod as the proxy user, as an istio-validation container would. */
     const validate = (pair: Pair, args: readonly string[]) =>
-      sh('ip', ['netns', 'exec', pair.pod.name, 'setpriv', '--reuid', '1337', '--regid', '1337', '--clear-groups', BIN, ...args], { reject: false });
+      sh(
+        'ip',
+        [
+          'netns',
+          'exec',
+          pair.pod.name,
+          'setpriv',
+          '--reuid',
+          '1337',
+          '--regid',
+          '1337',
+          '--clear-groups',
+          BIN,
+          ...args,
+        ],
+        { reject: false },
+      );
 
     for (const backend of BACKENDS) {
       const args = [...VALIDATION_ARGS, '--force-iptables-binary', backend];
       test(`${backend}: passes after the REDIRECT rules are applied`, async () => {
         await withNamespacePair('val', async (pair) => {
           await applyOk(pair, [...common('REDIRECT'), '-b', '*', '-i', '*'], backend, 'ipv4');
-          const result = await validate(pair, [...args, '--skip-rule-apply', '--run-validation', '--probe-timeout', '3s']);
+          const result = await validate(pair, [
+            ...args,
+            '--skip-rule-apply',
+            '--run-validation',
+            '--probe-timeout',
+            '3s',
+          ]);
           expect(result.code, result.stderr).toBe(0);
           expect(result.stderr).toContain('Validation passed, iptables rules established');
         });
@@ -482,7 +508,13 @@ describe.skipIf(kernelSkipReason)('traffic through the applied rules', () => {
           await watcher.waitForAccepted(1);
           expect(watcher.accepted).toHaveLength(1);
           // Control: without --dry-run the probe does run, and the watcher sees its connection.
-          const real = await validate(pair, [...args, '--skip-rule-apply', '--run-validation', '--probe-timeout', '3s']);
+          const real = await validate(pair, [
+            ...args,
+            '--skip-rule-apply',
+            '--run-validation',
+            '--probe-timeout',
+            '3s',
+          ]);
           expect(real.code).toBe(126);
           await watcher.waitForAccepted(2);
           expect(watcher.accepted[1]).toMatch(/^watch15006 orig=127\.0\.0\.6:15002 src=127\.0\.0\.1:\d+$/);
@@ -492,7 +524,15 @@ describe.skipIf(kernelSkipReason)('traffic through the applied rules', () => {
 
     test('fails with exit 126 in a namespace without rules', async () => {
       await withNamespacePair('norules', async (pair) => {
-        const result = await validate(pair, [...VALIDATION_ARGS, '--force-iptables-binary', 'nft', '--skip-rule-apply', '--run-validation', '--probe-timeout', '3s']);
+        const result = await validate(pair, [
+          ...VALIDATION_ARGS,
+          '--force-iptables-binary',
+          'nft',
+          '--skip-rule-apply',
+          '--run-validation',
+          '--probe-timeout',
+          '3s',
+        ]);
         expect(result.code).toBe(126);
         expect(result.stderr).toContain('iptables validation failed');
         expect(result.stderr).toContain('validation timeout');

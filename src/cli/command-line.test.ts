@@ -14,7 +14,24 @@ function viaYargs(normalised: readonly string[]): Record<string, unknown> {
   return flags;
 }
 
-const UPSTREAM = ['-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020'];
+const UPSTREAM = [
+  '-p',
+  '15001',
+  '-z',
+  '15006',
+  '-u',
+  '1337',
+  '-m',
+  'REDIRECT',
+  '-i',
+  '*',
+  '-x',
+  '',
+  '-b',
+  '*',
+  '-d',
+  '15090,15021,15020',
+];
 
 const SAME: readonly (readonly string[])[] = [
   [],
@@ -35,7 +52,9 @@ const SAME: readonly (readonly string[])[] = [
   ['-u', 'it is a "quoted" word', '-g', "o'brien"],
   // Every flag once, strings with a value and booleans bare.
   FLAG_SPECS.flatMap((spec) => (spec.kind === 'boolean' ? [`--${spec.long}`] : [`--${spec.long}`, `v-${spec.long}`])),
-  FLAG_SPECS.flatMap((spec) => ('short' in spec && spec.short ? (spec.kind === 'boolean' ? [`-${spec.short}`] : [`-${spec.short}`, '1']) : [])),
+  FLAG_SPECS.flatMap((spec) =>
+    'short' in spec && spec.short ? (spec.kind === 'boolean' ? [`-${spec.short}`] : [`-${spec.short}`, '1']) : [],
+  ),
 ];
 
 describe('parseKnownFlags', () => {
@@ -62,13 +81,33 @@ describe('parseKnownFlags', () => {
 
 describe('checkArgv', () => {
   it.each([
-    [['--config', 'x.json', '-n'], ['--config=x.json', '--dry-run']],
+    [
+      ['--config', 'x.json', '-n'],
+      ['--config=x.json', '--dry-run'],
+    ],
     [['--config', '-'], ['--config=-']],
     // The injector's args for pilot-agent: the sub-command's name first, and its logging flags.
-    [['istio-iptables', '-p', '15001', '--log_output_level', 'default:info', '--log_as_json', '--log_rotate_max_age=3'], ['--envoy-port=15001']],
+    [
+      [
+        'istio-iptables',
+        '-p',
+        '15001',
+        '--log_output_level',
+        'default:info',
+        '--log_as_json',
+        '--log_rotate_max_age=3',
+      ],
+      ['--envoy-port=15001'],
+    ],
     // pflag's joined short forms.
-    [['-p15001', '-ceth0', '-x10.0.0.0/8,::1/128'], ['--envoy-port=15001', '--istio-exclude-interfaces=eth0', '--istio-service-exclude-cidr=10.0.0.0/8,::1/128']],
-    [['-nk', 'vnet0'], ['--dry-run', '--kube-virt-interfaces=vnet0']],
+    [
+      ['-p15001', '-ceth0', '-x10.0.0.0/8,::1/128'],
+      ['--envoy-port=15001', '--istio-exclude-interfaces=eth0', '--istio-service-exclude-cidr=10.0.0.0/8,::1/128'],
+    ],
+    [
+      ['-nk', 'vnet0'],
+      ['--dry-run', '--kube-virt-interfaces=vnet0'],
+    ],
     [['-c=eth0=x'], ['--istio-exclude-interfaces=eth0=x']],
   ])('normalises %j', (argv, expected) => {
     expect(checkArgv(argv)).toEqual({ argv: expected, issues: [] });

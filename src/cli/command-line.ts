@@ -46,14 +46,18 @@ export function commandLine(argv: readonly string[]): Argv {
     })
     .option(CONFIG_FLAG, {
       type: 'string',
-      describe: "Istio's effective-configuration JSON record (the config.json format); - reads stdin. Flags override it.",
+      describe:
+        "Istio's effective-configuration JSON record (the config.json format); - reads stdin. Flags override it.",
       group: 'Input:',
     });
   for (const spec of FLAG_SPECS) {
     parser = parser.option(spec.long, {
       type: spec.kind,
       describe: describe(spec),
-      group: 'extension' in spec && spec.extension ? 'Settings upstream derives from the machine or env (this tool\'s flags):' : 'Upstream flags:',
+      group:
+        'extension' in spec && spec.extension
+          ? "Settings upstream derives from the machine or env (this tool's flags):"
+          : 'Upstream flags:',
       ...('short' in spec && spec.short ? { alias: spec.short } : {}),
     });
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { legacyTablesIn, localLegacyTables } from './host-facts.js';
 
-describe('legacy tables, from the kernel\'s list of them', () => {
+describe("legacy tables, from the kernel's list of them", () => {
   const dirs: string[] = [];
   const procNet = (files: Record<string, string>) => {
     const dir = mkdtempSync(join(tmpdir(), 'iit-procnet-'));
@@ -23,7 +23,7 @@ describe('legacy tables, from the kernel\'s list of them', () => {
     expect(localLegacyTables('ipv4', procNet({}))).toBe(false);
   });
 
-  it('in a process\'s namespace (/proc/PID/ns/net): that process\'s list', () => {
+  it("in a process's namespace (/proc/PID/ns/net): that process's list", () => {
     const proc = procNet({});
     mkdirSync(join(proc, '4242/net'), { recursive: true });
     writeFileSync(join(proc, '4242/net/ip_tables_names'), 'nat\n');

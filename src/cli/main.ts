@@ -57,18 +57,26 @@ function yargsIssues(message: string, argv: readonly string[]): Issue[] {
   return (unknown[1] ?? '').split(', ').map((name) => {
     const typed = argv.find((a) => a.replace(/^--?/, '').split('=')[0] === name && a.startsWith('-'));
     return typed
-      ? { source: typed.split('=')[0] ?? typed, value: typed.includes('=') ? typed.slice(typed.indexOf('=') + 1) : '', message: 'unknown flag (see --help)' }
+      ? {
+          source: typed.split('=')[0] ?? typed,
+          value: typed.includes('=') ? typed.slice(typed.indexOf('=') + 1) : '',
+          message: 'unknown flag (see --help)',
+        }
       : { source: 'command line', value: name, message: 'unexpected argument: istio-iptables takes only flags' };
   });
 }
 
 /** Command line → flags by long name, or every problem with it. */
-async function parseArgv(argv: readonly string[]): Promise<{ flags: Record<string, string | boolean>; config?: string; help: boolean }> {
+async function parseArgv(
+  argv: readonly string[],
+): Promise<{ flags: Record<string, string | boolean>; config?: string; help: boolean }> {
   const checked = checkArgv(argv);
   let parsed: Record<string, unknown>;
   try {
     const known = parseKnownFlags(checked.argv);
-    parsed = known ? { _: [], ...known } : ((await import('./command-line.js')).commandLine(checked.argv).parseSync() as Record<string, unknown>);
+    parsed = known
+      ? { _: [], ...known }
+      : ((await import('./command-line.js')).commandLine(checked.argv).parseSync() as Record<string, unknown>);
   } catch (error) {
     throw new ConfigError([...checked.issues, ...yargsIssues((error as Error).message, argv)]);
   }
@@ -78,7 +86,11 @@ async function parseArgv(argv: readonly string[]): Promise<{ flags: Record<strin
   if (Array.isArray(positional) && positional.length > 0) {
     throw new ConfigError([{ source: 'command line', value: positional.join(' '), message: 'unexpected argument' }]);
   }
-  return { flags: flags as Record<string, string | boolean>, ...(typeof config === 'string' ? { config } : {}), help: help === true };
+  return {
+    flags: flags as Record<string, string | boolean>,
+    ...(typeof config === 'string' ? { config } : {}),
+    help: help === true,
+  };
 }
 
 async function readConfig(path: string, io: CliIo): Promise<{ record?: Record<string, unknown>; issues: Issue[] }> {
@@ -95,12 +107,23 @@ function writeTranscript(path: string, text: string): void {
   try {
     writeFileSync(path, text);
   } catch (error) {
-    throw new ConfigError([{ source: 'environment variable DRY_RUN_FILE_PATH', value: path, message: `cannot write: ${(error as Error).message}` }]);
+    throw new ConfigError([
+      {
+        source: 'environment variable DRY_RUN_FILE_PATH',
+        value: path,
+        message: `cannot write: ${(error as Error).message}`,
+      },
+    ]);
   }
 }
 
 /** Flags, file, env and machine → validated configuration. */
-export async function loadConfiguration(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo, deps: Pick<CliDeps, 'hostFacts'>): Promise<ParsedConfig | 'help'> {
+export async function loadConfiguration(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: CliIo,
+  deps: Pick<CliDeps, 'hostFacts'>,
+): Promise<ParsedConfig | 'help'> {
   const { flags, config, help } = await parseArgv(argv);
   if (help) return 'help';
   const file = config === undefined ? { issues: [] } : await readConfig(config, io);
@@ -113,7 +136,12 @@ export async function loadConfiguration(argv: readonly string[], env: Readonly<R
   return parsed;
 }
 
-export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo, deps: CliDeps): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: CliIo,
+  deps: CliDeps,
+): Promise<number> {
   const log = (line: string) => io.stderr(`${line}\n`);
   try {
     const parsed = await loadConfiguration(argv, env, io, deps);
@@ -127,14 +155,15 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     for (const line of planNotes(plan, parsed.config, parsed.options)) log(line);
     if (parsed.options.dryRun) {
       // The transcript first: a path that cannot be written is bad input, reported before any output.
-      const transcriptPath = env['DRY_RUN_FILE_PATH'];
+      const transcriptPath = env.DRY_RUN_FILE_PATH;
       if (transcriptPath) writeTranscript(transcriptPath, renderUpstreamTranscript(plan, parsed.options));
       if (!parsed.options.skipRuleApply) io.stdout(renderDryRun(plan, parsed.options));
       // Upstream probes for real even in a dry run (and so fails); a dry run here touches nothing.
       if (parsed.options.runValidation) log('dry run: skipping --run-validation');
       return EXIT.ok;
     }
-    if (!deps.apply) throw new ConfigError([{ source: '--dry-run', value: 'false', message: 'this build can only dry-run' }]);
+    if (!deps.apply)
+      throw new ConfigError([{ source: '--dry-run', value: 'false', message: 'this build can only dry-run' }]);
     await deps.apply(plan, parsed, log);
     return EXIT.ok;
   } catch (error) {

@@ -55,7 +55,11 @@ export function checkArgv(argv: readonly string[]): { argv: string[]; issues: Is
   const separateValue = (i: number, name: string, long: string): string | undefined => {
     const next = tokens[i + 1];
     if (next === undefined || (next.startsWith('-') && next.length > 1 && isFlagToken(next))) {
-      issues.push({ source: long, value: '', message: `needs a value (write ${name} "" or ${name}= for an empty one)` });
+      issues.push({
+        source: long,
+        value: '',
+        message: `needs a value (write ${name} "" or ${name}= for an empty one)`,
+      });
       return undefined;
     }
     return next;
@@ -68,7 +72,14 @@ export function checkArgv(argv: readonly string[]): { argv: string[]; issues: Is
     const spec = byName.get(name) ?? (joined && eq !== 2 ? byName.get(`-${joined[1]}`) : undefined);
     if (!spec) {
       const logFlag = PILOT_AGENT_LOG_FLAGS.get(name);
-      if (logFlag) i += checkLogFlag(name, logFlag, eq > 0 ? token.slice(eq + 1) : undefined, () => separateValue(i, name, name), issues);
+      if (logFlag)
+        i += checkLogFlag(
+          name,
+          logFlag,
+          eq > 0 ? token.slice(eq + 1) : undefined,
+          () => separateValue(i, name, name),
+          issues,
+        );
       else if (name === `--${CONFIG_FLAG}`) {
         const value = eq > 0 ? token.slice(eq + 1) : separateValue(i, name, name);
         out.push(`${name}=${value ?? ''}`);
@@ -96,7 +107,11 @@ export function checkArgv(argv: readonly string[]): { argv: string[]; issues: Is
       }
       const next = tokens[i + 1];
       if (next !== undefined && parseBoolean(next) !== undefined && next !== '') {
-        issues.push({ source: long, value: next, message: `a separate value is ambiguous (upstream ignores it and turns the flag on): write ${long}=${next}` });
+        issues.push({
+          source: long,
+          value: next,
+          message: `a separate value is ambiguous (upstream ignores it and turns the flag on): write ${long}=${next}`,
+        });
         i++;
       }
       out.push(long);
@@ -117,13 +132,21 @@ export function checkArgv(argv: readonly string[]): { argv: string[]; issues: Is
  * Checks one of pilot-agent's logging flags, whose value is then ignored; returns how many
  * more tokens it took (1 for a value written as a separate word).
  */
-function checkLogFlag(name: string, kind: 'boolean' | 'string' | 'integer', inline: string | undefined, separate: () => string | undefined, issues: Issue[]): number {
+function checkLogFlag(
+  name: string,
+  kind: 'boolean' | 'string' | 'integer',
+  inline: string | undefined,
+  separate: () => string | undefined,
+  issues: Issue[],
+): number {
   if (kind === 'boolean') {
-    if (inline !== undefined && (inline === '' || parseBoolean(inline) === undefined)) issues.push({ source: name, value: inline, message: 'expected true or false' });
+    if (inline !== undefined && (inline === '' || parseBoolean(inline) === undefined))
+      issues.push({ source: name, value: inline, message: 'expected true or false' });
     return 0;
   }
   const value = inline ?? separate();
-  if (value !== undefined && kind === 'integer' && !/^[0-9]+$/.test(value)) issues.push({ source: name, value, message: 'expected a whole number' });
+  if (value !== undefined && kind === 'integer' && !/^[0-9]+$/.test(value))
+    issues.push({ source: name, value, message: 'expected a whole number' });
   return inline === undefined && value !== undefined ? 1 : 0;
 }
 

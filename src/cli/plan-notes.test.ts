@@ -2,7 +2,22 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../test/support/cli.js';
 
-const BASE = ['--dry-run', '-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-b', '*', '--enable-inbound-ipv6=false'];
+const BASE = [
+  '--dry-run',
+  '-p',
+  '15001',
+  '-z',
+  '15006',
+  '-u',
+  '1337',
+  '-m',
+  'REDIRECT',
+  '-i',
+  '*',
+  '-b',
+  '*',
+  '--enable-inbound-ipv6=false',
+];
 const many = (n: number) => Array.from({ length: n }, (_, i) => `198.18.${i >> 7}.${(i & 127) * 2}/32`).join(',');
 
 describe('plan notes on stderr', () => {
@@ -25,7 +40,18 @@ describe('plan notes on stderr', () => {
 
   it('reports the rule count before and after --compact-rules (flag or env)', async () => {
     const ports = Array.from({ length: 40 }, (_, i) => String(8000 + i)).join(',');
-    const argv = ['--dry-run', '-u', '1337', '-i', '*', '--enable-inbound-ipv6=false', '-b', ports, '-x', '192.0.2.0/25,192.0.2.128/25'];
+    const argv = [
+      '--dry-run',
+      '-u',
+      '1337',
+      '-i',
+      '*',
+      '--enable-inbound-ipv6=false',
+      '-b',
+      ports,
+      '-x',
+      '192.0.2.0/25,192.0.2.128/25',
+    ];
     const plain = await runCli(argv);
     const flag = await runCli([...argv, '--compact-rules']);
     const env = await runCli(argv, { ISTIO_IPTABLES_COMPACT_RULES: 'true' });

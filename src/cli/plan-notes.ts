@@ -4,7 +4,11 @@ import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { limitWarnings, ruleCount, thousands } from '../render/limits.js';
 
 /** stderr lines (`info: …`, `warning: …`); none when no rules are going to be written. */
-export function planNotes(plan: CapturePlan, config: CaptureConfig, options: Pick<RunOptions, 'cleanupOnly' | 'skipRuleApply'>): string[] {
+export function planNotes(
+  plan: CapturePlan,
+  config: CaptureConfig,
+  options: Pick<RunOptions, 'cleanupOnly' | 'skipRuleApply'>,
+): string[] {
   if (options.cleanupOnly || options.skipRuleApply) return [];
   const lines: string[] = [];
   if (config.compactRules) {
@@ -13,6 +17,7 @@ export function planNotes(plan: CapturePlan, config: CaptureConfig, options: Pic
   }
   const warnings = limitWarnings(plan);
   lines.push(...warnings.map((warning) => `warning: ${warning}`));
-  if (warnings.length > 0 && !config.compactRules) lines.push('hint: --compact-rules merges CIDR lists and groups port lists into fewer rules, with the same effect');
+  if (warnings.length > 0 && !config.compactRules)
+    lines.push('hint: --compact-rules merges CIDR lists and groups port lists into fewer rules, with the same effect');
   return lines;
 }

@@ -10,7 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server } from 'node:net';
 
-const [listenHost = '127.0.0.1', target = '127.0.0.6', portList = '', probePortText = '', timeoutText = '5000'] = process.argv.slice(2);
+const [listenHost = '127.0.0.1', target = '127.0.0.6', portList = '', probePortText = '', timeoutText = '5000'] =
+  process.argv.slice(2);
 const token = randomBytes(16).toString('hex');
 const servers: Server[] = [];
 
@@ -51,7 +52,11 @@ const ports = portList.split(',').map(Number);
 void Promise.all(ports.map(listen)).then((opened) => {
   if (!opened.some(Boolean)) finish(3, `no listener available: ${ports.map((p) => `${listenHost}:${p}`).join(',')}`);
   setTimeout(
-    () => finish(3, `validation timeout: no connection to ${target}:${probePortText} reached the proxy ports within ${timeoutText} ms`),
+    () =>
+      finish(
+        3,
+        `validation timeout: no connection to ${target}:${probePortText} reached the proxy ports within ${timeoutText} ms`,
+      ),
     // Node fires a timer over 2^31-1 ms at once; no probe needs to wait longer than that (24.8 days).
     Math.min(Number(timeoutText), 2 ** 31 - 1),
   );

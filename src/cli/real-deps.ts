@@ -15,7 +15,11 @@ export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
   return netnsHostFacts(localHostFacts, netnsRunner(processRunner, netns));
 }
 
-export async function applyForReal(plan: CapturePlan, parsed: ParsedConfig, log: (line: string) => void): Promise<void> {
+export async function applyForReal(
+  plan: CapturePlan,
+  parsed: ParsedConfig,
+  log: (line: string) => void,
+): Promise<void> {
   const { options, config } = parsed;
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');

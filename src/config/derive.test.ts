@@ -5,7 +5,14 @@ import { resolveSettings } from './settings.js';
 import { toCaptureConfig } from './to-capture-config.js';
 
 /** HostFacts answering from fixed data and recording every call. */
-function fakeFacts(data: { addresses?: string[]; files?: Record<string, string>; users?: Record<string, number>; userLookup?: 'reject' } = {}) {
+function fakeFacts(
+  data: {
+    addresses?: string[];
+    files?: Record<string, string>;
+    users?: Record<string, number>;
+    userLookup?: 'reject';
+  } = {},
+) {
   const calls: string[] = [];
   const facts: HostFacts = {
     async interfaceAddresses() {
@@ -47,10 +54,24 @@ describe('detectPodAddress (spec §2.5 step 4)', () => {
   });
 
   it('skips loopback, link-local unicast and link-local multicast addresses', () => {
-    const skipped = ['127.0.0.1', '127.9.9.9', '::1', '169.254.1.1', 'fe80::1', 'fe80::1%eth0', 'febf::ffff', '224.0.0.251', 'ff02::1'];
+    const skipped = [
+      '127.0.0.1',
+      '127.9.9.9',
+      '::1',
+      '169.254.1.1',
+      'fe80::1',
+      'fe80::1%eth0',
+      'febf::ffff',
+      '224.0.0.251',
+      'ff02::1',
+    ];
     expect(detect([...skipped, '10.0.0.5', 'fd00::5'])).toEqual({ hostIp: '10.0.0.5', family: 'ipv4', ipv6: false });
     expect(detect([...skipped, 'fd00::5', '10.0.0.5'])).toEqual({ hostIp: 'fd00::5', family: 'ipv6', ipv6: true });
-    expect(detect([...skipped, '10.0.0.5', 'fd00::5'], true)).toEqual({ hostIp: '10.0.0.5', family: 'ipv4', ipv6: true });
+    expect(detect([...skipped, '10.0.0.5', 'fd00::5'], true)).toEqual({
+      hostIp: '10.0.0.5',
+      family: 'ipv4',
+      ipv6: true,
+    });
     expect(detect(skipped)).toBeUndefined();
     expect(detect(skipped, true)).toBeUndefined();
   });
@@ -90,7 +111,10 @@ describe('parseResolvConf', () => {
       'nameserver ::FFFF:10.0.0.1',
       'options ndots:5',
     ].join('\n');
-    expect(parseResolvConf(text)).toEqual({ v4: ['10.96.0.10', '10.96.0.11'], v6: ['::7f00:35', '2001:db8::53', '::ffff:10.0.0.1'] });
+    expect(parseResolvConf(text)).toEqual({
+      v4: ['10.96.0.10', '10.96.0.11'],
+      v6: ['::7f00:35', '2001:db8::53', '::ffff:10.0.0.1'],
+    });
   });
 
   it('returns empty lists for a file without nameservers', () => {
@@ -117,7 +141,11 @@ describe('deriveSettings', () => {
 
     it("uses the user's UID, looked up by ENVOY_USER", async () => {
       const { facts, calls } = fakeFacts({ users: { envoy: 101, 'istio-proxy': 1500 } });
-      const withEnv = await deriveSettings(settingsFrom({ 'enable-inbound-ipv6': false }), { ENVOY_USER: 'envoy' }, facts);
+      const withEnv = await deriveSettings(
+        settingsFrom({ 'enable-inbound-ipv6': false }),
+        { ENVOY_USER: 'envoy' },
+        facts,
+      );
       expect(withEnv.settings['proxy-uid'].value).toBe('101');
       expect(withEnv.settings['proxy-gid'].value).toBe('101');
       const byDefault = await deriveSettings(settingsFrom({ 'enable-inbound-ipv6': false }), {}, facts);
@@ -127,14 +155,22 @@ describe('deriveSettings', () => {
 
     it('does not look anything up when the UID is given, and copies a UID list to the GID verbatim', async () => {
       const { facts, calls } = fakeFacts();
-      const { settings } = await deriveSettings(settingsFrom({ 'enable-inbound-ipv6': false, 'proxy-uid': '3,4' }), {}, facts);
+      const { settings } = await deriveSettings(
+        settingsFrom({ 'enable-inbound-ipv6': false, 'proxy-uid': '3,4' }),
+        {},
+        facts,
+      );
       expect(calls).toEqual([]);
       expect(settings['proxy-gid'].value).toBe('3,4');
     });
 
     it('keeps a given GID', async () => {
       const { facts } = fakeFacts();
-      const { settings } = await deriveSettings(settingsFrom({ 'enable-inbound-ipv6': false, 'proxy-uid': '3', 'proxy-gid': '7' }), {}, facts);
+      const { settings } = await deriveSettings(
+        settingsFrom({ 'enable-inbound-ipv6': false, 'proxy-uid': '3', 'proxy-gid': '7' }),
+        {},
+        facts,
+      );
       expect(settings['proxy-gid'].value).toBe('7');
     });
   });
@@ -172,7 +208,11 @@ describe('deriveSettings', () => {
 
     it('still finds the pod IP for --run-validation without --host-ip', async () => {
       const { facts, calls } = fakeFacts({ addresses: ['10.0.0.7'] });
-      const { settings } = await deriveSettings(settingsFrom({ 'proxy-uid': '1337', 'enable-inbound-ipv6': false, 'run-validation': true }), {}, facts);
+      const { settings } = await deriveSettings(
+        settingsFrom({ 'proxy-uid': '1337', 'enable-inbound-ipv6': false, 'run-validation': true }),
+        {},
+        facts,
+      );
       expect(calls).toEqual(['interfaceAddresses']);
       expect(settings['host-ip'].value).toBe('10.0.0.7');
       expect(settings['enable-inbound-ipv6'].value).toBe(false);
@@ -184,7 +224,9 @@ describe('deriveSettings', () => {
     const resolvConf = 'nameserver 10.96.0.10\nnameserver ::127.0.0.53\n';
 
     it('reads /etc/resolv.conf (or --resolv-conf) when DNS capture needs servers', async () => {
-      const { facts, calls } = fakeFacts({ files: { '/etc/resolv.conf': resolvConf, '/tmp/r.conf': 'nameserver 10.0.0.53\n' } });
+      const { facts, calls } = fakeFacts({
+        files: { '/etc/resolv.conf': resolvConf, '/tmp/r.conf': 'nameserver 10.0.0.53\n' },
+      });
       const byDefault = await deriveSettings(settingsFrom(base), {}, facts);
       expect(byDefault.settings['dns-servers-v4'].value).toEqual(['10.96.0.10']);
       expect(byDefault.settings['dns-servers-v6'].value).toEqual(['::7f00:35']);

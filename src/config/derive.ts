@@ -44,7 +44,10 @@ function unmap(address: IpAddress): IpAddress {
  * Upstream's rule: without dual-stack the first usable address decides; with it, addresses
  * are collected up to the first IPv6 one, and the pod IP is the first collected.
  */
-export function detectPodAddress(addresses: readonly string[], dualStack: boolean): { hostIp: IpAddress; ipv6: boolean } | undefined {
+export function detectPodAddress(
+  addresses: readonly string[],
+  dualStack: boolean,
+): { hostIp: IpAddress; ipv6: boolean } | undefined {
   const usable = addresses.flatMap((text) => {
     const parsed = parseIpAddress(text.split('%')[0] ?? '', { canonical: true });
     return typeof parsed === 'string' ? [] : [unmap(parsed)].filter(isUsable);
@@ -71,7 +74,7 @@ export function parseResolvConf(text: string): { v4: string[]; v6: string[] } {
 
 /** The UID or GID list given as text, or the proxy user's. */
 async function proxyUid(env: Readonly<Record<string, string | undefined>>, facts: HostFacts): Promise<string> {
-  const user = env['ENVOY_USER'] ?? 'istio-proxy';
+  const user = env.ENVOY_USER ?? 'istio-proxy';
   const uid = await facts.lookupUserId(user).catch(() => undefined);
   return uid === undefined ? DEFAULT_PROXY_UID : String(uid);
 }
@@ -93,13 +96,18 @@ export async function deriveSettings(
   let error: HostFactError | undefined;
 
   if (settings['proxy-uid'].value === '') set('proxy-uid', await proxyUid(env, facts), 'ENVOY_USER');
-  if (settings['proxy-gid'].value === '') set('proxy-gid', derived['proxy-uid']?.value ?? settings['proxy-uid'].value ?? '', '--proxy-uid');
+  if (settings['proxy-gid'].value === '')
+    set('proxy-gid', derived['proxy-uid']?.value ?? settings['proxy-uid'].value ?? '', '--proxy-uid');
 
-  const needPodAddress = settings['enable-inbound-ipv6'].value === undefined || (flag('run-validation') && settings['host-ip'].value === undefined);
+  const needPodAddress =
+    settings['enable-inbound-ipv6'].value === undefined ||
+    (flag('run-validation') && settings['host-ip'].value === undefined);
   if (needPodAddress) {
     const pod = detectPodAddress(await facts.interfaceAddresses(), flag('dual-stack'));
     if (!pod) {
-      error = new HostFactError('no usable local IP address found to decide whether IPv6 is enabled; pass --enable-inbound-ipv6=true or --enable-inbound-ipv6=false');
+      error = new HostFactError(
+        'no usable local IP address found to decide whether IPv6 is enabled; pass --enable-inbound-ipv6=true or --enable-inbound-ipv6=false',
+      );
       // A placeholder, so that validation can still report input problems first.
       if (settings['enable-inbound-ipv6'].value === undefined) set('enable-inbound-ipv6', false, 'pod addresses');
     } else {
@@ -116,7 +124,10 @@ export async function deriveSettings(
       set('dns-servers-v4', v4, path);
       set('dns-servers-v6', v6, path);
     } catch (cause) {
-      error ??= new HostFactError(`failed to read DNS servers from ${path}: ${(cause as Error).message}; pass --dns-servers-v4/--dns-servers-v6 to skip it`, { cause });
+      error ??= new HostFactError(
+        `failed to read DNS servers from ${path}: ${(cause as Error).message}; pass --dns-servers-v4/--dns-servers-v6 to skip it`,
+        { cause },
+      );
     }
   }
   for (const name of ['dns-servers-v4', 'dns-servers-v6'] as const) {

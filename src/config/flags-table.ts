@@ -5,7 +5,9 @@ const cell = (text: string) => text.replace(/\|/g, '\\|');
 
 export function flagsMarkdown(): string {
   const rows = FLAG_SPECS.map((spec) => {
-    const names = [`\`--${spec.long}\``, 'short' in spec && spec.short ? `\`-${spec.short}\`` : ''].filter(Boolean).join(' ');
+    const names = [`\`--${spec.long}\``, 'short' in spec && spec.short ? `\`-${spec.short}\`` : '']
+      .filter(Boolean)
+      .join(' ');
     const env = spec.env.map((e) => `\`${e}\``).join(', ') || '–';
     const config = 'configKey' in spec && spec.configKey ? `\`${spec.configKey}\`` : '–';
     const def = spec.default === undefined ? '(derived)' : spec.default === '' ? '""' : `\`${String(spec.default)}\``;

@@ -21,7 +21,9 @@ export const CONFIG_SCHEMA = {
   additionalProperties: false,
   properties: Object.fromEntries(
     FLAG_SPECS.flatMap((spec) =>
-      'configKey' in spec && spec.configKey ? [[spec.configKey, FIELD_TYPES[spec.configKey] ?? { type: spec.kind }]] : [],
+      'configKey' in spec && spec.configKey
+        ? [[spec.configKey, FIELD_TYPES[spec.configKey] ?? { type: spec.kind }]]
+        : [],
     ),
   ),
 } as const;

@@ -86,7 +86,11 @@ function resolveOne(spec: FlagSpec, input: SettingsInput, issues: Issue[]): RawS
     if (spec.kind === 'string') return { value: text, origin };
     const value = parseBoolean(text);
     if (value === undefined) {
-      issues.push({ source: describeOrigin(origin), value: text, message: 'expected a boolean: true or false (also 1/0, t/f)' });
+      issues.push({
+        source: describeOrigin(origin),
+        value: text,
+        message: 'expected a boolean: true or false (also 1/0, t/f)',
+      });
       return { value: false, origin };
     }
     return { value, origin };
@@ -97,6 +101,9 @@ function resolveOne(spec: FlagSpec, input: SettingsInput, issues: Issue[]): RawS
 /** Resolves every setting; boolean env vars with unknown spellings become issues. */
 export function resolveSettings(input: SettingsInput): { settings: RawSettings; issues: Issue[] } {
   const issues: Issue[] = [];
-  const settings = Object.fromEntries(FLAG_SPECS.map((spec) => [spec.long, resolveOne(spec, input, issues)])) as Record<SettingName, RawSetting>;
+  const settings = Object.fromEntries(FLAG_SPECS.map((spec) => [spec.long, resolveOne(spec, input, issues)])) as Record<
+    SettingName,
+    RawSetting
+  >;
   return { settings, issues };
 }

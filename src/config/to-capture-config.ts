@@ -71,7 +71,9 @@ class SettingsReader {
     if (Array.isArray(value)) return [...value];
     // An optional list nobody gave (DNS servers without derivation) is an empty one.
     if (value === undefined) return [];
-    return this.string(name).split(',').filter((item) => item !== '');
+    return this.string(name)
+      .split(',')
+      .filter((item) => item !== '');
   }
 
   port(name: SettingName): number {
@@ -159,14 +161,20 @@ function inboundPorts(r: SettingsReader): Selection<PortRange> {
   if (include === '*') return { kind: 'all', except };
   const items = r.list('istio-inbound-ports');
   if (items.includes('*')) r.fail('istio-inbound-ports', '"*" cannot be part of a list');
-  return { kind: 'only', items: r.ports('istio-inbound-ports', items.filter((item) => item !== '*')) };
+  return {
+    kind: 'only',
+    items: r.ports(
+      'istio-inbound-ports',
+      items.filter((item) => item !== '*'),
+    ),
+  };
 }
 
 function interception(r: SettingsReader): Interception {
   const mark = r.decimal('istio-inbound-tproxy-mark', 1, 0xffffffff, 'a packet mark');
   const routeTable = r.decimal('istio-inbound-tproxy-route-table', 1, 0xffffffff, 'a route table');
   if (RESERVED_ROUTE_TABLES.has(routeTable)) {
-    r.fail('istio-inbound-tproxy-route-table', 'tables 253 (default), 254 (main) and 255 (local) are the kernel\'s own');
+    r.fail('istio-inbound-tproxy-route-table', "tables 253 (default), 254 (main) and 255 (local) are the kernel's own");
   }
   const mode = r.string('istio-inbound-interception-mode');
   switch (mode) {
@@ -185,7 +193,8 @@ function interception(r: SettingsReader): Interception {
 function outboundCidrs(r: SettingsReader): CaptureConfig['outbound']['cidrs'] {
   const excludeText = r.string('istio-service-exclude-cidr');
   if (excludeText === '*') r.fail('istio-service-exclude-cidr', '"*" cannot be excluded: it would exclude everything');
-  const exclude = excludeText === '*' ? [] : r.cidrs('istio-service-exclude-cidr', r.list('istio-service-exclude-cidr'));
+  const exclude =
+    excludeText === '*' ? [] : r.cidrs('istio-service-exclude-cidr', r.list('istio-service-exclude-cidr'));
   const includeText = r.string('istio-service-cidr');
   const include = includeText === '*' ? 'all' : r.cidrs('istio-service-cidr', r.list('istio-service-cidr'));
   return { include, exclude };
@@ -212,7 +221,8 @@ function loopbackCidr(r: SettingsReader): string {
   const text = r.string('host-ipv4-loopback-cidr');
   const cidr = parseCidr(text);
   if (typeof cidr === 'string') r.fail('host-ipv4-loopback-cidr', `not a CIDR: ${cidr}`);
-  else if (cidr.family !== 'ipv4' || cidr.address.value >> 24n !== 127n) r.fail('host-ipv4-loopback-cidr', 'expected an IPv4 address inside 127.0.0.0/8');
+  else if (cidr.family !== 'ipv4' || cidr.address.value >> 24n !== 127n)
+    r.fail('host-ipv4-loopback-cidr', 'expected an IPv4 address inside 127.0.0.0/8');
   else if (cidr.prefixLength < 8) r.fail('host-ipv4-loopback-cidr', 'expected a prefix length 8-32');
   return text;
 }
@@ -222,7 +232,9 @@ function dnsCapture(r: SettingsReader, warnings: string[]): DnsCapture {
   if (!r.boolean('redirect-dns')) return { mode: 'off' };
   if (r.boolean('capture-all-dns')) return { mode: 'all' };
   if (servers.length === 0) {
-    warnings.push('--redirect-dns is set, but --capture-all-dns is not and no DNS servers are known: DNS capture is disabled.');
+    warnings.push(
+      '--redirect-dns is set, but --capture-all-dns is not and no DNS servers are known: DNS capture is disabled.',
+    );
     return { mode: 'off' };
   }
   return { mode: 'servers', servers };
@@ -237,8 +249,13 @@ function runOptions(r: SettingsReader): RunOptions {
   const binary = r.string('force-iptables-binary');
   if (!['', 'legacy', 'nft'].includes(binary)) r.fail('force-iptables-binary', 'expected "legacy", "nft" or empty');
   const netns = r.string('network-namespace');
-  if (netns !== '' && !netns.startsWith('/')) r.fail('network-namespace', 'expected an absolute path such as /var/run/netns/NAME or /proc/PID/ns/net');
-  if (r.boolean('native-nftables')) r.fail('native-nftables', 'native nftables mode is not supported by this tool; use the iptables backends (nft or legacy)');
+  if (netns !== '' && !netns.startsWith('/'))
+    r.fail('network-namespace', 'expected an absolute path such as /var/run/netns/NAME or /proc/PID/ns/net');
+  if (r.boolean('native-nftables'))
+    r.fail(
+      'native-nftables',
+      'native nftables mode is not supported by this tool; use the iptables backends (nft or legacy)',
+    );
   const hostIpText = r.isSet('host-ip') ? r.string('host-ip') : '';
   const hostIp = hostIpText === '' ? undefined : parseIpAddress(hostIpText, { canonical: true });
   if (typeof hostIp === 'string') r.fail('host-ip', hostIp);

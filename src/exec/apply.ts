@@ -10,7 +10,14 @@
  * 4. read each applied family back and compare with the plan; a difference rolls back too;
  * 5. add the ip rules/routes and ::6 that are missing.
  */
-import { CommandFailedError, IptablesError, NOT_PERMITTED, NotPrivilegedError, RestoreFailedError, VerifyError } from '../errors.js';
+import {
+  CommandFailedError,
+  IptablesError,
+  NOT_PERMITTED,
+  NotPrivilegedError,
+  RestoreFailedError,
+  VerifyError,
+} from '../errors.js';
 import type { RunOptions } from '../config/capture-config.js';
 import type { IpFamily } from '../model/family.js';
 import { isBuiltinChain } from '../model/chains.js';
@@ -20,7 +27,13 @@ import { renderRestore } from '../render/restore.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, expectedState, hasOwnedState, type ExpectedState } from '../state/compare.js';
 import { parseSave, type NetfilterState } from '../state/save-parser.js';
-import { cleanupPayload, payloadTables, replacePayload, rollbackPayload, stateBeforeRestore } from '../state/transactions.js';
+import {
+  cleanupPayload,
+  payloadTables,
+  replacePayload,
+  rollbackPayload,
+  stateBeforeRestore,
+} from '../state/transactions.js';
 import { detectBackend, nftWithoutItsState, type Backend, type DetectOptions } from './backend.js';
 import type { CommandRunner } from './command.js';
 import { applyNetwork, removeNetwork } from './network.js';
@@ -44,7 +57,11 @@ export interface ApplyDeps {
 
 /** What a run did, per family, for logs and tests. */
 export interface ApplyReport {
-  readonly families: readonly { readonly family: string; readonly variant: string; readonly action: 'applied' | 'reconciled' | 'unchanged' | 'cleaned' }[];
+  readonly families: readonly {
+    readonly family: string;
+    readonly variant: string;
+    readonly action: 'applied' | 'reconciled' | 'unchanged' | 'cleaned';
+  }[];
 }
 
 interface FamilyRun {
@@ -68,13 +85,26 @@ class Iptables {
       input: payload,
       env: backend.env,
     };
-    const result = await retry(() => this.runner.run(command), (r) => backend.variant === 'legacy' && r.exitCode === XTABLES_RESOURCE_PROBLEM, {
-      ...this.deps.retry,
-      onRetry: (attempt, delayMs) => this.deps.log(`${backend.family}: iptables is busy (xtables lock held?), attempt ${attempt} failed; waiting ${delayMs} ms`),
-    });
+    const result = await retry(
+      () => this.runner.run(command),
+      (r) => backend.variant === 'legacy' && r.exitCode === XTABLES_RESOURCE_PROBLEM,
+      {
+        ...this.deps.retry,
+        onRetry: (attempt, delayMs) =>
+          this.deps.log(
+            `${backend.family}: iptables is busy (xtables lock held?), attempt ${attempt} failed; waiting ${delayMs} ms`,
+          ),
+      },
+    );
     if (result.exitCode === 0) return;
     if (NOT_PERMITTED.test(result.stderr)) throw new NotPrivilegedError(result.stderr.trim());
-    throw new RestoreFailedError(backend.family, [command.file, ...command.args], result.exitCode, result.stderr, payload);
+    throw new RestoreFailedError(
+      backend.family,
+      [command.file, ...command.args],
+      result.exitCode,
+      result.stderr,
+      payload,
+    );
   }
 
   async save(backend: Backend): Promise<string> {
@@ -111,7 +141,9 @@ export async function applyCapture(plan: CapturePlan, options: RunOptions, deps:
       return { ruleset, backend, before: state, live: parseSave(state, deps.canonical), expected };
     }),
   );
-  return options.cleanupOnly ? cleanup(runs, plan, iptables, runner, deps) : apply(runs, plan, options, iptables, runner, deps);
+  return options.cleanupOnly
+    ? cleanup(runs, plan, iptables, runner, deps)
+    : apply(runs, plan, options, iptables, runner, deps);
 }
 
 /**
@@ -120,7 +152,8 @@ export async function applyCapture(plan: CapturePlan, options: RunOptions, deps:
  */
 function singleTable(ruleset: Ruleset): TableName | undefined {
   const tables = new Set(ruleset.ops.map((op) => op.rule.table));
-  if (tables.size !== 1 || ruleset.ops.some((op) => op.op === 'insert' && isBuiltinChain(op.rule.chain))) return undefined;
+  if (tables.size !== 1 || ruleset.ops.some((op) => op.op === 'insert' && isBuiltinChain(op.rule.chain)))
+    return undefined;
   return [...tables][0];
 }
 
@@ -147,7 +180,13 @@ interface FirstRun {
  * is first put back exactly as it was (stateBeforeRestore), so the careful way starts from the
  * state the run found.
  */
-async function applyFirstRun(plan: CapturePlan, options: RunOptions, iptables: Iptables, runner: CommandRunner, deps: ApplyDeps): Promise<ApplyReport | undefined> {
+async function applyFirstRun(
+  plan: CapturePlan,
+  options: RunOptions,
+  iptables: Iptables,
+  runner: CommandRunner,
+  deps: ApplyDeps,
+): Promise<ApplyReport | undefined> {
   const tables = plan.rulesets.map(singleTable);
   if (tables.length === 0 || tables.some((table) => table === undefined)) return undefined;
   const runs: FirstRun[] = [];
@@ -160,8 +199,16 @@ async function applyFirstRun(plan: CapturePlan, options: RunOptions, iptables: I
   /** Puts back what was restored, newest first; each run is dropped from `restored` once put back. */
   const putBack = async () => {
     for (let run = restored.pop(); run; run = restored.pop()) {
-      const before = stateBeforeRestore(run.after ?? (await iptables.save(run.backend)), run.table, run.expected, deps.canonical);
-      if (before === undefined) throw new VerifyError(run.ruleset.family, [`${run.table}: our rules are live, but the chains they went into changed meanwhile; left as they are`]);
+      const before = stateBeforeRestore(
+        run.after ?? (await iptables.save(run.backend)),
+        run.table,
+        run.expected,
+        deps.canonical,
+      );
+      if (before === undefined)
+        throw new VerifyError(run.ruleset.family, [
+          `${run.table}: our rules are live, but the chains they went into changed meanwhile; left as they are`,
+        ]);
       await iptables.restore(run.backend, rollbackPayload(before, [run.table]), false);
     }
   };
@@ -187,10 +234,12 @@ async function applyFirstRun(plan: CapturePlan, options: RunOptions, iptables: I
     for (const run of runs) {
       run.after = await iptables.save(run.backend);
       const verdict = compareState(run.expected, parseSave(run.after, deps.canonical));
-      if (verdict.status !== 'match') return await carefully(`${run.ruleset.family} (nft): the rules read back are not just the plan`);
+      if (verdict.status !== 'match')
+        return await carefully(`${run.ruleset.family} (nft): the rules read back are not just the plan`);
     }
     const added = await applyNetwork(runner, plan.network);
-    for (const run of runs) deps.log(`${run.ruleset.family} (nft): no rules of ours yet; applied ${run.ruleset.ops.length} rules`);
+    for (const run of runs)
+      deps.log(`${run.ruleset.family} (nft): no rules of ours yet; applied ${run.ruleset.ops.length} rules`);
     if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
   } catch (error) {
     const problem = await putBack().then(
@@ -211,7 +260,11 @@ async function inOrder<T>(promises: readonly Promise<T>[]): Promise<T[]> {
   return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
-async function rollback(applied: readonly { run: FamilyRun; tables: TableName[] }[], iptables: Iptables, deps: ApplyDeps): Promise<string[]> {
+async function rollback(
+  applied: readonly { run: FamilyRun; tables: TableName[] }[],
+  iptables: Iptables,
+  deps: ApplyDeps,
+): Promise<string[]> {
   const problems: string[] = [];
   for (const { run, tables } of [...applied].reverse()) {
     try {
@@ -253,7 +306,14 @@ async function verify(run: FamilyRun, iptables: Iptables, deps: ApplyDeps): Prom
   if (verdict.status === 'clean') throw new VerifyError(run.ruleset.family, ['none of the planned rules is live']);
 }
 
-async function apply(runs: readonly FamilyRun[], plan: CapturePlan, options: RunOptions, iptables: Iptables, runner: CommandRunner, deps: ApplyDeps): Promise<ApplyReport> {
+async function apply(
+  runs: readonly FamilyRun[],
+  plan: CapturePlan,
+  options: RunOptions,
+  iptables: Iptables,
+  runner: CommandRunner,
+  deps: ApplyDeps,
+): Promise<ApplyReport> {
   const work: { run: FamilyRun; payload: string }[] = [];
   const report: ApplyReport['families'][number][] = [];
   for (const run of runs) {
@@ -268,9 +328,15 @@ async function apply(runs: readonly FamilyRun[], plan: CapturePlan, options: Run
       deps.log(`${label}: the live rules already match the plan; nothing to do`);
       report.push({ family, variant: run.backend.variant, action: 'unchanged' });
     } else {
-      const why = verdict.status === 'drift' ? `the live rules differ from the plan:\n  ${verdict.differences.join('\n  ')}` : 'the live rules match, but --force-apply is set';
+      const why =
+        verdict.status === 'drift'
+          ? `the live rules differ from the plan:\n  ${verdict.differences.join('\n  ')}`
+          : 'the live rules match, but --force-apply is set';
       if (verdict.status === 'drift' && !options.reconcile) {
-        throw new IptablesError('DRIFT_NOT_RECONCILED', `${label}: ${why}\nNothing was changed: --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).`);
+        throw new IptablesError(
+          'DRIFT_NOT_RECONCILED',
+          `${label}: ${why}\nNothing was changed: --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).`,
+        );
       }
       deps.log(`${label}: ${why}\n  replacing them in one transaction`);
       work.push({ run, payload: replacePayload(run.ruleset, run.live, run.expected) });
@@ -285,16 +351,34 @@ async function apply(runs: readonly FamilyRun[], plan: CapturePlan, options: Run
   return { families: report };
 }
 
-async function cleanup(runs: readonly FamilyRun[], plan: CapturePlan, iptables: Iptables, runner: CommandRunner, deps: ApplyDeps): Promise<ApplyReport> {
-  const work = runs.map((run) => ({ run, payload: cleanupPayload(run.live, run.expected) })).filter((w) => w.payload !== '');
+async function cleanup(
+  runs: readonly FamilyRun[],
+  plan: CapturePlan,
+  iptables: Iptables,
+  runner: CommandRunner,
+  deps: ApplyDeps,
+): Promise<ApplyReport> {
+  const work = runs
+    .map((run) => ({ run, payload: cleanupPayload(run.live, run.expected) }))
+    .filter((w) => w.payload !== '');
   await transact(work, iptables, deps, async (applied) => {
     for (const { run } of applied) {
       const live = parseSave(await iptables.save(run.backend), deps.canonical);
-      if (hasOwnedState(live)) throw new VerifyError(run.ruleset.family, ['rules of ours are still live after cleanup']);
+      if (hasOwnedState(live))
+        throw new VerifyError(run.ruleset.family, ['rules of ours are still live after cleanup']);
     }
   });
   const problems = await removeNetwork(runner, plan.network);
   for (const problem of problems) deps.log(`warning: ${problem}`);
-  for (const run of runs) deps.log(`${run.ruleset.family} (${run.backend.variant}): ${work.some((w) => w.run === run) ? 'removed our chains and rules' : 'nothing of ours was live'}`);
-  return { families: runs.map((run) => ({ family: run.ruleset.family, variant: run.backend.variant, action: 'cleaned' as const })) };
+  for (const run of runs)
+    deps.log(
+      `${run.ruleset.family} (${run.backend.variant}): ${work.some((w) => w.run === run) ? 'removed our chains and rules' : 'nothing of ours was live'}`,
+    );
+  return {
+    families: runs.map((run) => ({
+      family: run.ruleset.family,
+      variant: run.backend.variant,
+      action: 'cleaned' as const,
+    })),
+  };
 }

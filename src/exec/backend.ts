@@ -76,14 +76,21 @@ export interface DetectOptions {
   readonly legacyTables?: boolean;
 }
 
-export async function detectBackend(runner: CommandRunner, family: IpFamily, options: DetectOptions): Promise<Detected> {
+export async function detectBackend(
+  runner: CommandRunner,
+  family: IpFamily,
+  options: DetectOptions,
+): Promise<Detected> {
   const prefix = FAMILY[family].iptables;
   const tried: { binary: string; problem: string }[] = [];
   const save = async (binary: string): Promise<CommandResult | undefined> => {
     try {
       const result = await runner.run({ file: `${binary}-save`, args: [] });
       if (result.exitCode === 0) return result;
-      tried.push({ binary: `${binary}-save`, problem: `exit ${result.exitCode}: ${result.stderr.trim() || 'no output'}` });
+      tried.push({
+        binary: `${binary}-save`,
+        problem: `exit ${result.exitCode}: ${result.stderr.trim() || 'no output'}`,
+      });
     } catch (error) {
       tried.push({ binary: `${binary}-save`, problem: (error as Error).message });
     }
@@ -92,7 +99,8 @@ export async function detectBackend(runner: CommandRunner, family: IpFamily, opt
   const backend = async (binary: string, variant: Variant, state: string): Promise<Detected> => {
     let writeSuffix: string[] = [];
     if (variant === 'legacy') {
-      const version = versionOf(state) ?? versionOf((await runner.run({ file: `${binary}-save`, args: ['--version'] })).stdout) ?? [0, 0, 0];
+      const version = versionOf(state) ??
+        versionOf((await runner.run({ file: `${binary}-save`, args: ['--version'] })).stdout) ?? [0, 0, 0];
       if (supportsWait(version)) writeSuffix = [`--wait=${LOCK_WAIT_SECONDS}`];
     }
     const env = variant === 'legacy' && options.netnsPath ? { XTABLES_LOCKFILE: lockFileFor(options.netnsPath) } : {};
@@ -110,7 +118,9 @@ export async function detectBackend(runner: CommandRunner, family: IpFamily, opt
   // finishes first. Without legacy tables, legacy's state is read only if nft cannot be.
   const [legacy, nft] =
     options.legacyTables === false
-      ? await save(`${prefix}-nft`).then(async (read) => [read ? undefined : await save(`${prefix}-legacy`), read] as const)
+      ? await save(`${prefix}-nft`).then(
+          async (read) => [read ? undefined : await save(`${prefix}-legacy`), read] as const,
+        )
       : await Promise.all([save(`${prefix}-legacy`), save(`${prefix}-nft`)]);
   const order = [`${prefix}-legacy-save`, `${prefix}-nft-save`];
   tried.sort((a, b) => order.indexOf(a.binary) - order.indexOf(b.binary));
@@ -132,7 +142,11 @@ export async function detectBackend(runner: CommandRunner, family: IpFamily, opt
  * reads). Undefined when legacy holds rules or is forced. Lets a first run restore before
  * reading (exec/apply.ts).
  */
-export async function nftWithoutItsState(runner: CommandRunner, family: IpFamily, options: DetectOptions): Promise<Backend | undefined> {
+export async function nftWithoutItsState(
+  runner: CommandRunner,
+  family: IpFamily,
+  options: DetectOptions,
+): Promise<Backend | undefined> {
   const nft: Backend = { family, variant: 'nft', binary: `${FAMILY[family].iptables}-nft`, writeSuffix: [], env: {} };
   if (options.forced !== 'auto') return options.forced === 'nft' ? nft : undefined;
   if (options.legacyTables !== undefined) return options.legacyTables ? undefined : nft;
@@ -144,6 +158,7 @@ export async function nftWithoutItsState(runner: CommandRunner, family: IpFamily
 /** Why no state could be read: no privileges (said plainly), or no usable binary or module. */
 function noBackend(family: IpFamily, tried: readonly { binary: string; problem: string }[]): Error {
   const denied = tried.filter(({ problem }) => NOT_PERMITTED.test(problem));
-  if (denied.length > 0) return new NotPrivilegedError(denied.map(({ binary, problem }) => `${binary}: ${problem}`).join('; '));
+  if (denied.length > 0)
+    return new NotPrivilegedError(denied.map(({ binary, problem }) => `${binary}: ${problem}`).join('; '));
   return new BinaryNotFoundError(family, tried);
 }

@@ -17,7 +17,8 @@ export function netnsHostFacts(local: HostFacts, runner: CommandRunner): HostFac
     ...local,
     async interfaceAddresses() {
       const result = await runner.run({ file: 'ip', args: ['-o', 'addr', 'show'] });
-      if (result.exitCode !== 0) throw new CommandFailedError(['ip', '-o', 'addr', 'show'], result.exitCode, result.stderr);
+      if (result.exitCode !== 0)
+        throw new CommandFailedError(['ip', '-o', 'addr', 'show'], result.exitCode, result.stderr);
       return parseIpAddrShow(result.stdout);
     },
   };

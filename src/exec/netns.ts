@@ -31,6 +31,8 @@ export async function checkNetnsPath(path: string): Promise<void> {
     throw new NamespaceError(`network namespace ${path} is not available: ${(cause as Error).message}`, { cause });
   }
   if (type !== NSFS_MAGIC) {
-    throw new NamespaceError(`${path} is not a network namespace file (expected /var/run/netns/NAME or /proc/PID/ns/net)`);
+    throw new NamespaceError(
+      `${path} is not a network namespace file (expected /var/run/netns/NAME or /proc/PID/ns/net)`,
+    );
   }
 }

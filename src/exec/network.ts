@@ -67,7 +67,8 @@ export async function removeNetwork(runner: CommandRunner, steps: readonly Netwo
     for (let i = 0; i < copies; i++) {
       const command = ipCommand(deleteArgs(step));
       const result = await runner.run(command);
-      if (result.exitCode !== 0 && !GONE.test(result.stderr)) problems.push(`\`ip ${command.args.join(' ')}\`: ${result.stderr.trim()}`);
+      if (result.exitCode !== 0 && !GONE.test(result.stderr))
+        problems.push(`\`ip ${command.args.join(' ')}\`: ${result.stderr.trim()}`);
     }
   }
   return problems;

@@ -2,20 +2,27 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CommandFailedError } from '../errors.js';
-import { bindingRunSync, childProcessRunSync, processRunner, syncProcessRunner } from './process-runner.js';
+import { bindingRunSync, childProcessRunSync, syncProcessRunner } from './process-runner.js';
 
 const viaBinding = bindingRunSync();
 
 // Both ways of running a process keep the same contract; the CLI uses the binding when node has it.
 describe.each([
-  ['node\'s spawn_sync binding', syncProcessRunner(() => {
-    if (!viaBinding) throw new Error('this node has no spawn_sync binding');
-    return viaBinding;
-  })],
+  [
+    "node's spawn_sync binding",
+    syncProcessRunner(() => {
+      if (!viaBinding) throw new Error('this node has no spawn_sync binding');
+      return viaBinding;
+    }),
+  ],
   ['node:child_process spawnSync', syncProcessRunner(childProcessRunSync)],
 ])('a runner through %s', (_name, runner) => {
   it('passes input on stdin and returns exit code, stdout and stderr as they are', async () => {
-    const result = await runner.run({ file: 'sh', args: ['-c', 'cat; printf "warn\\n" >&2; exit 3'], input: 'payload\nline 2\n' });
+    const result = await runner.run({
+      file: 'sh',
+      args: ['-c', 'cat; printf "warn\\n" >&2; exit 3'],
+      input: 'payload\nline 2\n',
+    });
     expect(result).toEqual({ exitCode: 3, stdout: 'payload\nline 2\n', stderr: 'warn\n' });
   });
 
@@ -25,7 +32,12 @@ describe.each([
   });
 
   it('gives no stdin when there is no input, and adds env to the inherited environment', async () => {
-    const result = await runner.run({ file: 'sh', args: ['-c', 'cat; printf "%s %s" "$IIT_TEST_VALUE" "${PATH:+path}"'], env: { IIT_TEST_VALUE: 'set' } });
+    const result = await runner.run({
+      file: 'sh',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, not a template.
+      args: ['-c', 'cat; printf "%s %s" "$IIT_TEST_VALUE" "${PATH:+path}"'],
+      env: { IIT_TEST_VALUE: 'set' },
+    });
     expect(result).toEqual({ exitCode: 0, stdout: 'set path', stderr: '' });
   });
 
@@ -45,7 +57,7 @@ describe.each([
     expect(result.exitCode).toBe(4);
   });
 
-  it('returns output larger than spawnSync\'s default buffer whole', async () => {
+  it("returns output larger than spawnSync's default buffer whole", async () => {
     const result = await runner.run({ file: 'sh', args: ['-c', 'head -c 3000000 /dev/zero | tr "\\0" a'] });
     expect(result.exitCode).toBe(0);
     expect(result.stdout.length).toBe(3_000_000);
@@ -57,7 +69,7 @@ describe.each([
     expect((error as CommandFailedError).message).toBe('could not run `sh`: killed by SIGKILL');
   });
 
-  it('kills a process that outlives the command\'s timeout', async () => {
+  it("kills a process that outlives the command's timeout", async () => {
     const error = await runner.run({ file: 'sleep', args: ['5'], timeoutMs: 200 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandFailedError);
     expect((error as CommandFailedError).message).toBe('could not run `sleep`: timed out after 200 ms');
@@ -78,14 +90,18 @@ describe('processRunner', () => {
       const result = await processRunner.run({ file: 'sh', args: ['-c', 'printf ok'] });
       const loaded = process.moduleLoadList.filter((m) => /child_process|NativeModule net$/.test(m));
       process.stdout.write(JSON.stringify({ stdout: result.stdout, loaded }));`;
-    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { stdout: string; loaded: string[] };
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+    ) as { stdout: string; loaded: string[] };
     expect(out).toEqual({ stdout: 'ok', loaded: [] });
   });
 
   it('is quiet under --pending-deprecation', () => {
     const runner = fileURLToPath(new URL('../../dist/exec/process-runner.js', import.meta.url));
     const script = `const { processRunner } = await import(${JSON.stringify(runner)}); await processRunner.run({ file: 'true', args: [] });`;
-    const result = spawnSync(process.execPath, ['--pending-deprecation', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, ['--pending-deprecation', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
   });
 });

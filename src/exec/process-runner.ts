@@ -72,13 +72,16 @@ export function bindingRunSync(): RunSync | undefined {
   const spawn = binding.spawn.bind(binding);
   return (command, timeoutMs) => {
     const envPairs: string[] = [];
-    for (const [key, value] of Object.entries(environment(command))) if (value !== undefined) envPairs.push(`${key}=${value}`);
+    for (const [key, value] of Object.entries(environment(command)))
+      if (value !== undefined) envPairs.push(`${key}=${value}`);
     const result = spawn({
       file: command.file,
       args: [command.file, ...command.args],
       envPairs,
       stdio: [
-        command.input === undefined ? { type: 'ignore' } : { type: 'pipe', readable: true, writable: false, input: Buffer.from(command.input) },
+        command.input === undefined
+          ? { type: 'ignore' }
+          : { type: 'pipe', readable: true, writable: false, input: Buffer.from(command.input) },
         { type: 'pipe', readable: false, writable: true },
         { type: 'pipe', readable: false, writable: true },
       ],
@@ -129,7 +132,9 @@ export function syncProcessRunner(load: () => RunSync | Promise<RunSync>): Comma
     async run(command: Command): Promise<CommandResult> {
       // A NUL byte would end the argument early in the binding (spawnSync throws): refused here for both.
       if ([command.file, ...command.args].some((arg) => arg.includes('\0'))) {
-        throw new CommandFailedError([command.file, ...command.args], undefined, '', { message: `could not run \`${command.file}\`: an argument contains a NUL byte` });
+        throw new CommandFailedError([command.file, ...command.args], undefined, '', {
+          message: `could not run \`${command.file}\`: an argument contains a NUL byte`,
+        });
       }
       runSync ??= await load();
       const timeoutMs = command.timeoutMs ?? TIMEOUT_MS;
@@ -141,7 +146,12 @@ export function syncProcessRunner(load: () => RunSync | Promise<RunSync>): Comma
         });
       // A process that exits without reading all of its input is reported by its exit code.
       if (result.errorCode !== undefined && !(result.errorCode === 'EPIPE' && result.status !== null)) {
-        const reason = result.errorCode === 'ENOENT' ? 'no such program on PATH' : result.errorCode === 'ETIMEDOUT' ? `timed out after ${timeoutMs} ms` : (result.errorMessage ?? result.errorCode);
+        const reason =
+          result.errorCode === 'ENOENT'
+            ? 'no such program on PATH'
+            : result.errorCode === 'ETIMEDOUT'
+              ? `timed out after ${timeoutMs} ms`
+              : (result.errorMessage ?? result.errorCode);
         throw fail(reason);
       }
       if (result.status === null) throw fail(`killed by ${result.signal ?? 'a signal'}`);

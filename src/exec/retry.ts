@@ -11,7 +11,11 @@ export interface RetryPolicy {
 export const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Runs `fn` until it returns a value `shouldRetry` rejects, or the attempts are used up. */
-export async function retry<T>(fn: () => Promise<T>, shouldRetry: (result: T) => boolean, policy: RetryPolicy): Promise<T> {
+export async function retry<T>(
+  fn: () => Promise<T>,
+  shouldRetry: (result: T) => boolean,
+  policy: RetryPolicy,
+): Promise<T> {
   let result = await fn();
   for (let attempt = 1; attempt < policy.attempts && shouldRetry(result); attempt++) {
     const delay = policy.delayMs * 2 ** (attempt - 1);

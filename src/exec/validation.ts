@@ -21,11 +21,22 @@ const PROBE_GRACE_MS = 10_000;
 /** The probe script, beside the CLI: worked out when a validation runs, not at every start. */
 export const probeScript = (): string => fileURLToPath(new URL('../cli/probe.js', import.meta.url));
 
-export async function runValidation(runner: CommandRunner, settings: ProbeSettings, log: (line: string) => void): Promise<void> {
+export async function runValidation(
+  runner: CommandRunner,
+  settings: ProbeSettings,
+  log: (line: string) => void,
+): Promise<void> {
   const [listen, target] = settings.ipv6 ? ['::1', '::6'] : ['127.0.0.1', '127.0.0.6'];
   const result = await runner.run({
     file: process.execPath,
-    args: [probeScript(), listen, target, `${settings.proxyPort},${settings.capturePort}`, String(settings.probePort), String(settings.timeoutMs)],
+    args: [
+      probeScript(),
+      listen,
+      target,
+      `${settings.proxyPort},${settings.capturePort}`,
+      String(settings.probePort),
+      String(settings.timeoutMs),
+    ],
     // The probe gives up by itself after --probe-timeout; this only catches a probe that hangs.
     timeoutMs: Math.min(Math.ceil(settings.timeoutMs) + PROBE_GRACE_MS, 2 ** 31 - 1),
   });

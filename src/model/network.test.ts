@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { checkInterfaceName, checkOwnerId, formatIpv6, isLoopbackAddress, parseCidr, parseIpAddress, parsePortRange, type IpAddress } from './network.js';
+import {
+  checkInterfaceName,
+  checkOwnerId,
+  formatIpv6,
+  isLoopbackAddress,
+  parseCidr,
+  parseIpAddress,
+  parsePortRange,
+  type IpAddress,
+} from './network.js';
 
 /** An IPv6 value from its eight 16-bit groups. */
 const groups = (...g: number[]): bigint => g.reduce((acc, x) => (acc << 16n) | BigInt(x), 0n);
@@ -32,14 +41,41 @@ describe('formatIpv6 (RFC 5952, as Go netip prints)', () => {
 
 describe('parseIpAddress', () => {
   it('re-spells only when asked to', () => {
-    expect(parseIpAddress('2001:DB8:0::53', { canonical: true })).toMatchObject({ family: 'ipv6', text: '2001:db8::53' });
-    expect(parseIpAddress('2001:DB8:0::53', { canonical: false })).toMatchObject({ family: 'ipv6', text: '2001:DB8:0::53' });
+    expect(parseIpAddress('2001:DB8:0::53', { canonical: true })).toMatchObject({
+      family: 'ipv6',
+      text: '2001:db8::53',
+    });
+    expect(parseIpAddress('2001:DB8:0::53', { canonical: false })).toMatchObject({
+      family: 'ipv6',
+      text: '2001:DB8:0::53',
+    });
     expect(parseIpAddress('::127.0.0.53', { canonical: true })).toMatchObject({ text: '::7f00:35' });
-    expect(parseIpAddress('::FFFF:1.2.3.4', { canonical: true })).toMatchObject({ family: 'ipv6', text: '::ffff:1.2.3.4' });
-    expect(parseIpAddress('10.96.0.10', { canonical: true })).toMatchObject({ family: 'ipv4', text: '10.96.0.10', value: 0x0a60000an });
+    expect(parseIpAddress('::FFFF:1.2.3.4', { canonical: true })).toMatchObject({
+      family: 'ipv6',
+      text: '::ffff:1.2.3.4',
+    });
+    expect(parseIpAddress('10.96.0.10', { canonical: true })).toMatchObject({
+      family: 'ipv4',
+      text: '10.96.0.10',
+      value: 0x0a60000an,
+    });
   });
 
-  it.each(['', '1.2.3', '1.2.3.4.', '256.1.1.1', '01.2.3.4', ' 1.2.3.4', 'fe80::1%eth0', '1:2:3:4:5:6:7', '1::2::3', '12345::', '::1.2.3', 'a:b', '1.2.3.4/32'])('rejects %j', (text) => {
+  it.each([
+    '',
+    '1.2.3',
+    '1.2.3.4.',
+    '256.1.1.1',
+    '01.2.3.4',
+    ' 1.2.3.4',
+    'fe80::1%eth0',
+    '1:2:3:4:5:6:7',
+    '1::2::3',
+    '12345::',
+    '::1.2.3',
+    'a:b',
+    '1.2.3.4/32',
+  ])('rejects %j', (text) => {
     expect(typeof parseIpAddress(text, { canonical: true })).toBe('string');
   });
 });
@@ -108,7 +144,26 @@ describe('parsePortRange', () => {
     expect(parsePortRange(text)).toEqual({ first, last });
   });
 
-  it.each(['0', '65536', '', ' 80', '80 ', '+80', '080', '-5', '1:2:3', ':80', '80:', '0:10', '10:65536', 'abc', '1e3', '0x50', '80-90', '80,81'])('rejects %j', (text) => {
+  it.each([
+    '0',
+    '65536',
+    '',
+    ' 80',
+    '80 ',
+    '+80',
+    '080',
+    '-5',
+    '1:2:3',
+    ':80',
+    '80:',
+    '0:10',
+    '10:65536',
+    'abc',
+    '1e3',
+    '0x50',
+    '80-90',
+    '80,81',
+  ])('rejects %j', (text) => {
     expect(parsePortRange(text)).toBe('expected a port 1-65535 or a range FIRST:LAST');
   });
 
@@ -137,18 +192,36 @@ describe('names that go into rules', () => {
     expect(checkInterfaceName(name)).toBeUndefined();
   });
 
-  it.each(['', '0123456789abcdef', 'ethé12345678901', 'eth 0', 'a/b', 'a:b', 'a"b', "a'b", 'a\\b', '-jACCEPT', '!eth0', '.', '..', 'a\u0000b', 'a\u0001b', 'a\u007fb', 'eth0\n-A'])(
-    'interface %j is refused',
-    (name) => {
-      expect(checkInterfaceName(name)).toBeTypeOf('string');
-    },
-  );
+  it.each([
+    '',
+    '0123456789abcdef',
+    'ethé12345678901',
+    'eth 0',
+    'a/b',
+    'a:b',
+    'a"b',
+    "a'b",
+    'a\\b',
+    '-jACCEPT',
+    '!eth0',
+    '.',
+    '..',
+    'a\u0000b',
+    'a\u0001b',
+    'a\u007fb',
+    'eth0\n-A',
+  ])('interface %j is refused', (name) => {
+    expect(checkInterfaceName(name)).toBeTypeOf('string');
+  });
 
   it.each(['0', '1337', '4294967294', 'istio-proxy', '_apt', 'user.name', 'machine$'])('owner %j is accepted', (id) => {
     expect(checkOwnerId(id)).toBeUndefined();
   });
 
-  it.each(['', '-1', '4294967295', '01337', 'a b', '1337 -j ACCEPT', '$x', '*', 'a'.repeat(33), 'java\n-A'])('owner %j is refused', (id) => {
-    expect(checkOwnerId(id)).toBeTypeOf('string');
-  });
+  it.each(['', '-1', '4294967295', '01337', 'a b', '1337 -j ACCEPT', '$x', '*', 'a'.repeat(33), 'java\n-A'])(
+    'owner %j is refused',
+    (id) => {
+      expect(checkOwnerId(id)).toBeTypeOf('string');
+    },
+  );
 });

@@ -112,7 +112,11 @@ export function formatIpv6(value: bigint): string {
     if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
     i = j;
   }
-  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  const hex = (from: number, to: number) =>
+    groups
+      .slice(from, to)
+      .map((g) => g.toString(16))
+      .join(':');
   if (bestStart < 0) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
 }
@@ -162,6 +166,7 @@ export function checkInterfaceName(name: string): string | undefined {
   if (Buffer.byteLength(name) > 15) return 'an interface name has at most 15 bytes';
   if (name === '.' || name === '..') return 'not a valid interface name';
   if (/[\s/:"'\\]/.test(name)) return 'an interface name cannot contain whitespace, quotes, "/", ":" or "\\"';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this check refuses.
   if (/[\x00-\x1f\x7f]/.test(name)) return 'an interface name cannot contain control characters';
   if (name.startsWith('-') || name.startsWith('!')) return 'an interface name cannot start with "-" or "!"';
   return undefined;

@@ -6,7 +6,13 @@ export function append(table: TableName, chain: ChainName, matches: readonly Mat
   return { op: 'append', rule: { table, chain, matches, target } satisfies Rule };
 }
 
-export function insert(table: TableName, chain: ChainName, position: number, matches: readonly Match[], target: Target): RuleOp {
+export function insert(
+  table: TableName,
+  chain: ChainName,
+  position: number,
+  matches: readonly Match[],
+  target: Target,
+): RuleOp {
   return { op: 'insert', position, rule: { table, chain, matches, target } };
 }
 

@@ -37,13 +37,22 @@ const texts = (cidrs: readonly Cidr[]) => cidrs.map((c) => c.text);
 describe('mergeCidrs', () => {
   it.each([
     [['10.0.0.0/24', '10.0.1.0/24'], ['10.0.0.0/23']],
-    [['10.0.1.0/24', '10.0.2.0/24'], ['10.0.1.0/24', '10.0.2.0/24']],
+    [
+      ['10.0.1.0/24', '10.0.2.0/24'],
+      ['10.0.1.0/24', '10.0.2.0/24'],
+    ],
     [['10.0.0.0/8', '10.1.2.0/24', '10.0.0.0/8'], ['10.0.0.0/8']],
     [['10.0.0.1/8'], ['10.0.0.0/8']],
     [['192.0.2.0/25', '192.0.2.128/26', '192.0.2.192/26'], ['192.0.2.0/24']],
     [['0.0.0.0/1', '128.0.0.0/1'], ['0.0.0.0/0']],
-    [['fd00::/9', '10.0.0.0/8', 'fd80::/9', '::1/128'], ['10.0.0.0/8', '::1/128', 'fd00::/8']],
-    [['::ffff:10.0.0.0/120', '10.0.0.0/24'], ['10.0.0.0/24', '::ffff:10.0.0.0/120']],
+    [
+      ['fd00::/9', '10.0.0.0/8', 'fd80::/9', '::1/128'],
+      ['10.0.0.0/8', '::1/128', 'fd00::/8'],
+    ],
+    [
+      ['::ffff:10.0.0.0/120', '10.0.0.0/24'],
+      ['10.0.0.0/24', '::ffff:10.0.0.0/120'],
+    ],
     [[], []],
   ])('%j → %j', (input, expected) => {
     expect(texts(mergeCidrs(input.map(cidr)))).toEqual(expected);
@@ -63,7 +72,8 @@ describe('mergeCidrs', () => {
       );
       expect(differ).toEqual([]);
       // Minimal: no two results could be one prefix, and none overlap.
-      for (let i = 1; i < merged.length; i++) expect(merged[i - 1]!.address.value < merged[i]!.address.value).toBe(true);
+      for (let i = 1; i < merged.length; i++)
+        expect(merged[i - 1]!.address.value < merged[i]!.address.value).toBe(true);
     }
   });
 
@@ -80,7 +90,16 @@ describe('mergeCidrs', () => {
       });
       // ip-num wants masked prefixes: mask each through a merge of one.
       const blocks = input.map((c) => mergeCidrs([c])[0]!);
-      const outer = blocks.filter((c, i) => !blocks.some((o, j) => j !== i && o.prefixLength <= c.prefixLength && contains(o, 'ipv4', c.address.value) && (o.prefixLength < c.prefixLength || j < i)));
+      const outer = blocks.filter(
+        (c, i) =>
+          !blocks.some(
+            (o, j) =>
+              j !== i &&
+              o.prefixLength <= c.prefixLength &&
+              contains(o, 'ipv4', c.address.value) &&
+              (o.prefixLength < c.prefixLength || j < i),
+          ),
+      );
       const masked = outer.map((c) => c.text);
       const pool = Pool.fromCidrRanges(masked.map((text) => IPv4CidrRange.fromCidr(text)));
       const oracle = pool
@@ -98,19 +117,26 @@ describe('mergePorts and groupPorts', () => {
   const range = (first: number, last = first): PortRange => ({ first, last });
 
   it('merges duplicates, overlaps and neighbours', () => {
-    expect(mergePorts([range(443), range(80), range(81), range(80), range(1000, 2000), range(1500, 2500), range(2501)])).toEqual([range(80, 81), range(443), range(1000, 2501)]);
+    expect(
+      mergePorts([range(443), range(80), range(81), range(80), range(1000, 2000), range(1500, 2500), range(2501)]),
+    ).toEqual([range(80, 81), range(443), range(1000, 2501)]);
   });
 
   it('fills groups up to 15 slots, a range taking two', () => {
     const ports = [...Array.from({ length: 14 }, (_, i) => range(100 + 2 * i)), range(1000, 1001), range(3000)];
     const groups = groupPorts(ports);
     expect(groups.map((g) => g.length)).toEqual([14, 2]);
-    for (const group of groups) expect(group.reduce((n, p) => n + (p.first === p.last ? 1 : 2), 0)).toBeLessThanOrEqual(MULTIPORT_SLOTS);
-    expect(groupPorts(Array.from({ length: 31 }, (_, i) => range(2 * i + 1))).map((g) => g.length)).toEqual([15, 15, 1]);
+    for (const group of groups)
+      expect(group.reduce((n, p) => n + (p.first === p.last ? 1 : 2), 0)).toBeLessThanOrEqual(MULTIPORT_SLOTS);
+    expect(groupPorts(Array.from({ length: 31 }, (_, i) => range(2 * i + 1))).map((g) => g.length)).toEqual([
+      15, 15, 1,
+    ]);
   });
 
   it('keeps a single port or range as --dport, and leaves lists alone without compaction', () => {
-    expect(destinationPortMatches([range(80), range(80)], true)).toEqual([{ kind: 'destinationPort', port: range(80) }]);
+    expect(destinationPortMatches([range(80), range(80)], true)).toEqual([
+      { kind: 'destinationPort', port: range(80) },
+    ]);
     expect(destinationPortMatches([range(80), range(80)], false)).toEqual([
       { kind: 'destinationPort', port: range(80) },
       { kind: 'destinationPort', port: range(80) },
@@ -126,8 +152,12 @@ describe('mergePorts and groupPorts', () => {
       });
       const matches = destinationPortMatches(input, true);
       const allowed = (port: number, m: Match) =>
-        m.kind === 'destinationPort' ? m.port.first <= port && port <= m.port.last : m.kind === 'multiport' && m.ports.some((p) => p.first <= port && port <= p.last);
-      const differ = Array.from({ length: 2100 }, (_, i) => i + 1).filter((port) => matches.some((m) => allowed(port, m)) !== input.some((p) => p.first <= port && port <= p.last));
+        m.kind === 'destinationPort'
+          ? m.port.first <= port && port <= m.port.last
+          : m.kind === 'multiport' && m.ports.some((p) => p.first <= port && port <= p.last);
+      const differ = Array.from({ length: 2100 }, (_, i) => i + 1).filter(
+        (port) => matches.some((m) => allowed(port, m)) !== input.some((p) => p.first <= port && port <= p.last),
+      );
       expect(differ).toEqual([]);
     }
   });
@@ -167,7 +197,10 @@ function matches(family: IpFamily, m: Match, p: Packet): boolean {
     case 'sourcePort':
       return inRange(m.port, p.sourcePort);
     case 'multiport':
-      return negate(m.negated, m.ports.some((r) => inRange(r, p.port)));
+      return negate(
+        m.negated,
+        m.ports.some((r) => inRange(r, p.port)),
+      );
     case 'owner':
       return negate(m.negated, (m.owner === 'uid' ? p.uid : p.gid) === m.id);
     case 'mark':
@@ -198,7 +231,11 @@ function chains(ruleset: Ruleset): Map<string, { matches: readonly Match[]; targ
 function verdicts(ruleset: Ruleset, packets: readonly Packet[]): Record<string, string[]> {
   const result: Record<string, string[]> = {};
   for (const [key, rules] of chains(ruleset)) {
-    result[key] = packets.map((packet) => JSON.stringify(rules.find((rule) => rule.matches.every((m) => matches(ruleset.family, m, packet)))?.target ?? 'fall through'));
+    result[key] = packets.map((packet) =>
+      JSON.stringify(
+        rules.find((rule) => rule.matches.every((m) => matches(ruleset.family, m, packet)))?.target ?? 'fall through',
+      ),
+    );
   }
   return result;
 }
@@ -211,7 +248,12 @@ describe('planning with --compact-rules', () => {
   const packets = (family: IpFamily): Packet[] =>
     Array.from({ length: 400 }, () => ({
       protocol: rnd(2) ? 'tcp' : 'udp',
-      destination: family === 'ipv4' ? (rnd(8) === 0 ? (127n << 24n) | 1n : v4(rnd(4), rnd(256))) : (0x20010db8n << 96n) | BigInt(rnd(1024)),
+      destination:
+        family === 'ipv4'
+          ? rnd(8) === 0
+            ? (127n << 24n) | 1n
+            : v4(rnd(4), rnd(256))
+          : (0x20010db8n << 96n) | BigInt(rnd(1024)),
       source: family === 'ipv4' ? v4(rnd(4), rnd(256)) : BigInt(rnd(8)),
       port: [80, 81, 443, 1000, 1500, 2000, 3000, 15001, 15006, 15008, 15090, 53][rnd(12)]! + rnd(3),
       sourcePort: 1 + rnd(60000),
@@ -224,7 +266,16 @@ describe('planning with --compact-rules', () => {
     }));
   const cidrs = (texts: string[]) => texts.map(cidr);
   const range = (first: number, last = first): PortRange => ({ first, last });
-  const ports = [range(80), range(81), range(80), range(443), range(1000, 2000), range(1500), range(3000), ...Array.from({ length: 20 }, (_, i) => range(20000 + 3 * i))];
+  const ports = [
+    range(80),
+    range(81),
+    range(80),
+    range(443),
+    range(1000, 2000),
+    range(1500),
+    range(3000),
+    ...Array.from({ length: 20 }, (_, i) => range(20000 + 3 * i)),
+  ];
 
   const cases: [string, CaptureConfig][] = [
     [
@@ -235,8 +286,22 @@ describe('planning with --compact-rules', () => {
         outbound: {
           ...BASE.outbound,
           cidrs: {
-            include: cidrs(['192.0.0.0/24', '192.0.1.0/24', '192.0.1.5/32', '2001:db8::/119', '2001:db8::200/119', '127.0.0.0/8']),
-            exclude: cidrs(['192.0.2.0/25', '192.0.2.128/25', '192.0.3.7/32', '192.0.3.8/29', '2001:db8::100/120', '2001:db8::100/121']),
+            include: cidrs([
+              '192.0.0.0/24',
+              '192.0.1.0/24',
+              '192.0.1.5/32',
+              '2001:db8::/119',
+              '2001:db8::200/119',
+              '127.0.0.0/8',
+            ]),
+            exclude: cidrs([
+              '192.0.2.0/25',
+              '192.0.2.128/25',
+              '192.0.3.7/32',
+              '192.0.3.8/29',
+              '2001:db8::100/120',
+              '2001:db8::100/121',
+            ]),
           },
           ports: { include: ports, exclude: [range(3000), range(15090), range(15090), range(15091)] },
         },
@@ -247,7 +312,11 @@ describe('planning with --compact-rules', () => {
       'TPROXY with an inbound port list',
       {
         ...BASE,
-        inbound: { ...BASE.inbound, ports: { kind: 'only', items: ports }, interception: { mode: 'tproxy', mark: 1337, routeTable: 133 } },
+        inbound: {
+          ...BASE.inbound,
+          ports: { kind: 'only', items: ports },
+          interception: { mode: 'tproxy', mark: 1337, routeTable: 133 },
+        },
         outbound: { ...BASE.outbound, cidrs: { include: cidrs(['192.0.0.0/23', '192.0.0.0/24']), exclude: [] } },
       },
     ],
@@ -267,6 +336,7 @@ describe('planning with --compact-rules', () => {
   });
 
   it('changes nothing when off', () => {
-    for (const [, config] of cases) expect(planCapture(config)).toEqual(planCapture({ ...config, compactRules: false }));
+    for (const [, config] of cases)
+      expect(planCapture(config)).toEqual(planCapture({ ...config, compactRules: false }));
   });
 });

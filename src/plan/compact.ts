@@ -33,7 +33,8 @@ function coverRange(family: IpFamily, first: bigint, last: bigint): Cidr[] {
   while (start <= last) {
     // The largest block aligned at `start` that does not run past `last`.
     let size = 0n;
-    while (size < bits && (start & ((1n << (size + 1n)) - 1n)) === 0n && start + (1n << (size + 1n)) - 1n <= last) size++;
+    while (size < bits && (start & ((1n << (size + 1n)) - 1n)) === 0n && start + (1n << (size + 1n)) - 1n <= last)
+      size++;
     out.push(cidrOf(family, start, Number(bits - size)));
     start += 1n << size;
   }

@@ -14,7 +14,11 @@ import { dport, dst, jump, ownerOf, port, sport, src, TCP, UDP } from './matches
 export const AGENT_DNS_PORT = 15053;
 const DNS = port(53);
 
-const toAgent = (singularOption?: true): Target => ({ kind: 'redirect', toPort: AGENT_DNS_PORT, ...(singularOption ? { singularOption } : {}) });
+const toAgent = (singularOption?: true): Target => ({
+  kind: 'redirect',
+  toPort: AGENT_DNS_PORT,
+  ...(singularOption ? { singularOption } : {}),
+});
 const zone = (n: number): Target => ({ kind: 'ct', zone: n });
 const host = (server: IpAddress) => `${server.text}/${FAMILY[server.family].hostPrefixLength}`;
 
@@ -26,17 +30,24 @@ export function dnsCapture({ config, rules }: PlanContext): void {
 
   rules.both(append('raw', 'OUTPUT', [], jump('ISTIO_OUTPUT_DNS')));
   for (const family of FAMILIES) {
-    if (all || servers(family).length > 0) rules.only(family, append('nat', 'ISTIO_OUTPUT', [], jump('ISTIO_OUTPUT_DNS')));
+    if (all || servers(family).length > 0)
+      rules.only(family, append('nat', 'ISTIO_OUTPUT', [], jump('ISTIO_OUTPUT_DNS')));
   }
   // TCP, then UDP; upstream spells the UDP option `--to-port` (singular).
-  for (const [protocol, singular] of [[TCP, undefined], [UDP, true]] as const) {
+  for (const [protocol, singular] of [
+    [TCP, undefined],
+    [UDP, true],
+  ] as const) {
     if (all) {
       rules.both(append('nat', 'ISTIO_OUTPUT_DNS', [protocol, dport(DNS)], toAgent(singular)));
       continue;
     }
     for (const family of FAMILIES) {
       for (const server of servers(family)) {
-        rules.only(family, append('nat', 'ISTIO_OUTPUT_DNS', [protocol, dport(DNS), dst(host(server))], toAgent(singular)));
+        rules.only(
+          family,
+          append('nat', 'ISTIO_OUTPUT_DNS', [protocol, dport(DNS), dst(host(server))], toAgent(singular)),
+        );
       }
     }
   }

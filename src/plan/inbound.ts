@@ -53,7 +53,8 @@ export function inboundCapture(ctx: PlanContext): void {
     }
   };
   if (ports.kind === 'all') {
-    for (const p of destinationPortMatches(ports.except, config.compactRules)) rules.both(append(table, 'ISTIO_INBOUND', [TCP, p], RETURN));
+    for (const p of destinationPortMatches(ports.except, config.compactRules))
+      rules.both(append(table, 'ISTIO_INBOUND', [TCP, p], RETURN));
     capture([]);
   } else {
     for (const p of destinationPortMatches(ports.items, config.compactRules)) capture([p]);
@@ -72,11 +73,21 @@ export function tproxyMarking(ctx: PlanContext): void {
   rules.both(append('mangle', 'OUTPUT', [TCP, LO_OUT, mark(interception.mark)], RETURN));
   for (const owner of proxyOwners(config)) {
     rules.both((family) =>
-      append('mangle', 'OUTPUT', [dst(ctx.loopback(family), true), TCP, LO_OUT, ownerOf(owner.kind, owner.id)], { kind: 'setMark', mark: OUTBOUND_MARK }),
+      append('mangle', 'OUTPUT', [dst(ctx.loopback(family), true), TCP, LO_OUT, ownerOf(owner.kind, owner.id)], {
+        kind: 'setMark',
+        mark: OUTBOUND_MARK,
+      }),
     );
   }
-  rules.both(append('mangle', 'OUTPUT', [TCP, { kind: 'connmark', mark: interception.mark }], { kind: 'connmark', action: 'restore' }));
+  rules.both(
+    append('mangle', 'OUTPUT', [TCP, { kind: 'connmark', mark: interception.mark }], {
+      kind: 'connmark',
+      action: 'restore',
+    }),
+  );
   rules.both(insert('mangle', 'ISTIO_INBOUND', 1, [TCP, mark(interception.mark)], RETURN));
-  rules.both((family) => insert('mangle', 'ISTIO_INBOUND', 2, [TCP, src(FAMILY[family].passthroughSource), LO_IN], RETURN));
+  rules.both((family) =>
+    insert('mangle', 'ISTIO_INBOUND', 2, [TCP, src(FAMILY[family].passthroughSource), LO_IN], RETURN),
+  );
   rules.both(insert('mangle', 'ISTIO_INBOUND', 3, [TCP, LO_IN, mark(OUTBOUND_MARK, true)], RETURN));
 }

@@ -46,7 +46,12 @@ export function proxyOwnerRules(ctx: PlanContext): void {
         ? { kind: 'multiport', ports: [DNS_PORT, tunnel], negated: true }
         : dport(tunnel, true);
     rules.both((family) =>
-      append('nat', 'ISTIO_OUTPUT', [LO_OUT, dst(ctx.loopback(family), true), TCP, exemptPorts, ownerOf(owner.kind, owner.id)], jump('ISTIO_IN_REDIRECT')),
+      append(
+        'nat',
+        'ISTIO_OUTPUT',
+        [LO_OUT, dst(ctx.loopback(family), true), TCP, exemptPorts, ownerOf(owner.kind, owner.id)],
+        jump('ISTIO_IN_REDIRECT'),
+      ),
     );
     if (!includesLoopback) {
       const notDns: Match[] = dns ? [TCP, dport(DNS_PORT, true)] : [];
@@ -63,7 +68,14 @@ export function ownerGroupRules({ config, rules }: PlanContext): void {
     for (const group of groups.except) rules.both(append('nat', 'ISTIO_OUTPUT', [gidOwner(group)], RETURN));
   } else if (groups.kind === 'only') {
     // With no group at all this is a bare RETURN: no outbound traffic is captured.
-    rules.both(append('nat', 'ISTIO_OUTPUT', groups.items.map((group) => gidOwner(group, true)), RETURN));
+    rules.both(
+      append(
+        'nat',
+        'ISTIO_OUTPUT',
+        groups.items.map((group) => gidOwner(group, true)),
+        RETURN,
+      ),
+    );
   }
 }
 
@@ -92,16 +104,19 @@ export function includeOutboundPorts({ config, rules }: PlanContext): void {
  * CIDR's inserts come before its jump.
  */
 export function includeOutboundCidrs({ config, rules }: PlanContext): void {
-  const include = config.outbound.cidrs.include === 'all' ? 'all' : cidrList(config.outbound.cidrs.include, config.compactRules);
+  const include =
+    config.outbound.cidrs.include === 'all' ? 'all' : cidrList(config.outbound.cidrs.include, config.compactRules);
   const virtual = config.interfaces.virtual;
   for (const family of FAMILIES) {
     if (include === 'all') {
       rules.only(family, append('nat', 'ISTIO_OUTPUT', [], jump('ISTIO_REDIRECT')));
-      for (const nic of virtual) rules.only(family, insert('nat', 'PREROUTING', 1, [inIf(nic)], jump('ISTIO_REDIRECT')));
+      for (const nic of virtual)
+        rules.only(family, insert('nat', 'PREROUTING', 1, [inIf(nic)], jump('ISTIO_REDIRECT')));
       continue;
     }
     for (const cidr of include.filter((c) => c.family === family)) {
-      for (const nic of virtual) rules.only(family, insert('nat', 'PREROUTING', 1, [inIf(nic), dst(cidr.text)], jump('ISTIO_REDIRECT')));
+      for (const nic of virtual)
+        rules.only(family, insert('nat', 'PREROUTING', 1, [inIf(nic), dst(cidr.text)], jump('ISTIO_REDIRECT')));
       rules.only(family, append('nat', 'ISTIO_OUTPUT', [dst(cidr.text)], jump('ISTIO_REDIRECT')));
     }
   }

@@ -22,7 +22,12 @@ export function planNetwork(config: CaptureConfig): NetworkStep[] {
       steps.push({ kind: 'policyRule', family, mark: interception.mark, table: interception.routeTable });
     }
     for (const family of config.families) {
-      steps.push({ kind: 'localRoute', family, destination: FAMILY[family].anyAddress, table: interception.routeTable });
+      steps.push({
+        kind: 'localRoute',
+        family,
+        destination: FAMILY[family].anyAddress,
+        table: interception.routeTable,
+      });
     }
   }
   return steps;

@@ -17,7 +17,9 @@ export function renderDryRun(plan: CapturePlan, options: { cleanupOnly: boolean 
   const rules = plan.rulesets.map((ruleset) => {
     const binary = FAMILY[ruleset.family].iptables;
     if (options.cleanupOnly) {
-      return cleanupCommands(ruleset).map((args) => comment(ruleset.family, [binary, ...args])).join('');
+      return cleanupCommands(ruleset)
+        .map((args) => comment(ruleset.family, [binary, ...args]))
+        .join('');
     }
     return comment(ruleset.family, [`${binary}-restore`, '--noflush']) + renderRestore(ruleset);
   });
@@ -33,7 +35,9 @@ export function renderUpstreamTranscript(plan: CapturePlan, options: { cleanupOn
   const ipv6 = plan.rulesets.some((r) => r.family === 'ipv6');
   const body = plan.rulesets.map((ruleset) =>
     options.cleanupOnly
-      ? cleanupCommands(ruleset).map((args) => `${FAMILY[ruleset.family].iptables} ${args.join(' ')}\n`).join('')
+      ? cleanupCommands(ruleset)
+          .map((args) => `${FAMILY[ruleset.family].iptables} ${args.join(' ')}\n`)
+          .join('')
       : renderRestore(ruleset),
   );
   return ['iptables-save\n', 'ip6tables-save\n', ...body, 'iptables-save\n', ipv6 ? 'ip6tables-save\n' : ''].join('');

@@ -8,7 +8,10 @@ const CONFIG = REDIRECT_IPV4;
 
 /** `n` /32s spread over 198.18.0.0/15, none adjacent. */
 function hosts(n: number): Cidr[] {
-  return Array.from({ length: n }, (_, i) => parseCidr(`198.${18 + (i >> 15)}.${(i >> 7) & 255}.${(i & 127) * 2}/32`) as Cidr);
+  return Array.from(
+    { length: n },
+    (_, i) => parseCidr(`198.${18 + (i >> 15)}.${(i >> 7) & 255}.${(i & 127) * 2}/32`) as Cidr,
+  );
 }
 
 describe('limitWarnings', () => {
@@ -17,14 +20,27 @@ describe('limitWarnings', () => {
   });
 
   it('warns about a payload over 8 KiB before its chain reaches 1 000 rules', () => {
-    const plan = planCapture({ ...CONFIG, outbound: { ...CONFIG.outbound, cidrs: { include: 'all', exclude: hosts(400) } } });
-    expect(limitWarnings(plan)).toEqual([expect.stringMatching(/^ipv4: the restore payload is [0-9,]+ bytes, over 8,192: some sandboxes refuse restore input that large$/)]);
+    const plan = planCapture({
+      ...CONFIG,
+      outbound: { ...CONFIG.outbound, cidrs: { include: 'all', exclude: hosts(400) } },
+    });
+    expect(limitWarnings(plan)).toEqual([
+      expect.stringMatching(
+        /^ipv4: the restore payload is [0-9,]+ bytes, over 8,192: some sandboxes refuse restore input that large$/,
+      ),
+    ]);
   });
 
   it('warns about each chain over 1 000 rules, per family', () => {
-    const plan = planCapture({ ...CONFIG, families: ['ipv4', 'ipv6'], outbound: { ...CONFIG.outbound, cidrs: { include: 'all', exclude: hosts(1200) } } });
+    const plan = planCapture({
+      ...CONFIG,
+      families: ['ipv4', 'ipv6'],
+      outbound: { ...CONFIG.outbound, cidrs: { include: 'all', exclude: hosts(1200) } },
+    });
     const warnings = limitWarnings(plan);
-    expect(warnings).toContain('ipv4: nat ISTIO_OUTPUT has 1,209 rules, over 1,000: each new connection walks them in order');
+    expect(warnings).toContain(
+      'ipv4: nat ISTIO_OUTPUT has 1,209 rules, over 1,000: each new connection walks them in order',
+    );
     // The IPv6 ruleset has none of the IPv4 CIDRs: small payload, short chains.
     expect(warnings.filter((w) => w.startsWith('ipv6'))).toEqual([]);
   });

@@ -32,13 +32,18 @@ export function limitWarnings(plan: CapturePlan, limits: Limits = LIMITS): strin
   for (const ruleset of plan.rulesets) {
     const bytes = Buffer.byteLength(renderRestore(ruleset));
     if (bytes > limits.payloadBytes) {
-      warnings.push(`${ruleset.family}: the restore payload is ${count(bytes)} bytes, over ${count(limits.payloadBytes)}: some sandboxes refuse restore input that large`);
+      warnings.push(
+        `${ruleset.family}: the restore payload is ${count(bytes)} bytes, over ${count(limits.payloadBytes)}: some sandboxes refuse restore input that large`,
+      );
     }
     const chains = new Map<string, number>();
-    for (const { rule } of ruleset.ops) chains.set(`${rule.table} ${rule.chain}`, (chains.get(`${rule.table} ${rule.chain}`) ?? 0) + 1);
+    for (const { rule } of ruleset.ops)
+      chains.set(`${rule.table} ${rule.chain}`, (chains.get(`${rule.table} ${rule.chain}`) ?? 0) + 1);
     for (const [chain, rules] of chains) {
       if (rules > limits.chainRules) {
-        warnings.push(`${ruleset.family}: ${chain} has ${count(rules)} rules, over ${count(limits.chainRules)}: each new connection walks them in order`);
+        warnings.push(
+          `${ruleset.family}: ${chain} has ${count(rules)} rules, over ${count(limits.chainRules)}: each new connection walks them in order`,
+        );
       }
     }
   }

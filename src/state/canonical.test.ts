@@ -11,16 +11,31 @@ const key = (line: string) => canonicalRule(line.split(' '));
 /** Planned text (as we write it) and what iptables-save 1.8.9 prints for it, on both backends. */
 const PAIRS: readonly [string, string][] = [
   ['-p tcp --dport 15008 -j RETURN', '-p tcp -m tcp --dport 15008 -j RETURN'],
-  ['-o lo ! -d 127.0.0.1/32 -p tcp ! --dport 15008 -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT', '! -d 127.0.0.1/32 -o lo -p tcp -m tcp ! --dport 15008 -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT'],
+  [
+    '-o lo ! -d 127.0.0.1/32 -p tcp ! --dport 15008 -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT',
+    '! -d 127.0.0.1/32 -o lo -p tcp -m tcp ! --dport 15008 -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT',
+  ],
   ['-o lo -s 127.0.0.6/32 -j RETURN', '-s 127.0.0.6/32 -o lo -j RETURN'],
-  ['-p tcp -m mark --mark 1337 -j CONNMARK --save-mark', '-p tcp -m mark --mark 0x539 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff'],
-  ['! -d 127.0.0.1/32 -p tcp -o lo -m owner --gid-owner 1337 -j MARK --set-mark 1338', '! -d 127.0.0.1/32 -o lo -p tcp -m owner --gid-owner 1337 -j MARK --set-xmark 0x53a/0xffffffff'],
-  ['! -d ::1/128 -p tcp -j TPROXY --tproxy-mark 1337/0xffffffff --on-port 15006', '! -d ::1/128 -p tcp -j TPROXY --on-port 15006 --on-ip :: --tproxy-mark 0x539/0xffffffff'],
+  [
+    '-p tcp -m mark --mark 1337 -j CONNMARK --save-mark',
+    '-p tcp -m mark --mark 0x539 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff',
+  ],
+  [
+    '! -d 127.0.0.1/32 -p tcp -o lo -m owner --gid-owner 1337 -j MARK --set-mark 1338',
+    '! -d 127.0.0.1/32 -o lo -p tcp -m owner --gid-owner 1337 -j MARK --set-xmark 0x53a/0xffffffff',
+  ],
+  [
+    '! -d ::1/128 -p tcp -j TPROXY --tproxy-mark 1337/0xffffffff --on-port 15006',
+    '! -d ::1/128 -p tcp -j TPROXY --on-port 15006 --on-ip :: --tproxy-mark 0x539/0xffffffff',
+  ],
   ['-p tcp -i lo -m mark ! --mark 1338 -j RETURN', '-i lo -p tcp -m mark ! --mark 0x53a -j RETURN'],
   ['-p udp --dport 53 -j REDIRECT --to-port 15053', '-p udp -m udp --dport 53 -j REDIRECT --to-ports 15053'],
   ['-d 10.0.0.1/8 -j ISTIO_REDIRECT', '-d 10.0.0.0/8 -j ISTIO_REDIRECT'],
   ['-p udp --dport 53 -d ::127.0.0.53/128 -j CT --zone 2', '-d ::7f00:35/128 -p udp -m udp --dport 53 -j CT --zone 2'],
-  ['-p tcp -m multiport ! --dports 53,15008 -m owner --uid-owner 1337 -j RETURN', '-p tcp -m multiport ! --dports 53,15008 -m owner --uid-owner 1337 -j RETURN'],
+  [
+    '-p tcp -m multiport ! --dports 53,15008 -m owner --uid-owner 1337 -j RETURN',
+    '-p tcp -m multiport ! --dports 53,15008 -m owner --uid-owner 1337 -j RETURN',
+  ],
 ];
 
 describe('canonical rules', () => {
@@ -40,7 +55,9 @@ describe('canonical rules', () => {
 
   test('owner names resolve to ids when a resolver is given', () => {
     const resolveOwner = (_: 'uid' | 'gid', name: string) => (name === 'istio-proxy' ? 1337 : undefined);
-    expect(canonicalRule('-m owner --uid-owner istio-proxy -j RETURN'.split(' '), { resolveOwner })).toBe(key('-m owner --uid-owner 1337 -j RETURN'));
+    expect(canonicalRule('-m owner --uid-owner istio-proxy -j RETURN'.split(' '), { resolveOwner })).toBe(
+      key('-m owner --uid-owner 1337 -j RETURN'),
+    );
   });
 });
 
@@ -52,7 +69,8 @@ const RULESET: Ruleset = {
     insert('nat', 'ISTIO_INBOUND', 1, [{ kind: 'inInterface', name: 'lo' }], { kind: 'return' }),
   ],
 };
-const SAVED = '*nat\n:PREROUTING ACCEPT [0:0]\n:ISTIO_INBOUND - [0:0]\n-A PREROUTING -p tcp -j ISTIO_INBOUND\n-A PREROUTING -p udp -j ACCEPT\n-A ISTIO_INBOUND -i lo -j RETURN\n-A ISTIO_INBOUND -p tcp -j RETURN\nCOMMIT\n';
+const SAVED =
+  '*nat\n:PREROUTING ACCEPT [0:0]\n:ISTIO_INBOUND - [0:0]\n-A PREROUTING -p tcp -j ISTIO_INBOUND\n-A PREROUTING -p udp -j ACCEPT\n-A ISTIO_INBOUND -i lo -j RETURN\n-A ISTIO_INBOUND -p tcp -j RETURN\nCOMMIT\n';
 
 describe('comparing plan and live state', () => {
   const expected = expectedState(RULESET);
@@ -62,11 +80,16 @@ describe('comparing plan and live state', () => {
   });
 
   test('no owned chain and no jump into one is a clean state', () => {
-    expect(compareState(expected, parseSave('*nat\n-A PREROUTING -p udp -j ACCEPT\nCOMMIT\n'))).toEqual({ status: 'clean' });
+    expect(compareState(expected, parseSave('*nat\n-A PREROUTING -p udp -j ACCEPT\nCOMMIT\n'))).toEqual({
+      status: 'clean',
+    });
   });
 
   test('order, duplicates, stale chains and missing rules are drift, each explained', () => {
-    const drifted = SAVED.replace('-A ISTIO_INBOUND -i lo -j RETURN\n-A ISTIO_INBOUND -p tcp -j RETURN', '-A ISTIO_INBOUND -p tcp -j RETURN\n-A ISTIO_INBOUND -i lo -j RETURN')
+    const drifted = SAVED.replace(
+      '-A ISTIO_INBOUND -i lo -j RETURN\n-A ISTIO_INBOUND -p tcp -j RETURN',
+      '-A ISTIO_INBOUND -p tcp -j RETURN\n-A ISTIO_INBOUND -i lo -j RETURN',
+    )
       .replace(':ISTIO_INBOUND - [0:0]', ':ISTIO_INBOUND - [0:0]\n:ISTIO_OLD - [0:0]')
       .replace('-A PREROUTING -p udp -j ACCEPT', '-A PREROUTING -p tcp -j ISTIO_INBOUND');
     const verdict = compareState(expected, parseSave(drifted));
@@ -87,11 +110,15 @@ describe('comparing plan and live state', () => {
   });
 
   test('the cleanup transaction removes only what is ours', () => {
-    expect(cleanupPayload(parseSave(SAVED), expected)).toBe('*nat\n:ISTIO_INBOUND - [0:0]\n-D PREROUTING -p tcp -j ISTIO_INBOUND\n-X ISTIO_INBOUND\nCOMMIT\n');
+    expect(cleanupPayload(parseSave(SAVED), expected)).toBe(
+      '*nat\n:ISTIO_INBOUND - [0:0]\n-D PREROUTING -p tcp -j ISTIO_INBOUND\n-X ISTIO_INBOUND\nCOMMIT\n',
+    );
     expect(cleanupPayload(parseSave('*nat\n-A PREROUTING -p udp -j ACCEPT\nCOMMIT\n'), expected)).toBe('');
   });
 
   test('rollback restores the tables named, and empties those that did not exist', () => {
-    expect(rollbackPayload(`# Generated\n${SAVED}`, ['nat', 'raw'])).toBe(`${SAVED}*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n`);
+    expect(rollbackPayload(`# Generated\n${SAVED}`, ['nat', 'raw'])).toBe(
+      `${SAVED}*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n`,
+    );
   });
 });

@@ -22,7 +22,8 @@ function maskedCidr(text: string): string {
   const bits = cidr.family === 'ipv4' ? 32n : 128n;
   const hostBits = bits - BigInt(cidr.prefixLength);
   const value = (cidr.address.value >> hostBits) << hostBits;
-  const address = cidr.family === 'ipv4' ? [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.') : formatIpv6(value);
+  const address =
+    cidr.family === 'ipv4' ? [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.') : formatIpv6(value);
   return `${address}/${cidr.prefixLength}`;
 }
 
@@ -83,7 +84,8 @@ export function canonicalRule(tokens: readonly string[], options: CanonicalOptio
       continue;
     }
     const args: string[] = [];
-    while (i + 1 < tokens.length && !(tokens[i + 1] ?? '').startsWith('-') && tokens[i + 1] !== '!') args.push(tokens[++i] ?? '');
+    while (i + 1 < tokens.length && !(tokens[i + 1] ?? '').startsWith('-') && tokens[i + 1] !== '!')
+      args.push(tokens[++i] ?? '');
     if (token === '-m' || token === '--match') {
       module = args[0] ?? '';
       groups.push(`m:${module}`);

@@ -30,7 +30,11 @@ export function expectedState(ruleset: Ruleset, options: CanonicalOptions = {}):
   };
   for (const op of ruleset.ops) {
     const spec = ruleSpec(op);
-    const rule: PlannedRule = { spec, key: canonicalRule(spec, options), text: `-A ${op.rule.chain} ${spec.join(' ')}` };
+    const rule: PlannedRule = {
+      spec,
+      key: canonicalRule(spec, options),
+      text: `-A ${op.rule.chain} ${spec.join(' ')}`,
+    };
     const rules = chain(op.rule.table, op.rule.chain);
     if (op.op === 'append') rules.push(rule);
     else rules.splice(op.position - 1, 0, rule);
@@ -82,7 +86,8 @@ export function compareState(expected: ExpectedState, live: NetfilterState): Ver
           const rule = byKey.get(key);
           const found = liveCounts.get(key) ?? 0;
           if (found < n) differences.push(`${table} ${name}: missing ${rule?.text}`);
-          else if (rule && jumpsToOwned(rule) && found > n) differences.push(`${table} ${name}: ${found} copies of ${rule.text}`);
+          else if (rule && jumpsToOwned(rule) && found > n)
+            differences.push(`${table} ${name}: ${found} copies of ${rule.text}`);
         }
         continue;
       }
@@ -97,7 +102,9 @@ export function compareState(expected: ExpectedState, live: NetfilterState): Ver
         const index = at >= 0 ? at : wantKeys.length;
         const wanted = rules[index]?.text ?? '(end of chain)';
         const found = liveRules[index] ? `-A ${name} ${liveRules[index].spec.join(' ')}` : '(end of chain)';
-        differences.push(`${table} ${name}: rule ${index + 1} should be \`${wanted}\`, is \`${found}\` (${liveRules.length} rules live, ${rules.length} planned)`);
+        differences.push(
+          `${table} ${name}: rule ${index + 1} should be \`${wanted}\`, is \`${found}\` (${liveRules.length} rules live, ${rules.length} planned)`,
+        );
       }
     }
     for (const [name, rules] of have) {

@@ -7,9 +7,28 @@ import { rollbackPayload, stateBeforeRestore } from './transactions.js';
 const ruleset: Ruleset = {
   family: 'ipv4',
   ops: [
-    { op: 'append', rule: { table: 'nat', chain: 'ISTIO_OUTPUT', matches: [{ kind: 'protocol', protocol: 'tcp' }], target: { kind: 'redirect', toPort: 15001 } } },
-    { op: 'append', rule: { table: 'nat', chain: 'OUTPUT', matches: [{ kind: 'outInterface', name: 'lo' }], target: { kind: 'return' } } },
-    { op: 'append', rule: { table: 'nat', chain: 'OUTPUT', matches: [], target: { kind: 'jump', chain: 'ISTIO_OUTPUT' } } },
+    {
+      op: 'append',
+      rule: {
+        table: 'nat',
+        chain: 'ISTIO_OUTPUT',
+        matches: [{ kind: 'protocol', protocol: 'tcp' }],
+        target: { kind: 'redirect', toPort: 15001 },
+      },
+    },
+    {
+      op: 'append',
+      rule: {
+        table: 'nat',
+        chain: 'OUTPUT',
+        matches: [{ kind: 'outInterface', name: 'lo' }],
+        target: { kind: 'return' },
+      },
+    },
+    {
+      op: 'append',
+      rule: { table: 'nat', chain: 'OUTPUT', matches: [], target: { kind: 'jump', chain: 'ISTIO_OUTPUT' } },
+    },
   ],
 };
 const expected = expectedState(ruleset);

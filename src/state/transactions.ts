@@ -16,23 +16,36 @@ import { saveTokens, type LiveRule, type NetfilterState } from './save-parser.js
 const quote = (token: string) => (/\s/.test(token) ? `"${token.replace(/"/g, '\\"')}"` : token);
 
 /** Live rules in built-in chains that belong to us: jumps into owned chains, or rules we plan. */
-function ownedBuiltinRules(table: TableName, live: NetfilterState, expected: ExpectedState): { chain: string; rule: LiveRule }[] {
+function ownedBuiltinRules(
+  table: TableName,
+  live: NetfilterState,
+  expected: ExpectedState,
+): { chain: string; rule: LiveRule }[] {
   const found: { chain: string; rule: LiveRule }[] = [];
   for (const [chain, rules] of live.get(table) ?? []) {
     if (!isBuiltinChain(chain)) continue;
     const planned = new Set((expected.get(table)?.get(chain) ?? []).map((r) => r.key));
     for (const rule of rules) {
-      if (planned.has(rule.key) || rule.key.split(' ; ').some((g) => g.startsWith('j:ISTIO_'))) found.push({ chain, rule });
+      if (planned.has(rule.key) || rule.key.split(' ; ').some((g) => g.startsWith('j:ISTIO_')))
+        found.push({ chain, rule });
     }
   }
   return found;
 }
 
-function tableBlock(table: TableName, live: NetfilterState, expected: ExpectedState, body: readonly string[], keepPlanned: boolean): string[] {
+function tableBlock(
+  table: TableName,
+  live: NetfilterState,
+  expected: ExpectedState,
+  body: readonly string[],
+  keepPlanned: boolean,
+): string[] {
   const liveOwned = [...(live.get(table)?.keys() ?? [])].filter(isOwnedChain);
   const planned = keepPlanned ? [...(expected.get(table)?.keys() ?? [])].filter(isOwnedChain) : [];
   const chains = [...new Set([...planned, ...liveOwned])];
-  const deletes = ownedBuiltinRules(table, live, expected).map(({ chain, rule }) => ['-D', chain, ...rule.spec].map(quote).join(' '));
+  const deletes = ownedBuiltinRules(table, live, expected).map(({ chain, rule }) =>
+    ['-D', chain, ...rule.spec].map(quote).join(' '),
+  );
   const stale = liveOwned.filter((c) => !planned.includes(c)).map((c) => `-X ${c}`);
   const lines = [
     // Declaring a chain creates it, or flushes it when it exists.
@@ -111,7 +124,12 @@ export function payloadTables(payload: string): TableName[] {
  * built-in chains (where `-A` put them), foreign rules kept in their order. Undefined when
  * those ends are not the planned rules, that is when something else changed the chains too.
  */
-export function stateBeforeRestore(after: string, table: TableName, expected: ExpectedState, options: CanonicalOptions = {}): string | undefined {
+export function stateBeforeRestore(
+  after: string,
+  table: TableName,
+  expected: ExpectedState,
+  options: CanonicalOptions = {},
+): string | undefined {
   const planned = expected.get(table) ?? new Map<string, readonly LiveRule[]>();
   const lines = after.split('\n');
   const keep = lines.map(() => true);

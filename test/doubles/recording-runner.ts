@@ -27,7 +27,8 @@ export class RecordingRunner implements CommandRunner {
     const next = this.queue.shift();
     if (!next) throw new Error(`unexpected command: ${line}`);
     if (next.line !== line) throw new Error(`expected \`${next.line}\`, got \`${line}\``);
-    if (typeof next.input === 'string' && next.input !== command.input) throw new Error(`unexpected stdin for ${line}:\n${command.input}`);
+    if (typeof next.input === 'string' && next.input !== command.input)
+      throw new Error(`unexpected stdin for ${line}:\n${command.input}`);
     if (typeof next.input === 'function') next.input(command.input);
     return { exitCode: 0, stdout: '', stderr: '', ...next.result };
   }
@@ -38,4 +39,6 @@ export class RecordingRunner implements CommandRunner {
   }
 }
 
-RecordingRunner satisfies new (e: readonly Expectation[]) => CommandRunner;
+RecordingRunner satisfies new (
+  e: readonly Expectation[],
+) => CommandRunner;

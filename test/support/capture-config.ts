@@ -4,8 +4,18 @@ import type { CaptureConfig } from '../../src/config/capture-config.js';
 export const REDIRECT_IPV4: CaptureConfig = {
   families: ['ipv4'],
   proxy: { uids: ['1337'], gids: ['1337'] },
-  inbound: { ports: { kind: 'all', except: [] }, capturePort: 15006, tunnelPort: 15008, interception: { mode: 'redirect' } },
-  outbound: { proxyPort: 15001, cidrs: { include: 'all', exclude: [] }, ports: { include: [], exclude: [] }, ownerGroups: { kind: 'all', except: [] } },
+  inbound: {
+    ports: { kind: 'all', except: [] },
+    capturePort: 15006,
+    tunnelPort: 15008,
+    interception: { mode: 'redirect' },
+  },
+  outbound: {
+    proxyPort: 15001,
+    cidrs: { include: 'all', exclude: [] },
+    ports: { include: [], exclude: [] },
+    ownerGroups: { kind: 'all', except: [] },
+  },
   dns: { mode: 'off' },
   interfaces: { exclude: [], virtual: [] },
   dropInvalid: false,

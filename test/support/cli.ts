@@ -54,20 +54,29 @@ export function fileOnlyHostFacts(): ForbiddenHostFacts {
  * Runs `main()` with a collecting io and a `deps` without `apply`, so nothing can ever be
  * applied. `env` is the whole environment the CLI sees (the test process's is not used).
  */
-export async function runCli(argv: readonly string[], env: Readonly<Record<string, string>> = {}, hostFacts: HostFacts = forbiddenHostFacts()): Promise<CliResult> {
+export async function runCli(
+  argv: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+  hostFacts: HostFacts = forbiddenHostFacts(),
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const deps: CliDeps = { hostFacts: async () => hostFacts };
-  const code = await main(argv, env, {
-    stdout: (text) => {
-      stdout += text;
+  const code = await main(
+    argv,
+    env,
+    {
+      stdout: (text) => {
+        stdout += text;
+      },
+      stderr: (text) => {
+        stderr += text;
+      },
+      readStdin: () => Promise.reject(new Error('test: no stdin')),
+      readFile: (path) => readFile(isAbsolute(path) ? path : resolve(REPO_ROOT, path), 'utf8'),
     },
-    stderr: (text) => {
-      stderr += text;
-    },
-    readStdin: () => Promise.reject(new Error('test: no stdin')),
-    readFile: (path) => readFile(isAbsolute(path) ? path : resolve(REPO_ROOT, path), 'utf8'),
-  }, deps);
+    deps,
+  );
   return { code, stdout, stderr };
 }
 

@@ -13,19 +13,25 @@ export const BIN = `${REPO}bin/istio-iptables`;
  * behind without mistaking another run's namespaces for its own. The global setup picks the
  * run id; worker processes inherit it.
  */
-export const NS_PREFIX = `iit-${process.env['IIT_RUN_ID'] ?? process.pid}-`;
+export const NS_PREFIX = `iit-${process.env.IIT_RUN_ID ?? process.pid}-`;
 
 const isRoot = process.getuid?.() === 0;
 
 /** Why the real-kernel suites cannot run here, or undefined when they can. */
-export const kernelSkipReason: string | undefined = isRoot ? undefined : 'real-kernel tests need root (network namespaces, iptables)';
-if (kernelSkipReason && process.env['CI'] === 'true') {
+export const kernelSkipReason: string | undefined = isRoot
+  ? undefined
+  : 'real-kernel tests need root (network namespaces, iptables)';
+if (kernelSkipReason && process.env.CI === 'true') {
   throw new Error(`CI=true but ${kernelSkipReason}: these tests must run in CI, not skip`);
 }
 
 let counter = 0;
 
-export async function sh(file: string, args: readonly string[], options: { input?: string; env?: Record<string, string>; reject?: boolean } = {}) {
+export async function sh(
+  file: string,
+  args: readonly string[],
+  options: { input?: string; env?: Record<string, string>; reject?: boolean } = {},
+) {
   const result = await execa(file, args, {
     reject: false,
     ...(options.input !== undefined ? { input: options.input } : {}),
@@ -78,7 +84,13 @@ export async function rootSnapshot(): Promise<string> {
   const parts: string[] = [];
   for (const binary of ['iptables-nft', 'iptables-legacy', 'ip6tables-nft', 'ip6tables-legacy']) {
     const { stdout } = await sh(`${binary}-save`, [], { reject: false });
-    parts.push(`## ${binary}`, ...stdout.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/ \[\d+:\d+\]$/, '')));
+    parts.push(
+      `## ${binary}`,
+      ...stdout
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .map((l) => l.replace(/ \[\d+:\d+\]$/, '')),
+    );
   }
   for (const args of [['rule'], ['-6', 'rule'], ['-6', 'addr', 'show', 'dev', 'lo']]) {
     parts.push(`## ip ${args.join(' ')}`, (await sh('ip', args, { reject: false })).stdout);
@@ -88,5 +100,8 @@ export async function rootSnapshot(): Promise<string> {
 
 export async function leftoverNamespaces(): Promise<string[]> {
   const { stdout } = await sh('ip', ['netns', 'list'], { reject: false });
-  return stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(NS_PREFIX));
+  return stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(NS_PREFIX));
 }

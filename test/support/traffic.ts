@@ -76,7 +76,8 @@ export const NET: Readonly<Record<Family, Addresses>> = {
 };
 
 /** `host:port`, bracketed for IPv6, as endpoint.py prints it. */
-export const at = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+export const at = (host: string, port: number): string =>
+  host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 
 export interface Identity {
   readonly uid: number;
@@ -95,13 +96,19 @@ const PROCESS_TIMEOUT_MS = 3000;
 
 function runAs(who: Who, caps: readonly string[] = []): string[] {
   if (who === ROOT) return [];
-  const capArgs = caps.length > 0 ? ['--inh-caps', caps.map((c) => `+${c}`).join(','), '--ambient-caps', caps.map((c) => `+${c}`).join(',')] : [];
+  const capArgs =
+    caps.length > 0
+      ? ['--inh-caps', caps.map((c) => `+${c}`).join(','), '--ambient-caps', caps.map((c) => `+${c}`).join(',')]
+      : [];
   return ['setpriv', '--reuid', String(who.uid), '--regid', String(who.gid), '--clear-groups', ...capArgs];
 }
 
 /** `src=IP:PORT` → `src=IP`: the client's port is random. */
 export function normalizeReply(line: string): string {
-  return line.replace(/\bsrc=(?:\[([^\]]+)\]|([^\s:]+)):\d+/, (_m, v6: string | undefined, v4: string | undefined) => `src=${v6 ?? v4}`);
+  return line.replace(
+    /\bsrc=(?:\[([^\]]+)\]|([^\s:]+)):\d+/,
+    (_m, v6: string | undefined, v4: string | undefined) => `src=${v6 ?? v4}`,
+  );
 }
 
 const SERVER_OPTIONS = { reject: false, stdin: 'ignore' } as const;
@@ -116,7 +123,10 @@ export class Server {
   /** Resolves once endpoint.py printed READY; rejects if it exits first or takes over 3 s. */
   ready(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.label}: not listening after ${PROCESS_TIMEOUT_MS} ms: ${this.output}`)), PROCESS_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`${this.label}: not listening after ${PROCESS_TIMEOUT_MS} ms: ${this.output}`)),
+        PROCESS_TIMEOUT_MS,
+      );
       this.child.stdout?.on('data', (chunk: Buffer) => {
         this.output += chunk.toString();
         if (this.output.includes('READY\n')) {
@@ -133,14 +143,18 @@ export class Server {
 
   /** The answers this server gave, one line each (src port included). */
   get accepted(): string[] {
-    return this.output.split('\n').filter((l) => l.startsWith('ACCEPT ')).map((l) => l.slice('ACCEPT '.length));
+    return this.output
+      .split('\n')
+      .filter((l) => l.startsWith('ACCEPT '))
+      .map((l) => l.slice('ACCEPT '.length));
   }
 
   /** Waits (at most 3 s) until the server has reported at least `count` answers. */
   async waitForAccepted(count: number): Promise<void> {
     const deadline = Date.now() + PROCESS_TIMEOUT_MS;
     while (this.accepted.length < count) {
-      if (Date.now() > deadline) throw new Error(`${this.label}: ${this.accepted.length} of ${count} answers after ${PROCESS_TIMEOUT_MS} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`${this.label}: ${this.accepted.length} of ${count} answers after ${PROCESS_TIMEOUT_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
@@ -222,7 +236,11 @@ export class Pair {
 
   /** Starts endpoint.py with these listeners (NAME/MODE/HOST/PORT) and waits until they listen. */
   async serve(side: Side, who: Who, specs: readonly string[], caps: readonly string[] = []): Promise<Server> {
-    const child = execa('ip', ['netns', 'exec', this.ns(side).name, ...runAs(who, caps), PYTHON, '-u', ENDPOINT, 'serve', ...specs], SERVER_OPTIONS);
+    const child = execa(
+      'ip',
+      ['netns', 'exec', this.ns(side).name, ...runAs(who, caps), PYTHON, '-u', ENDPOINT, 'serve', ...specs],
+      SERVER_OPTIONS,
+    );
     const server = new Server(`${side} server ${specs.join(' ')}`, child);
     this.servers.push(server);
     await server.ready();
@@ -233,10 +251,31 @@ export class Pair {
    * Connects from a side as someone and returns the normalized reply (`NAME orig=… src=IP`),
    * or `NO-REPLY <reason>`.
    */
-  async connect(side: Side, who: Who, proto: 'tcp' | 'udp', host: string, port: number, bind?: string): Promise<string> {
+  async connect(
+    side: Side,
+    who: Who,
+    proto: 'tcp' | 'udp',
+    host: string,
+    port: number,
+    bind?: string,
+  ): Promise<string> {
     const result = await execa(
       'ip',
-      ['netns', 'exec', this.ns(side).name, ...runAs(who), PYTHON, ENDPOINT, 'connect', proto, host, String(port), ...(bind ? ['--bind', bind] : []), '--timeout', String(CLIENT_TIMEOUT_S)],
+      [
+        'netns',
+        'exec',
+        this.ns(side).name,
+        ...runAs(who),
+        PYTHON,
+        ENDPOINT,
+        'connect',
+        proto,
+        host,
+        String(port),
+        ...(bind ? ['--bind', bind] : []),
+        '--timeout',
+        String(CLIENT_TIMEOUT_S),
+      ],
       { reject: false, timeout: PROCESS_TIMEOUT_MS, stdin: 'ignore' },
     );
     if (result.timedOut) return `NO-REPLY client killed after ${PROCESS_TIMEOUT_MS} ms`;
@@ -246,7 +285,14 @@ export class Pair {
 
   /** Applies the rules into the pod namespace with the built CLI. */
   async applyTool(args: readonly string[], backend: Backend, ipv6: boolean) {
-    return runTool([...args, `--enable-inbound-ipv6=${ipv6}`, '--force-iptables-binary', backend, '--network-namespace', this.pod.path]);
+    return runTool([
+      ...args,
+      `--enable-inbound-ipv6=${ipv6}`,
+      '--force-iptables-binary',
+      backend,
+      '--network-namespace',
+      this.pod.path,
+    ]);
   }
 
   async stopServers(): Promise<void> {
@@ -255,7 +301,10 @@ export class Pair {
 }
 
 async function batch(ns: Namespace, commands: readonly string[]): Promise<void> {
-  const result = await execa('ip', ['-n', ns.name, '-batch', '-'], { input: `${commands.join('\n')}\n`, reject: false });
+  const result = await execa('ip', ['-n', ns.name, '-batch', '-'], {
+    input: `${commands.join('\n')}\n`,
+    reject: false,
+  });
   if (result.exitCode !== 0) throw new Error(`ip -n ${ns.name} -batch failed: ${String(result.stderr)}`);
 }
 
@@ -282,8 +331,12 @@ export async function withNamespacePair<T>(label: string, fn: (pair: Pair) => Pr
  * the resolver. In TPROXY mode 15006 is a transparent listener (the proxy gets NET_ADMIN, as
  * Istio's does in that mode).
  */
-export async function startStandardServers(pair: Pair, mode: Mode): Promise<{ proxy: Server; app: Server; peer: Server }> {
-  const both = (name: string, kind: string, port: number, hosts = [NET.ipv4.any, NET.ipv6.any]) => hosts.map((h) => `${name}/${kind}/${h}/${port}`);
+export async function startStandardServers(
+  pair: Pair,
+  mode: Mode,
+): Promise<{ proxy: Server; app: Server; peer: Server }> {
+  const both = (name: string, kind: string, port: number, hosts = [NET.ipv4.any, NET.ipv6.any]) =>
+    hosts.map((h) => `${name}/${kind}/${h}/${port}`);
   const [proxy, app, peer] = await Promise.all([
     pair.serve(
       'pod',
