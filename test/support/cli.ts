@@ -8,8 +8,8 @@ import { main, type CliDeps } from '../../src/cli/main.js';
 /** The repository root (this file is test/support/cli.ts). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Upstream's reference cases live beside the repository, never inside it. */
-export const REFERENCE_CASES_DIR = resolve(REPO_ROOT, '../shared/reference/istio-cases');
+/** Upstream's reference cases, copied into the repository (test/fixtures/istio/README.md names their source). */
+export const REFERENCE_CASES_DIR = resolve(REPO_ROOT, 'test/fixtures/istio');
 
 export const GOLDEN_DIR = resolve(REPO_ROOT, 'golden');
 
