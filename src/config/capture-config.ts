@@ -68,6 +68,12 @@ export interface CaptureConfig {
    * @default false
    */
   readonly compactRules: boolean;
+  /**
+   * `--iptables-trace-logging`: an NFLOG twin (group 1337) before each rule upstream names
+   * (see `plan/trace.ts`).
+   * @default false
+   */
+  readonly traceLogging: boolean;
 }
 
 /** How to run, kept apart from capture policy so the planner cannot depend on it. */
@@ -85,6 +91,11 @@ export interface RunOptions {
   readonly cleanupOnly: boolean;
   readonly forceApply: boolean;
   readonly iptables: 'auto' | 'legacy' | 'nft';
+  /**
+   * Write the rules with iptables-restore (true), or one iptables command per chain and rule
+   * (`--restore-format=false`, see exec/per-rule.ts).
+   */
+  readonly restoreFormat: boolean;
   /** The pod address the validation probe uses (its family picks the probe addresses). */
   readonly hostIp?: IpAddress;
 }

@@ -314,6 +314,37 @@ export const FLAG_SPECS = [
     '',
     'Skip backend detection: "legacy" or "nft".',
   ),
+  boolFlag(
+    'iptables-trace-logging',
+    undefined,
+    ['IPTABLES_TRACE_LOGGING'],
+    'IPTABLES_TRACE_LOGGING',
+    "Before each rule Istio 1.12-1.24 named (the jumps into ISTIO_INBOUND and ISTIO_OUTPUT, inbound port rules, the inbound redirect, interface rules), a twin that logs the packet to NFLOG group 1337 with the rule's kind as prefix.",
+  ),
+  boolFlag(
+    'restore-format',
+    'f',
+    ['RESTORE_FORMAT'],
+    'RESTORE_FORMAT',
+    'Write the rules with iptables-restore. =false: one iptables command per chain and rule, as Istio 1.20 did (rolled back on failure); --dry-run then prints those commands.',
+    true,
+  ),
+  stringFlag(
+    'iptables-version',
+    undefined,
+    ['IPTABLES_VERSION'],
+    'IPTABLES_VERSION',
+    '',
+    'What `iptables --version` prints, e.g. "iptables v1.8.9 (nf_tables)": must hold a version vN.N; nf_tables in it means the nft backend, else legacy. Skips backend detection.',
+  ),
+  stringFlag(
+    'vklog',
+    undefined,
+    ['VKLOG'],
+    'VKLOG',
+    '0',
+    "pilot-agent's klog verbosity (a whole number): accepted and ignored, as klog logs nothing here.",
+  ),
   extension({
     ...boolFlag(
       'enable-inbound-ipv6',

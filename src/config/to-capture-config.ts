@@ -240,6 +240,34 @@ function dnsCapture(r: SettingsReader, warnings: string[]): DnsCapture {
   return { mode: 'servers', servers };
 }
 
+/**
+ * `--iptables-version`: the text `iptables --version` prints, as Istio 1.20 took it. It must
+ * hold a version (`v1.8.9`), with upstream's message otherwise; `nf_tables` in it means the nft
+ * backend. Undefined when not given.
+ */
+function iptablesVersion(r: SettingsReader, forced: string): 'nft' | 'legacy' | undefined {
+  const text = r.string('iptables-version');
+  if (text === '') return undefined;
+  if (!/v[0-9]+(\.[0-9]+)+/.test(text)) {
+    r.fail('iptables-version', `no iptables version found: ${JSON.stringify(text)}`);
+    return undefined;
+  }
+  const variant = text.includes('nf_tables') ? 'nft' : 'legacy';
+  if (forced !== '' && forced !== variant)
+    r.fail(
+      'iptables-version',
+      `names the ${variant} backend, but --force-iptables-binary=${forced} asks for ${forced}: give one of them, or both the same`,
+    );
+  return variant;
+}
+
+/** `--vklog`: klog's verbosity, a base-10 32-bit integer as pilot-agent parses it; nothing here uses it. */
+function checkKlogVerbosity(r: SettingsReader): void {
+  const text = r.string('vklog');
+  const n = /^[+-]?[0-9]+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= -(2 ** 31) && n < 2 ** 31)) r.fail('vklog', 'expected a whole number (klog verbosity, e.g. 2)');
+}
+
 function runOptions(r: SettingsReader): RunOptions {
   const runValidation = r.boolean('run-validation');
   const probePort = r.decimal('iptables-probe-port', 0, 65535, 'a port');
@@ -248,6 +276,8 @@ function runOptions(r: SettingsReader): RunOptions {
   if (timeout === undefined) r.fail('probe-timeout', 'expected a duration such as 5s, 1500ms or 1m30s');
   const binary = r.string('force-iptables-binary');
   if (!['', 'legacy', 'nft'].includes(binary)) r.fail('force-iptables-binary', 'expected "legacy", "nft" or empty');
+  const variant = iptablesVersion(r, binary);
+  checkKlogVerbosity(r);
   const netns = r.string('network-namespace');
   if (netns !== '' && !netns.startsWith('/'))
     r.fail('network-namespace', 'expected an absolute path such as /var/run/netns/NAME or /proc/PID/ns/net');
@@ -270,7 +300,8 @@ function runOptions(r: SettingsReader): RunOptions {
     reconcile: r.boolean('reconcile'),
     cleanupOnly: r.boolean('cleanup-only'),
     forceApply: r.boolean('force-apply'),
-    iptables: binary === 'legacy' || binary === 'nft' ? binary : 'auto',
+    iptables: variant ?? (binary === 'legacy' || binary === 'nft' ? binary : 'auto'),
+    restoreFormat: r.boolean('restore-format'),
     ...(hostIp && typeof hostIp !== 'string' ? { hostIp } : {}),
   };
 }
@@ -304,6 +335,7 @@ export function toCaptureConfig(settings: RawSettings, priorIssues: readonly Iss
     hostIPv4LoopbackCidr: loopbackCidr(r),
     strict: r.boolean('strict'),
     compactRules: r.boolean('compact-rules'),
+    traceLogging: r.boolean('iptables-trace-logging'),
   };
   const options = runOptions(r);
   r.boolean('dual-stack');

@@ -38,6 +38,7 @@ import { detectBackend, nftWithoutItsState, type Backend, type DetectOptions } f
 import type { CommandRunner } from './command.js';
 import { applyNetwork, removeNetwork } from './network.js';
 import { netnsRunner } from './netns.js';
+import { applyPerRule } from './per-rule.js';
 import { retry, type RetryPolicy } from './retry.js';
 
 /**
@@ -107,6 +108,11 @@ class Iptables {
     );
   }
 
+  /** `--restore-format=false`: the ruleset as one iptables command per chain and rule. */
+  perRule(backend: Backend, ruleset: Ruleset): Promise<void> {
+    return applyPerRule(this.runner, backend, ruleset, this.deps.retry);
+  }
+
   async save(backend: Backend): Promise<string> {
     const command = { file: `${backend.binary}-save`, args: [] };
     const result = await this.runner.run(command);
@@ -127,7 +133,8 @@ function detectOptions(family: IpFamily, options: RunOptions, deps: ApplyDeps): 
 export async function applyCapture(plan: CapturePlan, options: RunOptions, deps: ApplyDeps): Promise<ApplyReport> {
   const runner = netnsRunner(deps.runner, options.networkNamespace);
   const iptables = new Iptables(runner, deps);
-  if (!options.cleanupOnly) {
+  // Restoring first relies on a restore being one transaction: not for --restore-format=false.
+  if (!options.cleanupOnly && options.restoreFormat) {
     const report = await applyFirstRun(plan, options, iptables, runner, deps);
     if (report) return report;
   }
@@ -279,17 +286,18 @@ async function rollback(
 
 /** Runs `payloads` family by family; on any failure restores what was already changed. */
 async function transact(
-  work: readonly { run: FamilyRun; payload: string }[],
+  work: readonly { run: FamilyRun; payload: string; perRule?: true }[],
   iptables: Iptables,
   deps: ApplyDeps,
   after: (applied: readonly { run: FamilyRun; tables: TableName[] }[]) => Promise<void>,
 ): Promise<void> {
   const applied: { run: FamilyRun; tables: TableName[] }[] = [];
   try {
-    for (const { run, payload } of work) {
+    for (const { run, payload, perRule } of work) {
       // Recorded before the attempt: a failed legacy restore may have committed some tables.
       applied.push({ run, tables: payloadTables(payload) });
-      await iptables.restore(run.backend, payload, true);
+      if (perRule) await iptables.perRule(run.backend, run.ruleset);
+      else await iptables.restore(run.backend, payload, true);
     }
     await after(applied);
   } catch (error) {
@@ -314,15 +322,18 @@ async function apply(
   runner: CommandRunner,
   deps: ApplyDeps,
 ): Promise<ApplyReport> {
-  const work: { run: FamilyRun; payload: string }[] = [];
+  const work: { run: FamilyRun; payload: string; perRule?: true }[] = [];
   const report: ApplyReport['families'][number][] = [];
   for (const run of runs) {
     const { family } = run.ruleset;
     const verdict = compareState(run.expected, run.live);
     const label = `${family} (${run.backend.variant})`;
     if (verdict.status === 'clean') {
-      deps.log(`${label}: no rules of ours yet; applying ${run.ruleset.ops.length} rules`);
-      work.push({ run, payload: renderRestore(run.ruleset) });
+      const perRule = options.restoreFormat ? {} : ({ perRule: true } as const);
+      deps.log(
+        `${label}: no rules of ours yet; applying ${run.ruleset.ops.length} rules${options.restoreFormat ? '' : ', one iptables command each (--restore-format=false)'}`,
+      );
+      work.push({ run, payload: renderRestore(run.ruleset), ...perRule });
       report.push({ family, variant: run.backend.variant, action: 'applied' });
     } else if (verdict.status === 'match' && !options.forceApply) {
       deps.log(`${label}: the live rules already match the plan; nothing to do`);

@@ -45,7 +45,22 @@ export type Target =
   | { readonly kind: 'tproxy'; readonly onPort: number; readonly mark: number }
   | { readonly kind: 'setMark'; readonly mark: number }
   | { readonly kind: 'connmark'; readonly action: 'save' | 'restore' }
-  | { readonly kind: 'ct'; readonly zone: number };
+  | { readonly kind: 'ct'; readonly zone: number }
+  /** `-j NFLOG --nflog-prefix P --nflog-group G --nflog-size S`: a trace-logging twin. */
+  | { readonly kind: 'nflog'; readonly prefix: TraceKind; readonly group: number; readonly size: number };
+
+/**
+ * The kinds of rule upstream names for `--iptables-trace-logging` (its `log.Command`s, Istio
+ * 1.12-1.24): a rule of one of these kinds gets an NFLOG twin with its name as the prefix.
+ */
+export type TraceKind =
+  | 'JumpInbound'
+  | 'JumpOutbound'
+  | 'ExcludeInboundPort'
+  | 'IncludeInboundPort'
+  | 'InboundCapture'
+  | 'KubevirtCommand'
+  | 'ExcludeInterfaceCommand';
 
 /** A rule in one table and chain. */
 export interface Rule {
@@ -55,10 +70,13 @@ export interface Rule {
   readonly target: Target;
 }
 
-/** Append (`-A`) or insert at a 1-based position (`-I CHAIN N`). */
+/**
+ * Append (`-A`) or insert at a 1-based position (`-I CHAIN N`). `trace` names the rule's kind
+ * for `--iptables-trace-logging`; it changes nothing unless that is on.
+ */
 export type RuleOp =
-  | { readonly op: 'append'; readonly rule: Rule }
-  | { readonly op: 'insert'; readonly position: number; readonly rule: Rule };
+  | { readonly op: 'append'; readonly rule: Rule; readonly trace?: TraceKind }
+  | { readonly op: 'insert'; readonly position: number; readonly rule: Rule; readonly trace?: TraceKind };
 
 /** The ordered rule operations of one IP family, in creation order. */
 export interface Ruleset {

@@ -1,6 +1,6 @@
 /** Collects rule operations per IP family, in creation order. */
 import type { IpFamily } from '../model/family.js';
-import type { ChainName, Match, Rule, RuleOp, Ruleset, TableName, Target } from '../model/netfilter.js';
+import type { ChainName, Match, Rule, RuleOp, Ruleset, TableName, Target, TraceKind } from '../model/netfilter.js';
 
 export function append(table: TableName, chain: ChainName, matches: readonly Match[], target: Target): RuleOp {
   return { op: 'append', rule: { table, chain, matches, target } satisfies Rule };
@@ -14,6 +14,11 @@ export function insert(
   target: Target,
 ): RuleOp {
   return { op: 'insert', position, rule: { table, chain, matches, target } };
+}
+
+/** The same op, named for `--iptables-trace-logging` (see plan/trace.ts). */
+export function traced(kind: TraceKind, op: RuleOp): RuleOp {
+  return { ...op, trace: kind };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { FAMILY, FAMILIES, type IpFamily } from '../model/family.js';
 import type { Match, Target } from '../model/netfilter.js';
 import type { IpAddress } from '../model/network.js';
-import { append } from './builder.js';
+import { append, traced } from './builder.js';
 import { proxyOwners, type PlanContext } from './context.js';
 import { dport, dst, jump, ownerOf, port, sport, src, TCP, UDP } from './matches.js';
 
@@ -28,7 +28,7 @@ export function dnsCapture({ config, rules }: PlanContext): void {
   const all = dns.mode === 'all';
   const servers = (family: IpFamily) => (dns.mode === 'servers' ? dns.servers.filter((s) => s.family === family) : []);
 
-  rules.both(append('raw', 'OUTPUT', [], jump('ISTIO_OUTPUT_DNS')));
+  rules.both(traced('JumpOutbound', append('raw', 'OUTPUT', [], jump('ISTIO_OUTPUT_DNS'))));
   for (const family of FAMILIES) {
     if (all || servers(family).length > 0)
       rules.only(family, append('nat', 'ISTIO_OUTPUT', [], jump('ISTIO_OUTPUT_DNS')));

@@ -4,8 +4,8 @@
  * socket through policy routing (see `routes.ts`).
  */
 import { FAMILY } from '../model/family.js';
-import type { Match } from '../model/netfilter.js';
-import { append, insert } from './builder.js';
+import type { Match, RuleOp } from '../model/netfilter.js';
+import { append, insert, traced } from './builder.js';
 import { destinationPortMatches } from './compact.js';
 import { proxyOwners, type PlanContext } from './context.js';
 import { dport, dst, jump, LO_IN, LO_OUT, mark, ownerOf, port, RETURN, src, TCP } from './matches.js';
@@ -19,7 +19,12 @@ const RELATED_ESTABLISHED: Match = { kind: 'conntrack', states: ['RELATED', 'EST
 export function natRedirectChains({ config, rules }: PlanContext): void {
   rules.both(append('nat', 'ISTIO_INBOUND', [TCP, dport(port(config.inbound.tunnelPort))], RETURN));
   rules.both(append('nat', 'ISTIO_REDIRECT', [TCP], { kind: 'redirect', toPort: config.outbound.proxyPort }));
-  rules.both(append('nat', 'ISTIO_IN_REDIRECT', [TCP], { kind: 'redirect', toPort: config.inbound.capturePort }));
+  rules.both(
+    traced(
+      'InboundCapture',
+      append('nat', 'ISTIO_IN_REDIRECT', [TCP], { kind: 'redirect', toPort: config.inbound.capturePort }),
+    ),
+  );
 }
 
 export function inboundCapture(ctx: PlanContext): void {
@@ -38,23 +43,27 @@ export function inboundCapture(ctx: PlanContext): void {
       }),
     );
   }
-  rules.both(append(table, 'PREROUTING', [TCP], jump('ISTIO_INBOUND')));
+  rules.both(traced('JumpInbound', append(table, 'PREROUTING', [TCP], jump('ISTIO_INBOUND'))));
   if (config.strict && interception.mode === 'tproxy') {
     // Upstream exempts the tunnel port only in nat ISTIO_INBOUND, which TPROXY mode never
     // jumps to, so HBONE traffic to 15008 is captured to 15006.
     rules.both(append('mangle', 'ISTIO_INBOUND', [TCP, dport(port(config.inbound.tunnelPort))], RETURN));
   }
+  // Only the per-port rules are named for trace logging, as upstream names them.
   const capture = (portMatch: Match[]) => {
+    const name = (op: RuleOp) => (portMatch.length > 0 ? traced('IncludeInboundPort', op) : op);
     if (interception.mode === 'tproxy') {
-      rules.both(append('mangle', 'ISTIO_INBOUND', [TCP, ...portMatch, RELATED_ESTABLISHED], jump('ISTIO_DIVERT')));
-      rules.both(append('mangle', 'ISTIO_INBOUND', [TCP, ...portMatch], jump('ISTIO_TPROXY')));
+      rules.both(
+        name(append('mangle', 'ISTIO_INBOUND', [TCP, ...portMatch, RELATED_ESTABLISHED], jump('ISTIO_DIVERT'))),
+      );
+      rules.both(name(append('mangle', 'ISTIO_INBOUND', [TCP, ...portMatch], jump('ISTIO_TPROXY'))));
     } else {
-      rules.both(append('nat', 'ISTIO_INBOUND', [TCP, ...portMatch], jump('ISTIO_IN_REDIRECT')));
+      rules.both(name(append('nat', 'ISTIO_INBOUND', [TCP, ...portMatch], jump('ISTIO_IN_REDIRECT'))));
     }
   };
   if (ports.kind === 'all') {
     for (const p of destinationPortMatches(ports.except, config.compactRules))
-      rules.both(append(table, 'ISTIO_INBOUND', [TCP, p], RETURN));
+      rules.both(traced('ExcludeInboundPort', append(table, 'ISTIO_INBOUND', [TCP, p], RETURN)));
     capture([]);
   } else {
     for (const p of destinationPortMatches(ports.items, config.compactRules)) capture([p]);

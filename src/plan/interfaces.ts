@@ -1,5 +1,5 @@
 /** Interface short-circuits (upstream steps 1 and 2). */
-import { append, insert } from './builder.js';
+import { append, insert, traced } from './builder.js';
 import type { PlanContext } from './context.js';
 import { inIf, outIf, RETURN } from './matches.js';
 
@@ -7,14 +7,14 @@ import { inIf, outIf, RETURN } from './matches.js';
 export function excludeInterfaces({ config, rules }: PlanContext): void {
   const nics = config.interfaces.exclude;
   for (const nic of nics) {
-    rules.both(append('nat', 'PREROUTING', [inIf(nic)], RETURN));
-    rules.both(append('nat', 'OUTPUT', [outIf(nic)], RETURN));
+    rules.both(traced('ExcludeInterfaceCommand', append('nat', 'PREROUTING', [inIf(nic)], RETURN)));
+    rules.both(traced('ExcludeInterfaceCommand', append('nat', 'OUTPUT', [outIf(nic)], RETURN)));
   }
   // TPROXY captures in mangle, so the exclusion must be repeated there.
   if (config.inbound.interception.mode !== 'tproxy') return;
   for (const nic of nics) {
-    rules.both(append('mangle', 'PREROUTING', [inIf(nic)], RETURN));
-    rules.both(append('mangle', 'OUTPUT', [outIf(nic)], RETURN));
+    rules.both(traced('ExcludeInterfaceCommand', append('mangle', 'PREROUTING', [inIf(nic)], RETURN)));
+    rules.both(traced('ExcludeInterfaceCommand', append('mangle', 'OUTPUT', [outIf(nic)], RETURN)));
   }
 }
 
@@ -25,6 +25,6 @@ export function excludeInterfaces({ config, rules }: PlanContext): void {
  */
 export function shortCircuitVirtualInterfaces({ config, rules }: PlanContext): void {
   for (const nic of config.interfaces.virtual) {
-    rules.both(insert('nat', 'PREROUTING', 1, [inIf(nic)], RETURN));
+    rules.both(traced('KubevirtCommand', insert('nat', 'PREROUTING', 1, [inIf(nic)], RETURN)));
   }
 }

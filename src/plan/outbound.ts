@@ -2,7 +2,7 @@
 import { FAMILY, FAMILIES } from '../model/family.js';
 import type { Match } from '../model/netfilter.js';
 import { isLoopbackAddress } from '../model/network.js';
-import { append, insert } from './builder.js';
+import { append, insert, traced } from './builder.js';
 import { cidrList, destinationPortMatches } from './compact.js';
 import { proxyOwners, type PlanContext } from './context.js';
 import { dport, dst, gidOwner, inIf, jump, LO_OUT, ownerOf, port, RETURN, src, TCP, UDP } from './matches.js';
@@ -10,7 +10,7 @@ import { dport, dst, gidOwner, inIf, jump, LO_OUT, ownerOf, port, RETURN, src, T
 const DNS_PORT = port(53);
 
 export function outboundJump({ rules }: PlanContext): void {
-  rules.both(append('nat', 'OUTPUT', [], jump('ISTIO_OUTPUT')));
+  rules.both(traced('JumpOutbound', append('nat', 'OUTPUT', [], jump('ISTIO_OUTPUT'))));
 }
 
 /** Excluded outbound ports pass for TCP and UDP alike. */
@@ -111,12 +111,21 @@ export function includeOutboundCidrs({ config, rules }: PlanContext): void {
     if (include === 'all') {
       rules.only(family, append('nat', 'ISTIO_OUTPUT', [], jump('ISTIO_REDIRECT')));
       for (const nic of virtual)
-        rules.only(family, insert('nat', 'PREROUTING', 1, [inIf(nic)], jump('ISTIO_REDIRECT')));
+        rules.only(
+          family,
+          traced('KubevirtCommand', insert('nat', 'PREROUTING', 1, [inIf(nic)], jump('ISTIO_REDIRECT'))),
+        );
       continue;
     }
     for (const cidr of include.filter((c) => c.family === family)) {
       for (const nic of virtual)
-        rules.only(family, insert('nat', 'PREROUTING', 1, [inIf(nic), dst(cidr.text)], jump('ISTIO_REDIRECT')));
+        rules.only(
+          family,
+          traced(
+            'KubevirtCommand',
+            insert('nat', 'PREROUTING', 1, [inIf(nic), dst(cidr.text)], jump('ISTIO_REDIRECT')),
+          ),
+        );
       rules.only(family, append('nat', 'ISTIO_OUTPUT', [dst(cidr.text)], jump('ISTIO_REDIRECT')));
     }
   }

@@ -22,6 +22,7 @@ import {
   proxyOwnerRules,
 } from './outbound.js';
 import { planNetwork, type NetworkStep } from './routes.js';
+import { withTraceTwins } from './trace.js';
 
 /** Everything a run would do: rules per family, then the network steps. */
 export interface CapturePlan {
@@ -60,5 +61,9 @@ export function planCapture(config: CaptureConfig): CapturePlan {
   const rules = new RulesetBuilder(config.families);
   const ctx = planContext(config, rules);
   for (const step of STEPS) step(ctx);
-  return { rulesets: rules.build(), network: planNetwork(config) };
+  const rulesets = rules.build();
+  return {
+    rulesets: config.traceLogging ? rulesets.map(withTraceTwins) : rulesets,
+    network: planNetwork(config),
+  };
 }

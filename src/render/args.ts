@@ -61,6 +61,19 @@ export function targetArgs(target: Target): string[] {
       return ['-j', 'CONNMARK', target.action === 'save' ? '--save-mark' : '--restore-mark'];
     case 'ct':
       return ['-j', 'CT', '--zone', String(target.zone)];
+    case 'nflog':
+      // Unquoted, as Istio 1.24 writes it (earlier releases quoted the prefix, which
+      // iptables-restore strips); the prefix is one of a fixed set of words.
+      return [
+        '-j',
+        'NFLOG',
+        '--nflog-prefix',
+        target.prefix,
+        '--nflog-group',
+        String(target.group),
+        '--nflog-size',
+        String(target.size),
+      ];
     default: {
       const never: never = target;
       return never;

@@ -9,17 +9,25 @@ import type { CapturePlan } from '../plan/plan-capture.js';
 import { FAMILY, type IpFamily } from '../model/family.js';
 import { cleanupCommands } from './commands.js';
 import { ipArgs } from './ip.js';
-import { renderRestore } from './restore.js';
+import { perRuleCommands, renderRestore } from './restore.js';
 
 const comment = (family: IpFamily, argv: readonly string[]) => `# ${family}: ${argv.join(' ')}\n`;
 
-export function renderDryRun(plan: CapturePlan, options: { cleanupOnly: boolean }): string {
+/**
+ * With `restoreFormat: false` (`-f=false`) each family's section is the iptables commands a real
+ * run would execute one by one (Istio 1.20's golden format), after one comment line.
+ */
+export function renderDryRun(plan: CapturePlan, options: { cleanupOnly: boolean; restoreFormat?: boolean }): string {
   const rules = plan.rulesets.map((ruleset) => {
     const binary = FAMILY[ruleset.family].iptables;
     if (options.cleanupOnly) {
       return cleanupCommands(ruleset)
         .map((args) => comment(ruleset.family, [binary, ...args]))
         .join('');
+    }
+    if (options.restoreFormat === false) {
+      const commands = perRuleCommands(ruleset).map((args) => `${[binary, ...args].join(' ')}\n`);
+      return `# ${ruleset.family}: ${binary}, one command per chain and rule (--restore-format=false)\n${commands.join('')}`;
     }
     return comment(ruleset.family, [`${binary}-restore`, '--noflush']) + renderRestore(ruleset);
   });

@@ -22,4 +22,5 @@ export const REDIRECT_IPV4: CaptureConfig = {
   hostIPv4LoopbackCidr: '127.0.0.1/32',
   strict: false,
   compactRules: false,
+  traceLogging: false,
 };

@@ -3,7 +3,7 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://istio-iptables-ts/config.schema.json","title":"istio-iptables effective configuration","type":"object","additionalProperties":false,"properties":{"PROXY_PORT":{"type":"string"},"INBOUND_CAPTURE_PORT":{"type":"string"},"INBOUND_TUNNEL_PORT":{"type":"string"},"PROXY_UID":{"type":"string"},"PROXY_GID":{"type":"string"},"INBOUND_INTERCEPTION_MODE":{"type":"string"},"INBOUND_PORTS_INCLUDE":{"type":"string"},"INBOUND_PORTS_EXCLUDE":{"type":"string"},"EXCLUDE_INTERFACES":{"type":"string"},"OUTBOUND_IPRANGES_INCLUDE":{"type":"string"},"OUTBOUND_IPRANGES_EXCLUDE":{"type":"string"},"OUTBOUND_PORTS_INCLUDE":{"type":"string"},"OUTBOUND_PORTS_EXCLUDE":{"type":"string"},"KUBE_VIRT_INTERFACES":{"type":"string"},"INBOUND_TPROXY_MARK":{"type":"string"},"INBOUND_TPROXY_ROUTE_TABLE":{"type":"string"},"DRY_RUN":{"type":"boolean"},"IPTABLES_PROBE_PORT":{"type":"integer","minimum":0,"maximum":65535},"PROBE_TIMEOUT":{"type":"integer","minimum":0,"description":"nanoseconds (Go time.Duration)"},"SKIP_RULE_APPLY":{"type":"boolean"},"RUN_VALIDATION":{"type":"boolean"},"REDIRECT_DNS":{"type":"boolean"},"DROP_INVALID":{"type":"boolean"},"DUAL_STACK":{"type":"boolean"},"CAPTURE_ALL_DNS":{"type":"boolean"},"NETWORK_NAMESPACE":{"type":"string"},"CNI_MODE":{"type":"boolean"},"RECONCILE":{"type":"boolean"},"CLEANUP_ONLY":{"type":"boolean"},"FORCE_APPLY":{"type":"boolean"},"NATIVE_NFTABLES":{"type":"boolean"},"FORCE_IPTABLES_BINARY":{"type":"string"},"ENABLE_INBOUND_IPV6":{"type":"boolean"},"DNS_SERVERS_V4":{"type":["array","null"],"items":{"type":"string"}},"DNS_SERVERS_V6":{"type":["array","null"],"items":{"type":"string"}},"OUTBOUND_OWNER_GROUPS_INCLUDE":{"type":"string"},"OUTBOUND_OWNER_GROUPS_EXCLUDE":{"type":"string"},"HOST_IPV4_LOOPBACK_CIDR":{"type":"string"},"HOST_IP":{"type":"string"}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://istio-iptables-ts/config.schema.json","title":"istio-iptables effective configuration","type":"object","additionalProperties":false,"properties":{"PROXY_PORT":{"type":"string"},"INBOUND_CAPTURE_PORT":{"type":"string"},"INBOUND_TUNNEL_PORT":{"type":"string"},"PROXY_UID":{"type":"string"},"PROXY_GID":{"type":"string"},"INBOUND_INTERCEPTION_MODE":{"type":"string"},"INBOUND_PORTS_INCLUDE":{"type":"string"},"INBOUND_PORTS_EXCLUDE":{"type":"string"},"EXCLUDE_INTERFACES":{"type":"string"},"OUTBOUND_IPRANGES_INCLUDE":{"type":"string"},"OUTBOUND_IPRANGES_EXCLUDE":{"type":"string"},"OUTBOUND_PORTS_INCLUDE":{"type":"string"},"OUTBOUND_PORTS_EXCLUDE":{"type":"string"},"KUBE_VIRT_INTERFACES":{"type":"string"},"INBOUND_TPROXY_MARK":{"type":"string"},"INBOUND_TPROXY_ROUTE_TABLE":{"type":"string"},"DRY_RUN":{"type":"boolean"},"IPTABLES_PROBE_PORT":{"type":"integer","minimum":0,"maximum":65535},"PROBE_TIMEOUT":{"type":"integer","minimum":0,"description":"nanoseconds (Go time.Duration)"},"SKIP_RULE_APPLY":{"type":"boolean"},"RUN_VALIDATION":{"type":"boolean"},"REDIRECT_DNS":{"type":"boolean"},"DROP_INVALID":{"type":"boolean"},"DUAL_STACK":{"type":"boolean"},"CAPTURE_ALL_DNS":{"type":"boolean"},"NETWORK_NAMESPACE":{"type":"string"},"CNI_MODE":{"type":"boolean"},"RECONCILE":{"type":"boolean"},"CLEANUP_ONLY":{"type":"boolean"},"FORCE_APPLY":{"type":"boolean"},"NATIVE_NFTABLES":{"type":"boolean"},"FORCE_IPTABLES_BINARY":{"type":"string"},"IPTABLES_TRACE_LOGGING":{"type":"boolean"},"RESTORE_FORMAT":{"type":"boolean"},"IPTABLES_VERSION":{"type":"string"},"VKLOG":{"type":"string"},"ENABLE_INBOUND_IPV6":{"type":"boolean"},"DNS_SERVERS_V4":{"type":["array","null"],"items":{"type":"string"}},"DNS_SERVERS_V6":{"type":["array","null"],"items":{"type":"string"}},"OUTBOUND_OWNER_GROUPS_INCLUDE":{"type":"string"},"OUTBOUND_OWNER_GROUPS_EXCLUDE":{"type":"string"},"HOST_IPV4_LOOPBACK_CIDR":{"type":"string"},"HOST_IP":{"type":"string"}}};
 const func2 = Object.prototype.hasOwnProperty;
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -443,9 +443,9 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data.ENABLE_INBOUND_IPV6 !== undefined){
-if(typeof data.ENABLE_INBOUND_IPV6 !== "boolean"){
-const err36 = {instancePath:instancePath+"/ENABLE_INBOUND_IPV6",schemaPath:"#/properties/ENABLE_INBOUND_IPV6/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.IPTABLES_TRACE_LOGGING !== undefined){
+if(typeof data.IPTABLES_TRACE_LOGGING !== "boolean"){
+const err36 = {instancePath:instancePath+"/IPTABLES_TRACE_LOGGING",schemaPath:"#/properties/IPTABLES_TRACE_LOGGING/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -455,10 +455,9 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data.DNS_SERVERS_V4 !== undefined){
-let data33 = data.DNS_SERVERS_V4;
-if((!(Array.isArray(data33))) && (data33 !== null)){
-const err37 = {instancePath:instancePath+"/DNS_SERVERS_V4",schemaPath:"#/properties/DNS_SERVERS_V4/type",keyword:"type",params:{type: schema11.properties.DNS_SERVERS_V4.type},message:"must be array,null"};
+if(data.RESTORE_FORMAT !== undefined){
+if(typeof data.RESTORE_FORMAT !== "boolean"){
+const err37 = {instancePath:instancePath+"/RESTORE_FORMAT",schemaPath:"#/properties/RESTORE_FORMAT/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -467,11 +466,10 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(Array.isArray(data33)){
-const len0 = data33.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data33[i0] !== "string"){
-const err38 = {instancePath:instancePath+"/DNS_SERVERS_V4/" + i0,schemaPath:"#/properties/DNS_SERVERS_V4/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data.IPTABLES_VERSION !== undefined){
+if(typeof data.IPTABLES_VERSION !== "string"){
+const err38 = {instancePath:instancePath+"/IPTABLES_VERSION",schemaPath:"#/properties/IPTABLES_VERSION/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -481,12 +479,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-}
-}
-if(data.DNS_SERVERS_V6 !== undefined){
-let data35 = data.DNS_SERVERS_V6;
-if((!(Array.isArray(data35))) && (data35 !== null)){
-const err39 = {instancePath:instancePath+"/DNS_SERVERS_V6",schemaPath:"#/properties/DNS_SERVERS_V6/type",keyword:"type",params:{type: schema11.properties.DNS_SERVERS_V6.type},message:"must be array,null"};
+if(data.VKLOG !== undefined){
+if(typeof data.VKLOG !== "string"){
+const err39 = {instancePath:instancePath+"/VKLOG",schemaPath:"#/properties/VKLOG/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -495,11 +490,10 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(Array.isArray(data35)){
-const len1 = data35.length;
-for(let i1=0; i1<len1; i1++){
-if(typeof data35[i1] !== "string"){
-const err40 = {instancePath:instancePath+"/DNS_SERVERS_V6/" + i1,schemaPath:"#/properties/DNS_SERVERS_V6/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data.ENABLE_INBOUND_IPV6 !== undefined){
+if(typeof data.ENABLE_INBOUND_IPV6 !== "boolean"){
+const err40 = {instancePath:instancePath+"/ENABLE_INBOUND_IPV6",schemaPath:"#/properties/ENABLE_INBOUND_IPV6/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -509,11 +503,10 @@ vErrors.push(err40);
 errors++;
 }
 }
-}
-}
-if(data.OUTBOUND_OWNER_GROUPS_INCLUDE !== undefined){
-if(typeof data.OUTBOUND_OWNER_GROUPS_INCLUDE !== "string"){
-const err41 = {instancePath:instancePath+"/OUTBOUND_OWNER_GROUPS_INCLUDE",schemaPath:"#/properties/OUTBOUND_OWNER_GROUPS_INCLUDE/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.DNS_SERVERS_V4 !== undefined){
+let data37 = data.DNS_SERVERS_V4;
+if((!(Array.isArray(data37))) && (data37 !== null)){
+const err41 = {instancePath:instancePath+"/DNS_SERVERS_V4",schemaPath:"#/properties/DNS_SERVERS_V4/type",keyword:"type",params:{type: schema11.properties.DNS_SERVERS_V4.type},message:"must be array,null"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -522,10 +515,11 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-if(data.OUTBOUND_OWNER_GROUPS_EXCLUDE !== undefined){
-if(typeof data.OUTBOUND_OWNER_GROUPS_EXCLUDE !== "string"){
-const err42 = {instancePath:instancePath+"/OUTBOUND_OWNER_GROUPS_EXCLUDE",schemaPath:"#/properties/OUTBOUND_OWNER_GROUPS_EXCLUDE/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(Array.isArray(data37)){
+const len0 = data37.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data37[i0] !== "string"){
+const err42 = {instancePath:instancePath+"/DNS_SERVERS_V4/" + i0,schemaPath:"#/properties/DNS_SERVERS_V4/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -535,9 +529,12 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.HOST_IPV4_LOOPBACK_CIDR !== undefined){
-if(typeof data.HOST_IPV4_LOOPBACK_CIDR !== "string"){
-const err43 = {instancePath:instancePath+"/HOST_IPV4_LOOPBACK_CIDR",schemaPath:"#/properties/HOST_IPV4_LOOPBACK_CIDR/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+if(data.DNS_SERVERS_V6 !== undefined){
+let data39 = data.DNS_SERVERS_V6;
+if((!(Array.isArray(data39))) && (data39 !== null)){
+const err43 = {instancePath:instancePath+"/DNS_SERVERS_V6",schemaPath:"#/properties/DNS_SERVERS_V6/type",keyword:"type",params:{type: schema11.properties.DNS_SERVERS_V6.type},message:"must be array,null"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -546,10 +543,11 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-if(data.HOST_IP !== undefined){
-if(typeof data.HOST_IP !== "string"){
-const err44 = {instancePath:instancePath+"/HOST_IP",schemaPath:"#/properties/HOST_IP/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(Array.isArray(data39)){
+const len1 = data39.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data39[i1] !== "string"){
+const err44 = {instancePath:instancePath+"/DNS_SERVERS_V6/" + i1,schemaPath:"#/properties/DNS_SERVERS_V6/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -560,13 +558,63 @@ errors++;
 }
 }
 }
-else {
-const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+if(data.OUTBOUND_OWNER_GROUPS_INCLUDE !== undefined){
+if(typeof data.OUTBOUND_OWNER_GROUPS_INCLUDE !== "string"){
+const err45 = {instancePath:instancePath+"/OUTBOUND_OWNER_GROUPS_INCLUDE",schemaPath:"#/properties/OUTBOUND_OWNER_GROUPS_INCLUDE/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
 else {
 vErrors.push(err45);
+}
+errors++;
+}
+}
+if(data.OUTBOUND_OWNER_GROUPS_EXCLUDE !== undefined){
+if(typeof data.OUTBOUND_OWNER_GROUPS_EXCLUDE !== "string"){
+const err46 = {instancePath:instancePath+"/OUTBOUND_OWNER_GROUPS_EXCLUDE",schemaPath:"#/properties/OUTBOUND_OWNER_GROUPS_EXCLUDE/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data.HOST_IPV4_LOOPBACK_CIDR !== undefined){
+if(typeof data.HOST_IPV4_LOOPBACK_CIDR !== "string"){
+const err47 = {instancePath:instancePath+"/HOST_IPV4_LOOPBACK_CIDR",schemaPath:"#/properties/HOST_IPV4_LOOPBACK_CIDR/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+if(data.HOST_IP !== undefined){
+if(typeof data.HOST_IP !== "string"){
+const err48 = {instancePath:instancePath+"/HOST_IP",schemaPath:"#/properties/HOST_IP/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+}
+else {
+const err49 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
 }
 errors++;
 }
