@@ -134,7 +134,7 @@ describe('-f, --restore-format', () => {
     const lines = await dryRun([...INJECTOR, '-m', 'TPROXY', '--enable-inbound-ipv6=true', '--dry-run', '-f=false']);
     for (const binary of ['iptables', 'ip6tables']) {
       const own = lines.filter((line) => line.startsWith(`${binary} `));
-      const lastChain = own.findLastIndex((line) => / -N /.test(line));
+      const lastChain = own.map((line) => / -N /.test(line)).lastIndexOf(true);
       const firstRule = own.findIndex((line) => / -[AI] /.test(line));
       expect(lastChain).toBeLessThan(firstRule);
       expect(own.filter((line) => line.startsWith(`${binary} -t mangle -N `))).toHaveLength(3);
