@@ -376,7 +376,7 @@ describe.skipIf(kernelSkipReason)('applying into a network namespace', () => {
         await ns.exec('iptables-nft', ['-t', 'nat', '-A', 'OUTPUT', '-d', '192.0.2.9/32', '-j', 'RETURN']);
         const first = await runInside(ns, args);
         expect(first.code, first.stderr).toBe(0);
-        expect(first.stderr).toMatch(/^ipv4 \(nft\): no rules of ours yet; applied \d+ rules$/m);
+        expect(first.stderr).toMatch(/\tinfo\tipv4 \(nft\): no rules of ours yet; applied \d+ rules$/m);
         const nat = await ns.save('iptables-nft');
         expect(nat.indexOf('-A OUTPUT -d 192.0.2.9/32 -j RETURN')).toBeLessThan(
           nat.indexOf('-A OUTPUT -j ISTIO_OUTPUT'),

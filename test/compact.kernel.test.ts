@@ -31,7 +31,7 @@ describe.skipIf(kernelSkipReason)('--compact-rules in a namespace', () => {
         const args = [...ARGS, '--force-iptables-binary', backend, '--network-namespace', ns.path];
         const first = await runTool(args);
         expect(first.code, first.stderr).toBe(0);
-        expect(first.stderr).toContain('info: --compact-rules: 62 rules instead of 96');
+        expect(first.stderr).toContain('\tinfo\t--compact-rules: 62 rules instead of 96\n');
         expect(await ns.save(`iptables-${backend}`)).toContain(
           '-A ISTIO_INBOUND -p tcp -m multiport --dports 80:82,443,8080:8090,9000 -j ISTIO_TPROXY',
         );
@@ -60,8 +60,8 @@ describe.skipIf(kernelSkipReason)('--compact-rules in a namespace', () => {
         ns.path,
       ]);
       expect(result.code, result.stderr).toBe(0);
-      expect(result.stderr).toMatch(/^warning: ipv4: the restore payload is [0-9,]+ bytes, over 8,192/m);
-      expect(result.stderr).toContain('warning: ipv4: nat ISTIO_OUTPUT has 1,109 rules, over 1,000');
+      expect(result.stderr).toMatch(/\twarn\tipv4: the restore payload is [0-9,]+ bytes, over 8,192/m);
+      expect(result.stderr).toContain('\twarn\tipv4: nat ISTIO_OUTPUT has 1,109 rules, over 1,000');
     });
   });
 });

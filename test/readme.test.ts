@@ -12,5 +12,6 @@ test('the README documents every flag, as the flag table says (npm run readme:fl
 test("the README's test command is the one .ci/run runs", () => {
   const ci = readFileSync(new URL('../.ci/run', import.meta.url), 'utf8');
   expect(readme).toContain('```sh\nnpm test\n```');
-  expect(ci.trim().split('\n').at(-1)).toBe('npm test');
+  // In the main checkout, once (the clean clone runs the README's quick start).
+  expect(ci.split('\n')).toContain('npm test');
 });

@@ -137,9 +137,15 @@ describe.skipIf(kernelSkipReason)('the seed flags in the kernel', () => {
           ];
           const viaRestore = await runTool(args(control.path));
           expect(viaRestore.code, viaRestore.stderr).toBe(0);
-          const perRule = await runTool([...args(ns.path), '-f=false']);
+          const perRule = await runTool([...args(ns.path), '-f=false', '--log_output_level=iptables:debug']);
           expect(perRule.code, perRule.stderr).toBe(0);
           expect(perRule.stderr).toContain('one iptables command each (--restore-format=false)');
+          // Each command, logged on the iptables scope at debug level.
+          expect(perRule.stderr).toMatch(
+            new RegExp(
+              `\\tdebug\\tiptables\\tRunning command: nsenter --net=\\S+ -- iptables-${backend} -t mangle -N ISTIO_DIVERT`,
+            ),
+          );
           for (const binary of [`iptables-${backend}`, `ip6tables-${backend}`]) {
             const live = await ns.save(binary);
             expect(live).toContain('-A ISTIO_INBOUND');

@@ -110,7 +110,8 @@ describe('checkArgv', () => {
     ],
     [['-c=eth0=x'], ['--istio-exclude-interfaces=eth0=x']],
   ])('normalises %j', (argv, expected) => {
-    expect(checkArgv(argv)).toEqual({ argv: expected, issues: [] });
+    const { argv: normalised, issues } = checkArgv(argv);
+    expect({ argv: normalised, issues }).toEqual({ argv: expected, issues: [] });
   });
 
   it('keeps the sub-command name anywhere but first as a positional', () => {

@@ -10,6 +10,8 @@ import { resolveSettings } from '../config/settings.js';
 import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.js';
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
+import { configurationDump } from '../config/dump.js';
+import { createLogger, DEFAULT_LOG_SETTINGS, microsecondClock, parseLogFlags, type Logger } from './logging.js';
 import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './options.js';
 import { planNotes } from './plan-notes.js';
 
@@ -47,7 +49,25 @@ export interface CliDeps {
   /** How derived settings reach the machine: our own namespace, or the one given. */
   hostFacts(networkNamespace: string | undefined): Promise<HostFacts>;
   /** Applies a plan for real; absent means the CLI can only dry-run. */
-  readonly apply?: (plan: CapturePlan, parsed: ParsedConfig, log: (line: string) => void) => Promise<void>;
+  readonly apply?: (plan: CapturePlan, parsed: ParsedConfig, logger: Logger) => Promise<void>;
+  /** Microseconds since the epoch, for log lines; node's clock by default. */
+  readonly clock?: () => number;
+}
+
+/**
+ * The run's logger from pilot-agent's logging flags.
+ * @throws ConfigError for a bad level or a log file that cannot be opened (reported through
+ * the default logger: stderr, plain, info).
+ */
+function runLogger(argv: readonly string[], io: CliIo, clock: () => number): Logger {
+  const { settings, issues } = parseLogFlags(checkArgv(argv).logFlags);
+  if (issues.length > 0) throw new ConfigError(issues);
+  try {
+    return createLogger(settings, io, clock);
+  } catch (error) {
+    const value = settings.targets.join(',');
+    throw new ConfigError([{ source: '--log_target', value, message: `cannot open: ${(error as Error).message}` }]);
+  }
 }
 
 /** yargs' "Unknown arguments: a, b" → one issue per argument, named as it was typed. */
@@ -142,41 +162,52 @@ export async function main(
   io: CliIo,
   deps: CliDeps,
 ): Promise<number> {
-  const log = (line: string) => io.stderr(`${line}\n`);
+  const clock = deps.clock ?? microsecondClock;
+  let logger = createLogger(DEFAULT_LOG_SETTINGS, io, clock);
   try {
+    logger = runLogger(argv, io, clock);
     const parsed = await loadConfiguration(argv, env, io, deps);
     if (parsed === 'help') {
       const { commandLine } = await import('./command-line.js');
       io.stdout(`${await commandLine([]).getHelp()}\n`);
       return EXIT.ok;
     }
-    for (const warning of parsed.warnings) log(`warning: ${warning}`);
+    if (logger.enabled('info')) logger.info(configurationDump(parsed.settings));
+    for (const warning of parsed.warnings) logger.warn(warning);
     const plan = planCapture(parsed.config);
-    for (const line of planNotes(plan, parsed.config, parsed.options)) log(line);
+    for (const note of planNotes(plan, parsed.config, parsed.options)) logger[note.level](note.message);
     if (parsed.options.dryRun) {
       // The transcript first: a path that cannot be written is bad input, reported before any output.
       const transcriptPath = env.DRY_RUN_FILE_PATH;
       if (transcriptPath) writeTranscript(transcriptPath, renderUpstreamTranscript(plan, parsed.options));
       if (!parsed.options.skipRuleApply) io.stdout(renderDryRun(plan, parsed.options));
       // Upstream probes for real even in a dry run (and so fails); a dry run here touches nothing.
-      if (parsed.options.runValidation) log('dry run: skipping --run-validation');
+      if (parsed.options.runValidation) logger.info('dry run: skipping --run-validation');
       return EXIT.ok;
     }
     if (!deps.apply)
       throw new ConfigError([{ source: '--dry-run', value: 'false', message: 'this build can only dry-run' }]);
-    await deps.apply(plan, parsed, log);
+    await deps.apply(plan, parsed, logger);
     return EXIT.ok;
   } catch (error) {
+    // After a bad logging flag, `logger` is still the default one.
+    const log = logger;
     if (!isIptablesError(error)) {
-      log(`internal error: ${(error as Error)?.stack ?? String(error)}`);
+      log.error(`internal error: ${(error as Error)?.stack ?? String(error)}`);
       return EXIT.failure;
     }
     if (error instanceof ConfigError) {
-      log(`error: invalid configuration (${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}):`);
-      for (const issue of error.issues) log(`  ${formatIssue(issue)}`);
-      log('Run with --help for the flags.');
+      const count = `${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}`;
+      // One message, several lines: a JSON log keeps it in one object.
+      log.error(
+        [
+          `invalid configuration (${count}):`,
+          ...error.issues.map((issue) => `  ${formatIssue(issue)}`),
+          'Run with --help for the flags.',
+        ].join('\n'),
+      );
     } else {
-      log(`error: ${error.message}`);
+      log.error(error.message);
     }
     return EXIT_BY_CODE[error.code];
   }

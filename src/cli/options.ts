@@ -12,9 +12,10 @@
  * And two things the injector writes, because upstream runs as a sub-command of pilot-agent:
  * its args start with the sub-command's name, `istio-iptables`, and may carry pilot-agent's
  * logging flags (`--log_output_level=default:info`). The name is dropped; the logging flags
- * are checked and then ignored: logs always go to stderr, one plain line each.
+ * are checked and handed back apart (logging.ts gives them their meaning).
  */
 import type { Issue } from '../errors.js';
+import type { LogFlag } from './logging.js';
 import { FLAG_SPECS, type FlagSpec } from '../config/flag-spec.js';
 import { parseBoolean } from '../config/settings.js';
 
@@ -47,8 +48,9 @@ function isFlagToken(token: string): boolean {
 }
 
 /** Checks argv for the forms pflag and yargs read differently; returns argv with every flag as `--long=value` (or a bare boolean `--long`). */
-export function checkArgv(argv: readonly string[]): { argv: string[]; issues: Issue[] } {
+export function checkArgv(argv: readonly string[]): { argv: string[]; issues: Issue[]; logFlags: LogFlag[] } {
   const issues: Issue[] = [];
+  const logFlags: LogFlag[] = [];
   const out: string[] = [];
   const tokens = argv[0] === SUBCOMMAND ? argv.slice(1) : [...argv];
   /** The value of a flag written as two words, or an issue when there is none. */
@@ -79,6 +81,7 @@ export function checkArgv(argv: readonly string[]): { argv: string[]; issues: Is
           eq > 0 ? token.slice(eq + 1) : undefined,
           () => separateValue(i, name, name),
           issues,
+          logFlags,
         );
       else if (name === `--${CONFIG_FLAG}`) {
         const value = eq > 0 ? token.slice(eq + 1) : separateValue(i, name, name);
@@ -125,11 +128,11 @@ export function checkArgv(argv: readonly string[]): { argv: string[]; issues: Is
     out.push(`${long}=${value ?? ''}`);
     if (value !== undefined) i++;
   }
-  return { argv: out, issues };
+  return { argv: out, issues, logFlags };
 }
 
 /**
- * Checks one of pilot-agent's logging flags, whose value is then ignored; returns how many
+ * Checks one of pilot-agent's logging flags and records its value in `flags`; returns how many
  * more tokens it took (1 for a value written as a separate word).
  */
 function checkLogFlag(
@@ -138,15 +141,18 @@ function checkLogFlag(
   inline: string | undefined,
   separate: () => string | undefined,
   issues: Issue[],
+  flags: LogFlag[],
 ): number {
   if (kind === 'boolean') {
     if (inline !== undefined && (inline === '' || parseBoolean(inline) === undefined))
       issues.push({ source: name, value: inline, message: 'expected true or false' });
+    flags.push({ name, value: String(inline === undefined || parseBoolean(inline) === true) });
     return 0;
   }
   const value = inline ?? separate();
   if (value !== undefined && kind === 'integer' && !/^[0-9]+$/.test(value))
     issues.push({ source: name, value, message: 'expected a whole number' });
+  if (value !== undefined) flags.push({ name, value });
   return inline === undefined && value !== undefined ? 1 : 0;
 }
 

@@ -4,28 +4,46 @@ import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { applyCapture } from '../exec/apply.js';
 import { netnsHostFacts } from '../exec/host-facts.js';
-import { processRunner } from '../exec/process-runner.js';
+import { processRunner as plainRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
+import type { CommandRunner } from '../exec/command.js';
 import { legacyTablesIn, localHostFacts, localLegacyTables } from './host-facts.js';
+import type { Logger } from './logging.js';
+
+/** The scope command lines are logged on at debug level (`--log_output_level=iptables:debug`). */
+const COMMAND_SCOPE = 'iptables';
+
+/** The process runner, logging each command line (and a failure's exit code) when asked to. */
+function runnerFor(logger: Logger): CommandRunner {
+  if (!logger.enabled('debug', COMMAND_SCOPE)) return plainRunner;
+  return {
+    async run(command) {
+      logger.debug(`Running command: ${[command.file, ...command.args].join(' ')}`, COMMAND_SCOPE);
+      const result = await plainRunner.run(command);
+      if (result.exitCode !== 0) logger.debug(`exit ${result.exitCode}: ${result.stderr.trim()}`, COMMAND_SCOPE);
+      return result;
+    },
+  };
+}
 
 export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
   await checkNetnsPath(netns);
-  return netnsHostFacts(localHostFacts, netnsRunner(processRunner, netns));
+  return netnsHostFacts(localHostFacts, netnsRunner(plainRunner, netns));
 }
 
-export async function applyForReal(
-  plan: CapturePlan,
-  parsed: ParsedConfig,
-  log: (line: string) => void,
-): Promise<void> {
+export async function applyForReal(plan: CapturePlan, parsed: ParsedConfig, logger: Logger): Promise<void> {
   const { options, config } = parsed;
+  const runner = runnerFor(logger);
+  // The apply layer reports progress as lines; its warnings say so.
+  const log = (line: string) =>
+    line.startsWith('warning: ') ? logger.warn(line.slice('warning: '.length)) : logger.info(line);
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
     await applyCapture(plan, options, {
-      runner: processRunner,
+      runner,
       log,
       retry: { attempts: 4, delayMs: 250, sleep: realSleep },
       // The kernel's table list tells whether legacy can hold rules, which spares the legacy
@@ -36,7 +54,7 @@ export async function applyForReal(
   }
   if (!options.runValidation) return;
   await runValidation(
-    netnsRunner(processRunner, options.networkNamespace),
+    netnsRunner(runner, options.networkNamespace),
     {
       ipv6: options.hostIp?.family === 'ipv6',
       proxyPort: config.outbound.proxyPort,

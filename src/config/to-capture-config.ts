@@ -33,6 +33,8 @@ export interface ParsedConfig {
   readonly options: RunOptions;
   /** Things worth telling the user that do not stop the run. */
   readonly warnings: readonly string[];
+  /** The settings these were made from, with where each came from (for the start-up dump). */
+  readonly settings: RawSettings;
 }
 
 /** Reads settings and records issues; each getter returns a usable fallback on failure. */
@@ -341,5 +343,5 @@ export function toCaptureConfig(settings: RawSettings, priorIssues: readonly Iss
   r.boolean('dual-stack');
   const issues = [...priorIssues, ...r.issues];
   if (issues.length > 0) throw new ConfigError(issues);
-  return { config, options, warnings };
+  return { config, options, warnings, settings };
 }

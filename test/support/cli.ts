@@ -61,7 +61,8 @@ export async function runCli(
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  const deps: CliDeps = { hostFacts: async () => hostFacts };
+  // A fixed clock: log lines are stamped 1970-01-01T00:00:00.000000Z.
+  const deps: CliDeps = { hostFacts: async () => hostFacts, clock: () => 0 };
   const code = await main(
     argv,
     env,
@@ -78,6 +79,34 @@ export async function runCli(
     deps,
   );
   return { code, stdout, stderr };
+}
+
+/** One log message of the plain format: `TIME\tLEVEL\t[SCOPE\t]MESSAGE`, continuation lines included. */
+export interface LogRecord {
+  readonly time: string;
+  readonly level: string;
+  readonly msg: string;
+}
+
+const LOG_LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)\t(debug|info|warn|error)\t(.*)$/;
+
+/** Plain log text → its messages; a line that starts no message continues the one before. */
+export function parseLog(text: string): LogRecord[] {
+  const records: { time: string; level: string; msg: string }[] = [];
+  for (const line of text.replace(/\n$/, '').split('\n')) {
+    const match = LOG_LINE.exec(line);
+    if (match) records.push({ time: match[1] ?? '', level: match[2] ?? '', msg: match[3] ?? '' });
+    else if (records.length > 0 && line !== undefined) (records.at(-1) as { msg: string }).msg += `\n${line}`;
+    else if (line !== '') throw new Error(`not a log line: ${JSON.stringify(line)}`);
+  }
+  return records;
+}
+
+/** The messages of a run's log as `LEVEL: MESSAGE`, without the configuration dump every run starts with. */
+export function logMessages(text: string): string[] {
+  return parseLog(text)
+    .filter((record) => !record.msg.startsWith('Istio iptables variables:\n'))
+    .map((record) => `${record.level}: ${record.msg}`);
 }
 
 /** Characters with a meaning to the shell beyond quoting; refused unquoted so bash would agree. */

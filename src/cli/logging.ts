@@ -1,0 +1,129 @@
+/**
+ * Logging as pilot-agent 1.22 and later do it (Istio's pkg/log on zap), for the flags the
+ * injector passes: plain lines `2023-12-19T13:10:05.770489Z\tinfo\t<message>` (UTC,
+ * microseconds; a scope other than `default` adds a column before the message), or with
+ * `--log_as_json` one JSON object per line, keys `level`, `time`, `scope` (not for `default`),
+ * `msg`. `--log_output_level` sets each scope's lowest level (`default:info`, `iptables:debug`,
+ * `all:none`, a bare level for `default`); `--log_target` names where lines go: `stdout`,
+ * `stderr` or files (appended to), several allowed; stderr by default, so a dry run's stdout
+ * stays the payload. One logger per run, made by main() and handed to what logs.
+ */
+import { openSync, writeSync } from 'node:fs';
+import type { Issue } from '../errors.js';
+
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+/** A scope's lowest level: `fatal` and `none` silence everything this tool logs. */
+type Threshold = Level | 'fatal' | 'none';
+
+const SEVERITY: Readonly<Record<Threshold, number>> = { debug: 0, info: 1, warn: 2, error: 3, fatal: 4, none: 5 };
+
+/** The scope nearly everything logs on; its name is not printed. */
+export const DEFAULT_SCOPE = 'default';
+
+export interface Logger {
+  debug(message: string, scope?: string): void;
+  info(message: string, scope?: string): void;
+  warn(message: string, scope?: string): void;
+  error(message: string, scope?: string): void;
+  /** Whether a message at this level and scope would be written: skip building costly ones. */
+  enabled(level: Level, scope?: string): boolean;
+}
+
+export interface LogSettings {
+  readonly json: boolean;
+  /** Lowest level per scope; `all` applies to every scope not named. Unnamed scopes log at info. */
+  readonly levels: ReadonlyMap<string, Threshold>;
+  readonly targets: readonly string[];
+}
+
+export const DEFAULT_LOG_SETTINGS: LogSettings = { json: false, levels: new Map(), targets: ['stderr'] };
+
+/** A logging flag as it was given (`--log_as_json` alone has the value `true`). */
+export interface LogFlag {
+  readonly name: string;
+  readonly value: string;
+}
+
+const SCOPE = /^[a-zA-Z0-9_.-]+$/;
+
+/** pilot-agent's logging flags → settings, with an issue per bad value. */
+export function parseLogFlags(flags: readonly LogFlag[]): { settings: LogSettings; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const levels = new Map<string, Threshold>();
+  const targets: string[] = [];
+  let json = false;
+  for (const { name, value } of flags) {
+    if (name === '--log_as_json') json = value === 'true' || value === '1' || value === 't' || value === 'T';
+    else if (name === '--log_output_level') {
+      for (const item of value.split(',').filter((part) => part !== '')) {
+        const pieces = item.split(':');
+        const [scope, level] = pieces.length === 1 ? [DEFAULT_SCOPE, pieces[0] ?? ''] : pieces;
+        if (pieces.length > 2 || !scope || !SCOPE.test(scope) || !level || !(level in SEVERITY))
+          issues.push({
+            source: name,
+            value,
+            message: `invalid output level ${JSON.stringify(item)}: expected SCOPE:LEVEL, LEVEL one of debug, info, warn, error, fatal, none`,
+          });
+        else levels.set(scope, level as Threshold);
+      }
+    } else if (name === '--log_target') {
+      const paths = value.split(',').filter((part) => part !== '');
+      if (paths.length === 0) issues.push({ source: name, value, message: 'expected stdout, stderr or a file path' });
+      targets.push(...paths);
+    }
+  }
+  return { settings: { json, levels, targets: targets.length > 0 ? targets : ['stderr'] }, issues };
+}
+
+/** Where lines can go. */
+export interface LogSinks {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/** Microseconds since the epoch, from node's high-resolution clock. */
+export const microsecondClock = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+/** `2023-12-19T13:10:05.770489Z`, as zap's ISO8601 encoder with microseconds writes it. */
+export function formatTime(microseconds: number): string {
+  const iso = new Date(Math.floor(microseconds / 1000)).toISOString();
+  return `${iso.slice(0, 23)}${String(Math.floor(microseconds) % 1000).padStart(3, '0')}Z`;
+}
+
+/** Opens each file target for appending (as zap does); @throws the first file that cannot be. */
+function openTargets(targets: readonly string[], sinks: LogSinks): ((text: string) => void)[] {
+  return [...new Set(targets)].map((target) => {
+    if (target === 'stdout') return (text: string) => sinks.stdout(text);
+    if (target === 'stderr') return (text: string) => sinks.stderr(text);
+    const fd = openSync(target, 'a');
+    return (text: string) => {
+      writeSync(fd, text);
+    };
+  });
+}
+
+/**
+ * The run's logger.
+ * @throws the file system's error when a file target cannot be opened.
+ */
+export function createLogger(settings: LogSettings, sinks: LogSinks, clock: () => number): Logger {
+  const writers = openTargets(settings.targets, sinks);
+  const threshold = (scope: string) => settings.levels.get(scope) ?? settings.levels.get('all') ?? 'info';
+  const enabled = (level: Level, scope = DEFAULT_SCOPE) => SEVERITY[level] >= SEVERITY[threshold(scope)];
+  const write = (level: Level, message: string, scope = DEFAULT_SCOPE) => {
+    if (!enabled(level, scope)) return;
+    const time = formatTime(clock());
+    const named = scope !== DEFAULT_SCOPE;
+    const line = settings.json
+      ? JSON.stringify({ level, time, ...(named ? { scope } : {}), msg: message })
+      : `${time}\t${level}\t${named ? `${scope}\t` : ''}${message}`;
+    for (const writer of writers) writer(`${line}\n`);
+  };
+  return {
+    debug: (message, scope) => write('debug', message, scope),
+    info: (message, scope) => write('info', message, scope),
+    warn: (message, scope) => write('warn', message, scope),
+    error: (message, scope) => write('error', message, scope),
+    enabled,
+  };
+}
