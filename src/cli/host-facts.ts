@@ -2,6 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { HostFacts } from '../config/derive.js';
 import type { IpFamily } from '../model/family.js';
+import { CommandFailedError } from '../errors.js';
+import { kernelInterfaceAddresses } from './interface-addresses.js';
 
 /**
  * A file's text, read synchronously: the files are small (resolv.conf, /etc/passwd), and the
@@ -25,9 +27,17 @@ export const localHostFacts: HostFacts = {
   async interfaceAddresses() {
     // node:os only when asked: a run with --enable-inbound-ipv6 given never asks.
     const { networkInterfaces } = await import('node:os');
-    const all = Object.values(networkInterfaces()).flatMap((list) => list ?? []);
-    // The kernel lists every IPv4 address before any IPv6 one; upstream relies on that order.
-    return [...all.filter((a) => a.family === 'IPv4'), ...all.filter((a) => a.family === 'IPv6')].map((a) => a.address);
+    return kernelInterfaceAddresses({
+      nodeInterfaces: networkInterfaces,
+      readProc: (path) => (existsSync(path) ? readFileSync(path, 'utf8') : undefined),
+      ipAddrShow: async () => {
+        const { processRunner } = await import('../exec/process-runner.js');
+        const result = await processRunner.run({ file: 'ip', args: ['-o', 'addr', 'show'] });
+        if (result.exitCode !== 0)
+          throw new CommandFailedError(['ip', '-o', 'addr', 'show'], result.exitCode, result.stderr);
+        return result.stdout;
+      },
+    });
   },
   readTextFile,
   lookupUserId: (name) => lookupUserIdInPasswd(name),
