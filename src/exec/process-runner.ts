@@ -14,7 +14,6 @@
  * wherever the binding is not there (a node that no longer offers it).
  */
 import type { spawnSync as SpawnSync } from 'node:child_process';
-import { getSystemErrorName } from 'node:util';
 import { CommandFailedError } from '../errors.js';
 import type { Command, CommandResult, CommandRunner } from './command.js';
 
@@ -90,7 +89,9 @@ export function bindingRunSync(): RunSync | undefined {
       killSignal: SIGKILL,
     });
     // The binding reports a failed run as a negative libuv error number (-2: ENOENT).
-    const errorCode = result.error === undefined ? undefined : getSystemErrorName(result.error);
+    // node:util only when a run fails: node 24 loads stream and net with it.
+    const errorCode =
+      result.error === undefined ? undefined : process.getBuiltinModule('node:util').getSystemErrorName(result.error);
     return {
       status: result.status,
       signal: result.signal,
