@@ -95,6 +95,29 @@ describe('the CLI bundle', () => {
     }
   });
 
+  it('loads one node module beyond what node -e 0 loads (vm, for the code cache), logging included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iit-modules-'));
+    try {
+      const preload = join(dir, 'list.cjs');
+      writeFileSync(
+        preload,
+        "process.on('exit', () => require('node:fs').writeSync(2, '\\nMODULES ' + JSON.stringify(process.moduleLoadList)));",
+      );
+      const loaded = async (file: string, args: readonly string[]) => {
+        const { stderr } = await run(file, [...args], {
+          env: { PATH: process.env.PATH, NODE_OPTIONS: `-r ${preload}` },
+        });
+        return JSON.parse(stderr.slice(stderr.lastIndexOf('\nMODULES ') + 9)) as string[];
+      };
+      const floor = new Set(await loaded(process.execPath, ['-e', '0']));
+      // The default logging is on (the configuration dump at info): its clock must not load perf_hooks.
+      const extra = (await loaded(BIN, DRY_RUN)).filter((m) => !floor.has(m) && m.startsWith('NativeModule '));
+      expect(extra).toEqual(['NativeModule vm']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('has a code cache for bin.js that V8 accepts', async () => {
     const check = [
       "const { readFileSync } = require('node:fs');",
