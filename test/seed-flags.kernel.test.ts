@@ -154,6 +154,11 @@ describe.skipIf(kernelSkipReason)('the seed flags in the kernel', () => {
           const again = await runTool([...args(ns.path), '-f=false']);
           expect(again.code, again.stderr).toBe(0);
           expect(again.stderr).toContain('already match the plan');
+          // Cleanup removes the trace twins with the rest.
+          const cleaned = await runTool([...args(ns.path), '-f=false', '--cleanup-only']);
+          expect(cleaned.code, cleaned.stderr).toBe(0);
+          for (const binary of [`iptables-${backend}`, `ip6tables-${backend}`])
+            expect(await ns.save(binary)).not.toMatch(/ISTIO|NFLOG/);
         });
       });
     });

@@ -22,7 +22,9 @@ export function commandLine(argv: readonly string[]): Argv {
     .scriptName('istio-iptables')
     .usage(
       "$0 [flags]\n\nSet up iptables rules that send a pod's traffic through its sidecar proxy.\n" +
-        "As pilot-agent's sub-command: a leading `istio-iptables` is dropped, and pilot-agent's --log_* flags are accepted and ignored.",
+        "As pilot-agent's sub-command: a leading `istio-iptables` is dropped. Logs as pilot-agent's: " +
+        '--log_as_json, --log_output_level (default:info; default:none is silent), --log_target ' +
+        '(stdout, stderr or files; default stderr). Its other --log_* flags are accepted and ignored.',
     )
     .parserConfiguration({
       'camel-case-expansion': false,
