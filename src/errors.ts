@@ -3,6 +3,8 @@
  * messages. Each carries a stable `code` and the context needed to explain itself.
  */
 
+import type { IpFamily } from './model/family.js';
+
 /** One problem with one input value. */
 export interface Issue {
   /** The flag, environment variable or config key the value came from. */
@@ -14,7 +16,6 @@ export interface Issue {
 export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'HOST_FACT_UNAVAILABLE'
-  | 'UNSUPPORTED'
   | 'COMMAND_FAILED'
   | 'RESTORE_FAILED'
   | 'BINARY_NOT_FOUND'
@@ -62,20 +63,12 @@ export class HostFactError extends IptablesError {
   }
 }
 
-/** An accepted upstream feature this tool does not implement. */
-export class UnsupportedError extends IptablesError {
-  override name = 'UnsupportedError';
-  constructor(message: string) {
-    super('UNSUPPORTED', message);
-  }
-}
-
 export function isIptablesError(error: unknown): error is IptablesError {
   return error instanceof IptablesError || (typeof error === 'object' && error !== null && BRAND in error);
 }
 
 export function isConfigError(error: unknown): error is ConfigError {
-  return error instanceof ConfigError;
+  return isIptablesError(error) && error.code === 'CONFIG_INVALID';
 }
 
 /** A command the tool ran failed. */
@@ -105,10 +98,10 @@ export class CommandFailedError extends IptablesError {
 /** iptables-restore refused a payload; `line` is the payload line it named, when it did. */
 export class RestoreFailedError extends CommandFailedError {
   override name = 'RestoreFailedError';
-  readonly family: string;
+  readonly family: IpFamily;
   readonly line: { readonly number: number; readonly text: string } | undefined;
   constructor(
-    family: string,
+    family: IpFamily,
     command: readonly string[],
     exitCode: number | undefined,
     stderr: string,
@@ -138,9 +131,9 @@ export class RestoreFailedError extends CommandFailedError {
 /** No iptables backend is usable in the target namespace. */
 export class BinaryNotFoundError extends IptablesError {
   override name = 'BinaryNotFoundError';
-  readonly family: string;
+  readonly family: IpFamily;
   readonly tried: readonly { readonly binary: string; readonly problem: string }[];
-  constructor(family: string, tried: BinaryNotFoundError['tried']) {
+  constructor(family: IpFamily, tried: BinaryNotFoundError['tried']) {
     const list = tried.map((t) => `\n  ${t.binary}: ${t.problem}`).join('');
     super(
       'BINARY_NOT_FOUND',
@@ -166,7 +159,7 @@ export class NamespaceError extends IptablesError {
 export class VerifyError extends IptablesError {
   override name = 'VerifyError';
   readonly differences: readonly string[];
-  constructor(family: string, differences: readonly string[]) {
+  constructor(family: IpFamily, differences: readonly string[]) {
     super(
       'VERIFY_FAILED',
       `${family} rules read back after applying differ from the plan:\n  ${differences.join('\n  ')}`,
@@ -174,9 +167,6 @@ export class VerifyError extends IptablesError {
     this.differences = differences;
   }
 }
-
-/** How iptables, ip and the kernel say that the caller lacks the privileges (CAP_NET_ADMIN). */
-export const NOT_PERMITTED = /Permission denied|you must be root|Operation not permitted/i;
 
 /** The tool lacks the privileges it needs (root or CAP_NET_ADMIN). */
 export class NotPrivilegedError extends IptablesError {

@@ -10,7 +10,7 @@ import { resolveSettings } from '../config/settings.js';
 import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.js';
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
-import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './options.js';
+import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
@@ -24,7 +24,6 @@ export const EXIT = {
 
 const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   CONFIG_INVALID: EXIT.usage,
-  UNSUPPORTED: EXIT.usage,
   HOST_FACT_UNAVAILABLE: EXIT.failure,
   COMMAND_FAILED: EXIT.failure,
   RESTORE_FAILED: EXIT.failure,

@@ -1,14 +1,20 @@
 /** The real process-running dependencies of the CLI (the process runner binds to node at its first command). */
+import { fileURLToPath } from 'node:url';
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { applyCapture } from '../exec/apply.js';
-import { netnsHostFacts } from '../exec/host-facts.js';
+import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts } from '../exec/host-facts.js';
 import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
-import { legacyTablesIn, localHostFacts, localLegacyTables } from './host-facts.js';
+
+/**
+ * The probe script, beside this file both in the tsc output (dist/cli) and in the bundle
+ * (dist/bundle/cli): worked out when a validation runs, not at every start.
+ */
+export const probeScript = (): string => fileURLToPath(new URL('../cli/probe.js', import.meta.url));
 
 export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
   await checkNetnsPath(netns);
@@ -38,7 +44,8 @@ export async function applyForReal(
   await runValidation(
     netnsRunner(processRunner, options.networkNamespace),
     {
-      ipv6: options.hostIp?.family === 'ipv6',
+      script: probeScript(),
+      family: options.hostIp?.family ?? 'ipv4',
       proxyPort: config.outbound.proxyPort,
       capturePort: config.inbound.capturePort,
       probePort: options.probePort,

@@ -80,6 +80,7 @@ export interface RunOptions {
   readonly probeTimeoutMs: number;
   /** Absent: the tool's own network namespace. */
   readonly networkNamespace?: string;
+  /** `--cni-mode`: parsed and accepted for compatibility; nothing reads it yet. */
   readonly cniMode: boolean;
   readonly reconcile: boolean;
   readonly cleanupOnly: boolean;

@@ -10,14 +10,7 @@
  * 4. read each applied family back and compare with the plan; a difference rolls back too;
  * 5. add the ip rules/routes and ::6 that are missing.
  */
-import {
-  CommandFailedError,
-  IptablesError,
-  NOT_PERMITTED,
-  NotPrivilegedError,
-  RestoreFailedError,
-  VerifyError,
-} from '../errors.js';
+import { CommandFailedError, IptablesError, RestoreFailedError, VerifyError } from '../errors.js';
 import type { RunOptions } from '../config/capture-config.js';
 import type { IpFamily } from '../model/family.js';
 import { isBuiltinChain } from '../model/chains.js';
@@ -35,7 +28,7 @@ import {
   stateBeforeRestore,
 } from '../state/transactions.js';
 import { detectBackend, nftWithoutItsState, type Backend, type DetectOptions } from './backend.js';
-import type { CommandRunner } from './command.js';
+import { type CommandRunner, notPrivileged } from './command.js';
 import { applyNetwork, removeNetwork } from './network.js';
 import { netnsRunner } from './netns.js';
 import { retry, type RetryPolicy } from './retry.js';
@@ -97,7 +90,8 @@ class Iptables {
       },
     );
     if (result.exitCode === 0) return;
-    if (NOT_PERMITTED.test(result.stderr)) throw new NotPrivilegedError(result.stderr.trim());
+    const denied = notPrivileged(result.stderr);
+    if (denied) throw denied;
     throw new RestoreFailedError(
       backend.family,
       [command.file, ...command.args],

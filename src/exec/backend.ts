@@ -4,9 +4,9 @@
  * two rule sets that both see every packet). The state read that decides is kept: it is also
  * the state the re-run check needs, so detection costs no extra process.
  */
-import { BinaryNotFoundError, NOT_PERMITTED, NotPrivilegedError } from '../errors.js';
+import { BinaryNotFoundError, NotPrivilegedError } from '../errors.js';
 import { FAMILY, type IpFamily } from '../model/family.js';
-import type { CommandResult, CommandRunner } from './command.js';
+import { type CommandResult, type CommandRunner, notPrivileged } from './command.js';
 
 export type Variant = 'legacy' | 'nft';
 
@@ -56,7 +56,8 @@ export function lockFileFor(netnsPath: string): string {
 
 /**
  * 64-bit FNV-1a of the UTF-8 bytes, as 16 hex digits: a stable name, no secret to keep (two paths
- * sharing a lock only wait for each other). Not node:crypto, whose loading costs a run ~5 ms.
+ * sharing a lock only wait for each other). Not node:crypto, whose loading costs
+ * a run more than its whole dry run (bench/RESULTS.md).
  */
 export function fnv1a64(text: string): string {
   let hash = 0xcbf29ce484222325n;
@@ -157,7 +158,7 @@ export async function nftWithoutItsState(
 
 /** Why no state could be read: no privileges (said plainly), or no usable binary or module. */
 function noBackend(family: IpFamily, tried: readonly { binary: string; problem: string }[]): Error {
-  const denied = tried.filter(({ problem }) => NOT_PERMITTED.test(problem));
+  const denied = tried.filter(({ problem }) => notPrivileged(problem));
   if (denied.length > 0)
     return new NotPrivilegedError(denied.map(({ binary, problem }) => `${binary}: ${problem}`).join('; '));
   return new BinaryNotFoundError(family, tried);

@@ -6,7 +6,7 @@ import type { IpFamily } from './family.js';
 import type { BuiltinChain, IstioChain } from './chains.js';
 import type { PortRange } from './network.js';
 
-/** The tables the generator writes to. `filter` is only used by reconcile guardrails. */
+/** The tables netfilter has that this tool reads or writes (their built-in chains: `BUILTINS_BY_TABLE` in chains.ts). */
 export type TableName = 'filter' | 'mangle' | 'nat' | 'raw';
 
 /** Any chain the tool may name; a typo fails to compile. */

@@ -24,12 +24,6 @@ export const dst = (cidr: string, negated?: true): Match => ({
 export const src = (cidr: string): Match => ({ kind: 'source', cidr });
 export const inIf = (name: string): Match => ({ kind: 'inInterface', name });
 export const outIf = (name: string): Match => ({ kind: 'outInterface', name });
-export const uidOwner = (id: string, negated?: true): Match => ({
-  kind: 'owner',
-  owner: 'uid',
-  id,
-  ...(negated ? { negated } : {}),
-});
 export const gidOwner = (id: string, negated?: true): Match => ({
   kind: 'owner',
   owner: 'gid',
