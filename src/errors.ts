@@ -1,6 +1,8 @@
 /**
  * Typed errors. Library code throws these; only the CLI turns them into exit codes and
  * messages. Each carries a stable `code` and the context needed to explain itself.
+ * Longer than ~200 lines because every error of the library is here, with its guard: one
+ * file to read for what can go wrong.
  */
 
 import type { IpFamily } from './model/family.js';
@@ -35,6 +37,11 @@ export class IptablesError extends Error {
   override name = 'IptablesError';
   readonly [BRAND] = true;
   readonly code: ErrorCode;
+  /**
+   * What went wrong while undoing a failed run, when undoing failed too: the state may be
+   * half-changed. Empty when there was nothing to undo or the undo worked.
+   */
+  rollbackProblems: readonly string[] = [];
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
@@ -164,6 +171,25 @@ export class VerifyError extends IptablesError {
       'VERIFY_FAILED',
       `${family} rules read back after applying differ from the plan:\n  ${differences.join('\n  ')}`,
     );
+    this.differences = differences;
+  }
+}
+
+/**
+ * Rules of ours are live but differ from the plan, and replacing them was not allowed: nothing
+ * was changed. The CLI says which flag allows it.
+ */
+export class DriftError extends IptablesError {
+  override name = 'DriftError';
+  readonly family: IpFamily;
+  readonly differences: readonly string[];
+  constructor(family: IpFamily, variant: string, differences: readonly string[]) {
+    super(
+      'DRIFT_NOT_RECONCILED',
+      `${family} (${variant}): the live rules differ from the plan:\n  ${differences.join('\n  ')}\n` +
+        'Nothing was changed: replacing drifted rules was not allowed.',
+    );
+    this.family = family;
     this.differences = differences;
   }
 }

@@ -25,7 +25,7 @@ export {
   isIptablesError,
   type Issue,
 } from './errors.js';
-export { applyCapture, type ApplyDeps, type ApplyReport } from './exec/apply.js';
+export { applyCapture, type ApplyDeps, type ApplyOptions, type ApplyReport } from './exec/apply.js';
 export type { Command, CommandResult, CommandRunner } from './exec/command.js';
 export { inNetns, netnsRunner } from './exec/netns.js';
 export { processRunner } from './exec/process-runner.js';
@@ -36,6 +36,7 @@ export {
   BinaryNotFoundError,
   NamespaceError,
   VerifyError,
+  DriftError,
   NotPrivilegedError,
   ValidationFailedError,
 } from './errors.js';

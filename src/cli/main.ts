@@ -176,7 +176,10 @@ export async function main(
       log('Run with --help for the flags.');
     } else {
       log(`error: ${error.message}`);
+      if (error.code === 'DRIFT_NOT_RECONCILED')
+        log('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
     }
+    for (const problem of error.rollbackProblems) log(`  ${problem}`);
     return EXIT_BY_CODE[error.code];
   }
 }

@@ -30,15 +30,21 @@ export async function applyForReal(
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
-    await applyCapture(plan, options, {
-      runner: processRunner,
-      log,
-      retry: { attempts: 4, delayMs: 250, sleep: realSleep },
-      // The kernel's table list tells whether legacy can hold rules, which spares the legacy
-      // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
-      // only whether legacy is loaded at all.
-      legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
-    });
+    const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply } = options;
+    const where = networkNamespace ? { networkNamespace } : {};
+    await applyCapture(
+      plan,
+      { iptables, ...where, cleanupOnly, reconcile, forceApply },
+      {
+        runner: processRunner,
+        log,
+        retry: { attempts: 4, delayMs: 250, sleep: realSleep },
+        // The kernel's table list tells whether legacy can hold rules, which spares the legacy
+        // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
+        // only whether legacy is loaded at all.
+        legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
+      },
+    );
   }
   if (!options.runValidation) return;
   await runValidation(

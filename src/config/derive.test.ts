@@ -1,3 +1,4 @@
+/** Settings derived from the machine. Longer than ~200 lines: one case per derived setting and per failure. */
 import { describe, expect, it } from 'vitest';
 import { HostFactError } from '../errors.js';
 import { deriveSettings, detectPodAddress, parseResolvConf, type HostFacts } from './derive.js';

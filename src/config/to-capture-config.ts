@@ -4,6 +4,8 @@
  * from. Nothing that passes can put text into a restore payload that the planner did not
  * mean: ports are numbers, addresses are re-spelled or checked character by character,
  * names are checked against the Linux rules.
+ * Longer than ~200 lines because it is the one place settings become typed values: split, a
+ * check and the flag it reports would sit in different files.
  */
 import type { Issue } from '../errors.js';
 import { ConfigError } from '../errors.js';

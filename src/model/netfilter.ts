@@ -6,8 +6,15 @@ import type { IpFamily } from './family.js';
 import type { BuiltinChain, IstioChain } from './chains.js';
 import type { PortRange } from './network.js';
 
-/** The tables netfilter has that this tool reads or writes (their built-in chains: `BUILTINS_BY_TABLE` in chains.ts). */
-export type TableName = 'filter' | 'mangle' | 'nat' | 'raw';
+/**
+ * The tables this tool reads, in the order restore payloads list them (their built-in chains:
+ * `BUILTINS_BY_TABLE` in chains.ts). The one list of them.
+ */
+export const TABLES = ['filter', 'mangle', 'nat', 'raw'] as const;
+export type TableName = (typeof TABLES)[number];
+
+/** The tables a plan may write to (never filter): where rules of ours can be live. */
+export const CAPTURE_TABLES: readonly TableName[] = TABLES.filter((table) => table !== 'filter');
 
 /** Any chain the tool may name; a typo fails to compile. */
 export type ChainName = BuiltinChain | IstioChain;
