@@ -4,7 +4,7 @@
  */
 import type { IpFamily } from './family.js';
 import type { BuiltinChain, IstioChain } from './chains.js';
-import type { PortRange } from './network.js';
+import type { Cidr, PortRange } from './network.js';
 
 /**
  * The tables this tool reads, in the order restore payloads list them (their built-in chains:
@@ -25,8 +25,8 @@ export type OwnerKind = 'uid' | 'gid';
 /** One match of a rule, rendered in list order. */
 export type Match =
   | { readonly kind: 'protocol'; readonly protocol: 'tcp' | 'udp' }
-  | { readonly kind: 'source'; readonly cidr: string; readonly negated?: true }
-  | { readonly kind: 'destination'; readonly cidr: string; readonly negated?: true }
+  | { readonly kind: 'source'; readonly cidr: Cidr; readonly negated?: true }
+  | { readonly kind: 'destination'; readonly cidr: Cidr; readonly negated?: true }
   | { readonly kind: 'inInterface'; readonly name: string }
   | { readonly kind: 'outInterface'; readonly name: string }
   | { readonly kind: 'destinationPort'; readonly port: PortRange; readonly negated?: true }

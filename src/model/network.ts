@@ -152,6 +152,32 @@ export function parseCidr(text: string): Cidr | string {
   return { family: address.family, address, prefixLength, text: `${address.text}/${prefixLength}` };
 }
 
+/** Address bits per family. */
+export const ADDRESS_BITS: Readonly<Record<IpFamily, bigint>> = { ipv4: 32n, ipv6: 128n };
+
+/** A CIDR from an address value and prefix length, the address spelled as we print it. */
+export function cidrOf(family: IpFamily, value: bigint, prefixLength: number): Cidr {
+  const text = family === 'ipv6' ? formatIpv6(value) : formatIpv4(value);
+  return { family, address: { family, text, value }, prefixLength, text: `${text}/${prefixLength}` };
+}
+
+/** The first address a CIDR covers: its address with the host bits cleared. */
+export function networkValue(cidr: Cidr): bigint {
+  const host = ADDRESS_BITS[cidr.family] - BigInt(cidr.prefixLength);
+  return (cidr.address.value >> host) << host;
+}
+
+/** The CIDR with its host bits cleared (`10.0.0.1/8` → `10.0.0.0/8`), as the kernel stores it. */
+export function maskCidr(cidr: Cidr): Cidr {
+  return cidrOf(cidr.family, networkValue(cidr), cidr.prefixLength);
+}
+
+/** A host's CIDR (`/32` or `/128`), spelled as the address is. */
+export function hostCidr(address: IpAddress): Cidr {
+  const prefixLength = Number(ADDRESS_BITS[address.family]);
+  return { family: address.family, address, prefixLength, text: `${address.text}/${prefixLength}` };
+}
+
 /**
  * Upstream's loopback test looks at the prefix's address only: `127.x.x.x`, or exactly `::1`.
  * (`0.0.0.0/0` contains loopback but does not count.)

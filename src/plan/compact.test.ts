@@ -186,9 +186,9 @@ function matches(family: IpFamily, m: Match, p: Packet): boolean {
     case 'protocol':
       return p.protocol === m.protocol;
     case 'source':
-      return negate(m.negated, contains(cidr(m.cidr), family, p.source));
+      return negate(m.negated, contains(cidr(m.cidr.text), family, p.source));
     case 'destination':
-      return negate(m.negated, contains(cidr(m.cidr), family, p.destination));
+      return negate(m.negated, contains(cidr(m.cidr.text), family, p.destination));
     case 'inInterface':
       return p.inInterface === m.name;
     case 'outInterface':

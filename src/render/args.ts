@@ -12,9 +12,9 @@ export function matchArgs(match: Match): string[] {
     case 'protocol':
       return ['-p', match.protocol];
     case 'source':
-      return [...not(match.negated), '-s', match.cidr];
+      return [...not(match.negated), '-s', match.cidr.text];
     case 'destination':
-      return [...not(match.negated), '-d', match.cidr];
+      return [...not(match.negated), '-d', match.cidr.text];
     case 'inInterface':
       return ['-i', match.name];
     case 'outInterface':
