@@ -14,7 +14,7 @@ import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
-export const EXIT = {
+const EXIT = {
   ok: 0,
   failure: 1,
   usage: 2,
@@ -117,7 +117,7 @@ function writeTranscript(path: string, text: string): void {
 }
 
 /** Flags, file, env and machine → validated configuration. */
-export async function loadConfiguration(
+async function loadConfiguration(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo,

@@ -18,7 +18,7 @@ export interface HostFacts {
 }
 
 /** Upstream's fallback when ENVOY_USER cannot be resolved. */
-export const DEFAULT_PROXY_UID = '1337';
+const DEFAULT_PROXY_UID = '1337';
 
 function isUsable(address: IpAddress): boolean {
   const v = address.value;

@@ -28,7 +28,7 @@ export interface Detected {
 }
 
 /** Seconds iptables waits for the xtables lock, as upstream passes it. */
-export const LOCK_WAIT_SECONDS = 30;
+const LOCK_WAIT_SECONDS = 30;
 
 /** "Has rules": a rule or an owned chain, not just the empty tables a probe leaves behind. */
 function hasRules(save: string): boolean {

@@ -19,7 +19,7 @@ export async function readTextFile(path: string): Promise<string> {
 }
 
 /** Looks a user up in /etc/passwd (`name:x:uid:…`), as Go's os/user does without cgo. */
-export async function lookupUserIdInPasswd(name: string, passwdPath = '/etc/passwd'): Promise<number | undefined> {
+async function lookupUserIdInPasswd(name: string, passwdPath = '/etc/passwd'): Promise<number | undefined> {
   const text = await readTextFile(passwdPath);
   for (const line of text.split('\n')) {
     const [user, , uid] = line.split(':');
@@ -69,7 +69,7 @@ export function legacyTablesIn(netnsPath: string, proc = '/proc'): (family: IpFa
 }
 
 /** `2: eth0    inet 192.0.2.2/24 brd …` → `192.0.2.2`, IPv4 first as the kernel's dump lists them. */
-export function parseIpAddrShow(text: string): string[] {
+function parseIpAddrShow(text: string): string[] {
   const entries = text.split('\n').flatMap((line) => {
     const match = /\s(inet6?)\s+([0-9a-fA-F:.]+)\//.exec(line);
     return match ? [{ v6: match[1] === 'inet6', address: match[2] ?? '' }] : [];

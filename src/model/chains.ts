@@ -1,10 +1,10 @@
 /** Chain names: netfilter's built-ins and the chains this tool owns. */
 import type { TableName } from './netfilter.js';
 
-export const BUILTIN_CHAINS = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
+const BUILTIN_CHAINS = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
 export type BuiltinChain = (typeof BUILTIN_CHAINS)[number];
 
-export const ISTIO_CHAINS = [
+const ISTIO_CHAINS = [
   'ISTIO_INBOUND',
   'ISTIO_REDIRECT',
   'ISTIO_IN_REDIRECT',

@@ -62,7 +62,7 @@ function ipv4Value(text: string): bigint {
   return text.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(octet), 0n);
 }
 
-export function formatIpv4(value: bigint): string {
+function formatIpv4(value: bigint): string {
   return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
 }
 

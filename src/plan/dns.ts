@@ -11,7 +11,7 @@ import { proxyOwners, type PlanContext } from './context.js';
 import { dport, dst, jump, ownerOf, port, sport, src, TCP, UDP } from './matches.js';
 
 /** Where the agent's DNS proxy listens. */
-export const AGENT_DNS_PORT = 15053;
+const AGENT_DNS_PORT = 15053;
 const DNS = port(53);
 
 const toAgent = (singularOption?: true): Target => ({

@@ -33,7 +33,7 @@ export type TableState = Map<string, LiveRule[]>;
 export type NetfilterState = Map<TableName, TableState>;
 
 /** Splits a save line into tokens, removing the quotes save puts around arguments with spaces. */
-export function saveTokens(line: string): string[] {
+function saveTokens(line: string): string[] {
   return (line.match(/"(?:[^"\\]|\\.)*"|\S+/g) ?? []).map((t) => (t.startsWith('"') ? t.slice(1, -1) : t));
 }
 
