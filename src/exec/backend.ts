@@ -141,7 +141,7 @@ export async function detectBackend(
  * The nft backend, when detection would choose it whatever nft's own state holds: forced, or
  * legacy holds no rules (known from the kernel, or from legacy's state read, which this
  * reads). Undefined when legacy holds rules or is forced. Lets a first run restore before
- * reading (exec/apply.ts).
+ * reading (exec/first-run.ts).
  */
 export async function nftWithoutItsState(
   runner: CommandRunner,

@@ -1,7 +1,7 @@
 /**
  * `--run-validation`: does a connection really get captured? Runs the probe script as a child
  * process, inside the target namespace when there is one. The script's path is the caller's
- * to give (the CLI ships it as cli/probe.ts): this layer names no file of a layer above it.
+ * to give (the CLI ships it): this layer names no file of a layer above it.
  */
 import { ValidationFailedError } from '../errors.js';
 import type { IpFamily } from '../model/family.js';
