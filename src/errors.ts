@@ -102,6 +102,11 @@ export class CommandFailedError extends IptablesError {
   }
 }
 
+/** A command failed or could not run (a refused restore included). */
+export function isCommandFailedError(error: unknown): error is CommandFailedError {
+  return isIptablesError(error) && (error.code === 'COMMAND_FAILED' || error.code === 'RESTORE_FAILED');
+}
+
 /** iptables-restore refused a payload; `line` is the payload line it named, when it did. */
 export class RestoreFailedError extends CommandFailedError {
   override name = 'RestoreFailedError';

@@ -12,7 +12,7 @@
  * is first put back exactly as it was (tablesBeforeRestore), so the careful way starts from the
  * state the run found.
  */
-import { CommandFailedError, VerifyError } from '../errors.js';
+import { isCommandFailedError, VerifyError } from '../errors.js';
 import { isBuiltinChain } from '../model/chains.js';
 import type { Ruleset, TableName } from '../model/netfilter.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
@@ -98,7 +98,7 @@ export async function applyFirstRun(
       } catch (error) {
         // Our chains exist (a re-run), or the restore cannot work here: reading the state tells
         // which. Missing privileges stay missing, so they end the run here.
-        if (!(error instanceof CommandFailedError)) throw error;
+        if (!isCommandFailedError(error)) throw error;
         return await carefully(`${run.ruleset.family} (nft): restoring before reading failed`);
       }
       restored.push(run);
