@@ -9,7 +9,7 @@
  * stays the payload. One logger per run, made by main() and handed to what logs.
  */
 import { openSync, writeSync } from 'node:fs';
-import type { Issue } from '../errors.js';
+import { ConfigError, type Issue } from '../errors.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 /** A scope's lowest level: `fatal` and `none` silence everything this tool logs. */
@@ -135,4 +135,20 @@ export function createLogger(settings: LogSettings, sinks: LogSinks, clock: () =
     error: (message, scope) => write('error', message, scope),
     enabled,
   };
+}
+
+/**
+ * The run's logger from pilot-agent's logging flags.
+ * @throws ConfigError for a bad level or a log file that cannot be opened (the caller reports
+ * it through the default logger: stderr, plain, info).
+ */
+export function runLogger(flags: readonly LogFlag[], sinks: LogSinks, clock: () => number): Logger {
+  const { settings, issues } = parseLogFlags(flags);
+  if (issues.length > 0) throw new ConfigError(issues);
+  try {
+    return createLogger(settings, sinks, clock);
+  } catch (error) {
+    const value = settings.targets.join(',');
+    throw new ConfigError([{ source: '--log_target', value, message: `cannot open: ${(error as Error).message}` }]);
+  }
 }

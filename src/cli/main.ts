@@ -3,7 +3,7 @@
  * messages; everything it calls throws typed errors and never exits.
  */
 import { writeFileSync } from 'node:fs';
-import { ConfigError, formatIssue, isIptablesError, type ErrorCode, type Issue } from '../errors.js';
+import { ConfigError, type ErrorCode, formatIssue, type Issue, isConfigError, isIptablesError } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
 import { resolveSettings } from '../config/settings.js';
@@ -11,12 +11,12 @@ import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
 import { configurationDump } from '../config/dump.js';
-import { createLogger, DEFAULT_LOG_SETTINGS, microsecondClock, parseLogFlags, type Logger } from './logging.js';
-import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './options.js';
+import { createLogger, DEFAULT_LOG_SETTINGS, type Logger, microsecondClock, runLogger } from './logging.js';
+import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
-export const EXIT = {
+const EXIT = {
   ok: 0,
   failure: 1,
   usage: 2,
@@ -26,7 +26,6 @@ export const EXIT = {
 
 const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   CONFIG_INVALID: EXIT.usage,
-  UNSUPPORTED: EXIT.usage,
   HOST_FACT_UNAVAILABLE: EXIT.failure,
   COMMAND_FAILED: EXIT.failure,
   RESTORE_FAILED: EXIT.failure,
@@ -52,22 +51,6 @@ export interface CliDeps {
   readonly apply?: (plan: CapturePlan, parsed: ParsedConfig, logger: Logger) => Promise<void>;
   /** Microseconds since the epoch, for log lines; node's clock by default. */
   readonly clock?: () => number;
-}
-
-/**
- * The run's logger from pilot-agent's logging flags.
- * @throws ConfigError for a bad level or a log file that cannot be opened (reported through
- * the default logger: stderr, plain, info).
- */
-function runLogger(argv: readonly string[], io: CliIo, clock: () => number): Logger {
-  const { settings, issues } = parseLogFlags(checkArgv(argv).logFlags);
-  if (issues.length > 0) throw new ConfigError(issues);
-  try {
-    return createLogger(settings, io, clock);
-  } catch (error) {
-    const value = settings.targets.join(',');
-    throw new ConfigError([{ source: '--log_target', value, message: `cannot open: ${(error as Error).message}` }]);
-  }
 }
 
 /** yargs' "Unknown arguments: a, b" → one issue per argument, named as it was typed. */
@@ -138,7 +121,7 @@ function writeTranscript(path: string, text: string): void {
 }
 
 /** Flags, file, env and machine → validated configuration. */
-export async function loadConfiguration(
+async function loadConfiguration(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo,
@@ -165,7 +148,7 @@ export async function main(
   const clock = deps.clock ?? microsecondClock;
   let logger = createLogger(DEFAULT_LOG_SETTINGS, io, clock);
   try {
-    logger = runLogger(argv, io, clock);
+    logger = runLogger(checkArgv(argv).logFlags, io, clock);
     const parsed = await loadConfiguration(argv, env, io, deps);
     if (parsed === 'help') {
       const { commandLine } = await import('./command-line.js');
@@ -196,19 +179,22 @@ export async function main(
       log.error(`internal error: ${(error as Error)?.stack ?? String(error)}`);
       return EXIT.failure;
     }
-    if (error instanceof ConfigError) {
+    // One message per failure, several lines each: a JSON log keeps each in one object.
+    const lines: string[] = [];
+    if (isConfigError(error)) {
       const count = `${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}`;
-      // One message, several lines: a JSON log keeps it in one object.
-      log.error(
-        [
-          `invalid configuration (${count}):`,
-          ...error.issues.map((issue) => `  ${formatIssue(issue)}`),
-          'Run with --help for the flags.',
-        ].join('\n'),
+      lines.push(
+        `invalid configuration (${count}):`,
+        ...error.issues.map((issue) => `  ${formatIssue(issue)}`),
+        'Run with --help for the flags.',
       );
     } else {
-      log.error(error.message);
+      lines.push(error.message);
+      if (error.code === 'DRIFT_NOT_RECONCILED')
+        lines.push('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
     }
+    for (const problem of error.rollbackProblems) lines.push(`  ${problem}`);
+    log.error(lines.join('\n'));
     return EXIT_BY_CODE[error.code];
   }
 }

@@ -5,11 +5,11 @@
  * transaction) puts every table the commands touched back to the state read before the run,
  * exactly as after a failed restore.
  */
-import { CommandFailedError, NOT_PERMITTED, NotPrivilegedError } from '../errors.js';
+import { CommandFailedError } from '../errors.js';
 import type { Ruleset } from '../model/netfilter.js';
 import { perRuleCommands } from '../render/restore.js';
 import type { Backend } from './backend.js';
-import type { CommandRunner } from './command.js';
+import { type CommandRunner, notPrivileged } from './command.js';
 import { retry, type RetryPolicy } from './retry.js';
 
 /** iptables' exit code for a resource problem (legacy's xtables lock held). */
@@ -35,7 +35,8 @@ export async function applyPerRule(
       policy,
     );
     if (result.exitCode === 0) continue;
-    if (NOT_PERMITTED.test(result.stderr)) throw new NotPrivilegedError(result.stderr.trim());
+    const denied = notPrivileged(result.stderr);
+    if (denied) throw denied;
     const failed = [command.file, ...command.args];
     throw new CommandFailedError(failed, result.exitCode, result.stderr, {
       message: `${backend.family}: command ${index + 1} of ${commands.length} failed (exit ${result.exitCode}): \`${failed.join(' ')}\`${result.stderr.trim() ? `: ${result.stderr.trim()}` : ''}`,

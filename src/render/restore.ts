@@ -5,10 +5,13 @@
  * makes a restore fail when they already exist, which the apply logic relies on.
  */
 import { isBuiltinChain } from '../model/chains.js';
-import type { Ruleset, TableName } from '../model/netfilter.js';
+import { type Ruleset, TABLES, type TableName } from '../model/netfilter.js';
 import { opArgs } from './args.js';
 
-const TABLE_ORDER: readonly TableName[] = ['filter', 'mangle', 'nat', 'raw'];
+/** The tables a ruleset's payload names, in the payload's order. */
+export function restoreTables(ruleset: Ruleset): TableName[] {
+  return TABLES.filter((table) => ruleset.ops.some((op) => op.rule.table === table));
+}
 
 /** Each ruleset's text, rendered once: the size warnings, the dry run and apply all need it. */
 const rendered = new WeakMap<Ruleset, string>();
@@ -31,7 +34,7 @@ export interface TableSection {
 
 /** The payload's tables in order, each with its `-N` chains and rule lines as argument lists. */
 export function tableSections(ruleset: Ruleset): TableSection[] {
-  const chains = new Map<TableName, string[]>(TABLE_ORDER.map((t) => [t, []]));
+  const chains = new Map<TableName, string[]>(TABLES.map((t) => [t, []]));
   const seen = new Set<string>();
   const declare = (table: TableName, chain: string) => {
     const key = `${table}/${chain}`;
@@ -41,7 +44,7 @@ export function tableSections(ruleset: Ruleset): TableSection[] {
   };
   for (const { rule } of ruleset.ops) declare(rule.table, rule.chain);
   for (const { rule } of ruleset.ops) if (rule.target.kind === 'jump') declare(rule.table, rule.target.chain);
-  return TABLE_ORDER.flatMap((table) => {
+  return TABLES.flatMap((table) => {
     const rules = ruleset.ops.filter((op) => op.rule.table === table).map(opArgs);
     const declared = chains.get(table) ?? [];
     return declared.length > 0 || rules.length > 0 ? [{ table, chains: declared, rules }] : [];

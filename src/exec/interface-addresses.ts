@@ -10,7 +10,6 @@
  *   process, only in that case (a pod whose eth0 has no carrier yet, or an IPv6-only pod).
  */
 import { detectPodAddress } from '../config/derive.js';
-import { parseIpAddrShow } from '../exec/host-facts.js';
 import { parseIpAddress } from '../model/network.js';
 
 /** What the addresses are read from; each read is cheap but the last. */
@@ -21,8 +20,8 @@ export interface AddressSources {
   >;
   /** A /proc file's text, or undefined when it does not exist. */
   readProc(path: string): string | undefined;
-  /** `ip -o addr show`'s output. */
-  ipAddrShow(): Promise<string>;
+  /** Every address, as `ip -o addr show` lists them (IPv4 first). */
+  ipAddrShow(): Promise<string[]>;
 }
 
 /** /proc/net/if_inet6 lines (`ADDR32HEX IFINDEX PREFIX SCOPE FLAGS NAME`) → addresses in interface order. */
@@ -56,7 +55,7 @@ export async function kernelInterfaceAddresses(sources: AddressSources): Promise
   if (detectPodAddress(v4, false) === undefined) {
     const seen = new Set(Object.keys(node));
     const unseen = parseProcNetDev(sources.readProc('/proc/net/dev') ?? '').filter((name) => !seen.has(name));
-    if (unseen.length > 0) return parseIpAddrShow(await sources.ipAddrShow());
+    if (unseen.length > 0) return sources.ipAddrShow();
   }
   return [...v4, ...v6];
 }
