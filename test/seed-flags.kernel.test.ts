@@ -99,8 +99,16 @@ describe.skipIf(kernelSkipReason)('the seed flags in the kernel', () => {
     test('--iptables-trace-logging: the twins load, and a captured connection logs their prefixes', async () => {
       await withNamespacePair('trace', async (pair) => {
         await startStandardServers(pair, 'REDIRECT');
-        const applied = await pair.applyTool([...DEFAULTS, '--iptables-trace-logging'], backend, false);
+        const applied = await pair.applyTool(
+          [...DEFAULTS, '--iptables-trace-logging', '--log_as_json'],
+          backend,
+          false,
+        );
         expect(applied.code, applied.stderr).toBe(0);
+        // A real run's log, as JSON lines: every line parses.
+        const log = applied.stderr.trim().split('\n');
+        expect(log.map((line) => (JSON.parse(line) as { level: string }).level)).toContain('info');
+        expect(applied.stderr).toContain('no rules of ours yet');
         const live = await pair.pod.save(`iptables-${backend}`);
         expect(live.split('\n').filter((line) => line.includes('-j NFLOG --nflog-prefix'))).toHaveLength(6);
 
