@@ -114,11 +114,12 @@ describe('parseResolvConf', () => {
     expect(parseResolvConf(text)).toEqual({
       v4: ['10.96.0.10', '10.96.0.11'],
       v6: ['::7f00:35', '2001:db8::53', '::ffff:10.0.0.1'],
+      zoned: [],
     });
   });
 
   it('returns empty lists for a file without nameservers', () => {
-    expect(parseResolvConf('search local\n')).toEqual({ v4: [], v6: [] });
+    expect(parseResolvConf('search local\n')).toEqual({ v4: [], v6: [], zoned: [] });
   });
 });
 

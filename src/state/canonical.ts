@@ -34,7 +34,18 @@ function markValue(text: string): string {
   return `${n(value, NaN)}/${n(mask, FULL_MASK)}`;
 }
 
+/** `51980:51980` → `51980`, `:1000` → `0:1000`, `1000:` → `1000:65535`, ` 81` → `81`; as save prints them. */
+function portValue(text: string): string {
+  const [first = '', last] = text.trim().split(':');
+  const a = first === '' ? 0 : Number(first);
+  const b = last === undefined ? a : last === '' ? 65535 : Number(last);
+  return a === b ? String(a) : `${a}:${b}`;
+}
+
+/** `1000-2000` and `1000:2000` → `1000-2000`, `1000-1000` → `1000`: as save prints owner ranges. */
 function ownerValue(kind: 'uid' | 'gid', text: string, options: CanonicalOptions): string {
+  const range = /^([0-9]+)[-:]([0-9]+)$/.exec(text);
+  if (range) return range[1] === range[2] ? String(range[1]) : `${range[1]}-${range[2]}`;
   if (/^[0-9]+$/.test(text)) return text;
   const id = options.resolveOwner?.(kind, text);
   return id === undefined ? text : String(id);
@@ -63,6 +74,12 @@ function normalise(option: string, args: string[], options: CanonicalOptions): [
       return ['--set-xmark', args.map(markValue)];
     case '--to-port':
       return ['--to-ports', args];
+    case '--dport':
+    case '--destination-port':
+      return ['--dport', args.map(portValue)];
+    case '--sport':
+    case '--source-port':
+      return ['--sport', args.map(portValue)];
     case '--uid-owner':
     case '--gid-owner':
       return [option, args.map((a) => ownerValue(option === '--uid-owner' ? 'uid' : 'gid', a, options))];
@@ -100,7 +117,9 @@ export function canonicalRule(tokens: readonly string[], options: CanonicalOptio
       const owner = module === '' && (token === '--dport' || token === '--sport') ? protocol : module;
       if (owner === protocol && owner !== '' && !groups.includes(`m:${owner}`)) groups.push(`m:${owner}`);
       const [option, values] = normalise(token, args, options);
-      groups.push(`${owner}|${negated ? '!' : ''}${option} ${values.join(' ')}`.trimEnd());
+      // A port match over every port (`--dport 0:65535`) is no match at all to save.
+      const everyPort = (option === '--dport' || option === '--sport') && values.join() === '0:65535' && !negated;
+      if (!everyPort) groups.push(`${owner}|${negated ? '!' : ''}${option} ${values.join(' ')}`.trimEnd());
     }
     negated = false;
   }
