@@ -1,6 +1,6 @@
 /**
- * The spellings upstream copies verbatim (one-port and open ranges, padded items, owner and
- * tunnel-port ranges) in the kernel: both backends accept the payload, the read-back (which
+ * The spellings upstream copies verbatim (one-port and open ranges, padded port, interface and
+ * owner items, owner and tunnel-port ranges) in the kernel: both backends accept the payload, the read-back (which
  * iptables-save prints as `--dport 51980`, `0:1000`, `1000-2000`) matches the plan, and a
  * re-run changes nothing.
  */
@@ -17,7 +17,9 @@ const ARGS = [
   '-e',
   '15008:15009',
   '-u',
-  '1000-2000',
+  '1000-2000, 1337',
+  '-c',
+  'eth9, eth8',
   '-g',
   '3000:3000',
   '-i',

@@ -80,6 +80,24 @@ describe('other port spellings iptables reads as meant', () => {
   });
 });
 
+describe('interface and owner items padded with spaces are copied as written', () => {
+  it('-c "eth0, eth1" and -u "1337, 1338"', async () => {
+    const { lines } = await dryRun([V4, '-c', 'eth0, eth1', '-u', '1337, 1338', '-g', ',']);
+    expect(lines).toContain('-A PREROUTING -i  eth1 -j RETURN');
+    expect(lines).toContain('-A OUTPUT -o  eth1 -j RETURN');
+    expect(lines).toContain('-A ISTIO_OUTPUT -m owner --uid-owner  1338 -j RETURN');
+  });
+
+  it.each([
+    ['-c', 'eth0,\teth1'],
+    ['-c', 'eth0, '],
+    ['-u', '1337,\t1338'],
+  ])('%s %j (a tab, or only spaces) is still refused', async (flag, value) => {
+    const result = await runCli([...BASE, V4, flag, value]);
+    expect(result.code).toBe(2);
+  });
+});
+
 describe('owners', () => {
   it('UID, GID and owner-group ranges are copied as written', async () => {
     const { lines } = await dryRun([

@@ -40,6 +40,16 @@ export interface ParsedConfig {
   readonly warnings: readonly string[];
 }
 
+/**
+ * Upstream copies list items untrimmed, and iptables-restore splits its lines on spaces, so an
+ * item padded with spaces (`-c "eth0, eth1"`) works there; it is checked without the padding
+ * and kept as written. Other whitespace is refused by the check itself.
+ */
+function checkPadded(item: string, check: (core: string) => string | undefined): string | undefined {
+  const core = item.replace(/^ +| +$/g, '');
+  return core === '' ? check(item) : check(core);
+}
+
 /** Reads settings and records issues; each getter returns a usable fallback on failure. */
 class SettingsReader {
   readonly issues: Issue[] = [];
@@ -125,7 +135,7 @@ class SettingsReader {
 
   interfaces(name: SettingName): string[] {
     return this.list(name).filter((item) => {
-      const problem = checkInterfaceName(item);
+      const problem = checkPadded(item, checkInterfaceName);
       if (problem) this.fail(name, problem, item);
       return !problem;
     });
@@ -136,7 +146,7 @@ class SettingsReader {
     // A GID list copied from the UIDs was checked as the UIDs: do not report it twice.
     const copied = this.settings[name].origin.kind === 'derived';
     return this.list(name).filter((item) => {
-      const problem = checkOwnerId(item);
+      const problem = checkPadded(item, checkOwnerId);
       if (problem && !copied) this.fail(name, problem, item);
       return !problem;
     });
@@ -257,7 +267,7 @@ function outboundCidrs(r: SettingsReader): CaptureConfig['outbound']['cidrs'] {
 function ownerGroups(r: SettingsReader): Selection<string> {
   const check = (name: SettingName, items: string[]) =>
     items.filter((item) => {
-      const problem = checkOwnerId(item);
+      const problem = checkPadded(item, checkOwnerId);
       if (problem) r.fail(name, problem, item);
       return !problem;
     });

@@ -102,7 +102,7 @@ export function canonicalRule(tokens: readonly string[], options: CanonicalOptio
     }
     const args: string[] = [];
     while (i + 1 < tokens.length && !(tokens[i + 1] ?? '').startsWith('-') && tokens[i + 1] !== '!')
-      args.push(tokens[++i] ?? '');
+      args.push((tokens[++i] ?? '').trim()); // an item padded with spaces, as upstream copies it
     if (token === '-m' || token === '--match') {
       module = args[0] ?? '';
       groups.push(`m:${module}`);

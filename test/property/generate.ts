@@ -170,7 +170,14 @@ function commaList(d: Draw, items: string[]): string {
 const OWNER_NAMES = ['istio-proxy', 'app_user', 'java', 'www-data', 'nobody'];
 const NICS = ['eth0', 'eth1', 'veth1234567890a', 'eth+', 'br-1a2b', 'vnet0.100', 'net1'];
 
+/** Upstream copies list items untrimmed; iptables-restore splits on the spaces. */
+const pad = (d: Draw, item: string) => (d.chance(0.08) ? ` ${item}${d.chance(0.5) ? ' ' : ''}` : item);
+
 function ownerItem(d: Draw): string {
+  return pad(d, ownerCore(d));
+}
+
+function ownerCore(d: Draw): string {
   return d.pick([
     () => String(d.int(0, 4294967294)),
     () => String(d.int(1000, 2000)),
@@ -301,11 +308,11 @@ export function generateCase(seed: number): GeneratedCase {
     OUTBOUND_IPRANGES_EXCLUDE: cidrList(),
     KUBE_VIRT_INTERFACES: commaList(
       d,
-      d.list(2, () => d.pick(NICS)),
+      d.list(2, () => pad(d, d.pick(NICS))),
     ),
     EXCLUDE_INTERFACES: commaList(
       d,
-      d.list(2, () => d.pick(NICS)),
+      d.list(2, () => pad(d, d.pick(NICS))),
     ),
     IPTABLES_PROBE_PORT: d.int(0, 65535),
     PROBE_TIMEOUT: d.int(0, 10) * 1e9,
