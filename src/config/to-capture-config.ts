@@ -101,7 +101,7 @@ class SettingsReader {
     return port;
   }
 
-  /** A single port (`-e`) or a port list item, kept as written. */
+  /** The tunnel port (`-e`): a port or a closed range, kept as written. */
   tunnelPort(name: SettingName): PortRange {
     const port = parseTunnelPort(this.string(name));
     if (typeof port === 'string') {
@@ -152,16 +152,10 @@ class SettingsReader {
     });
   }
 
-  /** `what` reads as the problem when the value is not a decimal min-max. */
-  decimalProblem(name: SettingName, min: number, max: number, what: string): string | number {
+  /** The number, or the problem (not recorded: the caller decides whether it matters). */
+  decimalOrProblem(name: SettingName, min: number, max: number, what: string): string | number {
     const n = parseDecimal(this.string(name), max);
     return n === undefined || n < min ? `expected ${what}: a decimal number ${min}-${max}` : n;
-  }
-
-  decimal(name: SettingName, min: number, max: number, what: string): number {
-    const n = this.decimalProblem(name, min, max, what);
-    if (typeof n === 'string') this.fail(name, n);
-    return typeof n === 'string' ? min : n;
   }
 
   addresses(name: SettingName, family: IpFamily): IpAddress[] {
@@ -217,8 +211,8 @@ function inboundPorts(r: SettingsReader): Selection<PortRange> {
  * sets up TPROXY routes, so in REDIRECT mode they are not checked (a warning says so).
  */
 function tproxySettings(r: SettingsReader): { mark: number | string; routeTable: number | string } {
-  const mark = r.decimalProblem('istio-inbound-tproxy-mark', 1, 0xffffffff, 'a packet mark');
-  const table = r.decimalProblem('istio-inbound-tproxy-route-table', 1, 0xffffffff, 'a route table');
+  const mark = r.decimalOrProblem('istio-inbound-tproxy-mark', 1, 0xffffffff, 'a packet mark');
+  const table = r.decimalOrProblem('istio-inbound-tproxy-route-table', 1, 0xffffffff, 'a route table');
   const routeTable =
     typeof table === 'number' && RESERVED_ROUTE_TABLES.has(table)
       ? "tables 253 (default), 254 (main) and 255 (local) are the kernel's own"
