@@ -88,6 +88,16 @@ function normalise(option: string, args: string[], options: CanonicalOptions): [
   }
 }
 
+/**
+ * A match save does not print because it matches every packet: `-d 10.0.0.1/0` (a /0 CIDR,
+ * which upstream keeps unmasked), `--dport 0:65535`.
+ */
+function matchesEverything(option: string, values: readonly string[]): boolean {
+  const [value] = values;
+  if (option === '-s' || option === '-d') return value === '0.0.0.0/0' || value === '::/0';
+  return (option === '--dport' || option === '--sport') && value === '0:65535';
+}
+
 /** The canonical key of a rule given as the tokens after `-A CHAIN`. */
 export function canonicalRule(tokens: readonly string[], options: CanonicalOptions = {}): string {
   const groups: string[] = [];
@@ -117,9 +127,8 @@ export function canonicalRule(tokens: readonly string[], options: CanonicalOptio
       const owner = module === '' && (token === '--dport' || token === '--sport') ? protocol : module;
       if (owner === protocol && owner !== '' && !groups.includes(`m:${owner}`)) groups.push(`m:${owner}`);
       const [option, values] = normalise(token, args, options);
-      // A port match over every port (`--dport 0:65535`) is no match at all to save.
-      const everyPort = (option === '--dport' || option === '--sport') && values.join() === '0:65535' && !negated;
-      if (!everyPort) groups.push(`${owner}|${negated ? '!' : ''}${option} ${values.join(' ')}`.trimEnd());
+      if (negated || !matchesEverything(option, values))
+        groups.push(`${owner}|${negated ? '!' : ''}${option} ${values.join(' ')}`.trimEnd());
     }
     negated = false;
   }
