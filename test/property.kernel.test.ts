@@ -28,15 +28,18 @@ function configFile(seed: number): string {
 
 describe.skipIf(kernelSkipReason)('random configurations in a namespace', () => {
   for (const backend of ['nft', 'legacy']) {
-    test.each(SEEDS)(`${backend}: case %i applies, reads back as planned, and a re-run changes nothing`, async (seed) => {
-      await withNamespace(`prop-${backend}`, async (ns) => {
-        const args = ['--config', configFile(seed), '--dry-run=false', '--force-iptables-binary', backend];
-        const first = await runTool([...args, '--network-namespace', ns.path]);
-        expect(first.code, first.stderr).toBe(0);
-        const again = await runTool([...args, '--network-namespace', ns.path]);
-        expect(again.code, again.stderr).toBe(0);
-        expect(again.stderr).toContain(`ipv4 (${backend}): the live rules already match the plan; nothing to do`);
-      });
-    });
+    test.each(SEEDS)(
+      `${backend}: case %i applies, reads back as planned, and a re-run changes nothing`,
+      async (seed) => {
+        await withNamespace(`prop-${backend}`, async (ns) => {
+          const args = ['--config', configFile(seed), '--dry-run=false', '--force-iptables-binary', backend];
+          const first = await runTool([...args, '--network-namespace', ns.path]);
+          expect(first.code, first.stderr).toBe(0);
+          const again = await runTool([...args, '--network-namespace', ns.path]);
+          expect(again.code, again.stderr).toBe(0);
+          expect(again.stderr).toContain(`ipv4 (${backend}): the live rules already match the plan; nothing to do`);
+        });
+      },
+    );
   }
 });

@@ -1,8 +1,8 @@
 /**
- * The spellings upstream copies verbatim (one-port and open ranges, padded port, interface and
- * owner items, owner and tunnel-port ranges) in the kernel: both backends accept the payload, the read-back (which
- * iptables-save prints as `--dport 51980`, `0:1000`, `1000-2000`) matches the plan, and a
- * re-run changes nothing.
+ * The spellings upstream copies verbatim (one-port and open ranges; padded port, interface and
+ * owner items; owner and tunnel-port ranges) in the kernel: both backends accept the payload,
+ * the read-back (which iptables-save prints as `--dport 51980`, `0:100`, `1000-2000`) matches
+ * the plan, a re-run changes nothing, and --cleanup-only removes every rule.
  */
 import { describe, expect, test } from 'vitest';
 import { kernelSkipReason, runTool, withNamespace } from './support/kernel.js';
@@ -45,6 +45,10 @@ describe.skipIf(kernelSkipReason)('upstream spellings in a namespace', () => {
         expect(again.code, again.stderr).toBe(0);
         expect(again.stderr).toContain(`ipv4 (${backend}): the live rules already match the plan; nothing to do`);
         expect(again.stderr).toContain(`ipv6 (${backend}): the live rules already match the plan; nothing to do`);
+        const cleanup = await runTool([...args, '--cleanup-only']);
+        expect(cleanup.code, cleanup.stderr).toBe(0);
+        expect(await ns.save(`iptables-${backend}`)).not.toContain('ISTIO');
+        expect(await ns.save(`ip6tables-${backend}`)).not.toContain('ISTIO');
       });
     });
   }
