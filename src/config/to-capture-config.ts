@@ -11,8 +11,6 @@ import type { Issue } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import { FAMILY, type IpFamily } from '../model/family.js';
 import {
-  checkInterfaceName,
-  checkOwnerId,
   parseCidr,
   parseDecimal,
   parseIpAddress,
@@ -20,6 +18,7 @@ import {
   type IpAddress,
   type PortRange,
 } from '../model/network.js';
+import { checkInterfaceName, checkOwnerId } from '../model/names.js';
 import { parsePortItem, parseTunnelPort } from '../model/ports.js';
 import type { CaptureConfig, DnsCapture, Interception, RunOptions, Selection } from './capture-config.js';
 import { describeOrigin, type RawSettings, type SettingName } from './settings.js';

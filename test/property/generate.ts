@@ -6,7 +6,7 @@
  * duplicates. Every address's canonical text is computed here from the value drawn, through
  * the WHATWG URL parser (node's), not through the tool's own parser.
  *
- * Over 200 lines: the address spellings and the flag table belong with the draws that use them.
+ * Longer than ~200 lines: the address spellings and the flag table belong with the draws that use them.
  */
 import type { CidrFacts, UpstreamRecord } from './upstream-model.js';
 

@@ -5,7 +5,7 @@
  * iptables-restore payload. CIDR items are looked up in `cidrs`, which the generator fills
  * from the values it drew (so address parsing is not modelled here either).
  *
- * Over 200 lines on purpose: one function per spec step would hide the order, which is the spec.
+ * Longer than ~200 lines on purpose: split by spec step, the order (which is the spec) would hide.
  */
 
 /** What the generator knows about a CIDR item it typed. */
