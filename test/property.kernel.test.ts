@@ -1,8 +1,9 @@
 /**
  * Random upstream-valid configurations (test/property/generate.ts) applied for real: every
- * spelling the tool accepts must be a rule both backends take, read back as planned, and a
- * re-run must change nothing. Owner names are replaced by numbers first (iptables resolves
- * names through this machine's user database, which the generator knows nothing of).
+ * spelling the tool accepts must be a rule both backends take, read back as planned; a re-run
+ * must change nothing, and --cleanup-only must remove every rule. Owner names are replaced by
+ * numbers first (iptables resolves names through this machine's user database, which the
+ * generator knows nothing of).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +30,7 @@ function configFile(seed: number): string {
 describe.skipIf(kernelSkipReason)('random configurations in a namespace', () => {
   for (const backend of ['nft', 'legacy']) {
     test.each(SEEDS)(
-      `${backend}: case %i applies, reads back as planned, and a re-run changes nothing`,
+      `${backend}: case %i applies, reads back as planned, re-runs as a no-op, cleans up`,
       async (seed) => {
         await withNamespace(`prop-${backend}`, async (ns) => {
           const args = ['--config', configFile(seed), '--dry-run=false', '--force-iptables-binary', backend];
@@ -38,6 +39,10 @@ describe.skipIf(kernelSkipReason)('random configurations in a namespace', () => 
           const again = await runTool([...args, '--network-namespace', ns.path]);
           expect(again.code, again.stderr).toBe(0);
           expect(again.stderr).toContain(`ipv4 (${backend}): the live rules already match the plan; nothing to do`);
+          const cleanup = await runTool([...args, '--cleanup-only', '--network-namespace', ns.path]);
+          expect(cleanup.code, cleanup.stderr).toBe(0);
+          for (const binary of [`iptables-${backend}`, `ip6tables-${backend}`])
+            expect(await ns.save(binary), binary).not.toContain('ISTIO');
         });
       },
     );
