@@ -26,7 +26,7 @@ import { parseGoDuration } from './duration.js';
 import { parseGoUint } from './go-uint.js';
 
 /** Why a zoned DNS server is refused: ip6tables cannot parse the rule upstream would write. */
-export const ZONE_REFUSED =
+const ZONE_REFUSED =
   'a zone (%IFACE) is not accepted: ip6tables rejects "-d ADDRESS%IFACE/128", so upstream\'s restore fails; give the address without its zone';
 
 /** Upstream's limit on the owner-group include list. */
