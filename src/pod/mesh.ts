@@ -127,9 +127,11 @@ export function effectiveProxyConfig(
     issues.push({ source: `annotation ${annotationName}`, value: annotation, message: (error as Error).message });
     return mesh.defaultConfig;
   }
-  const before = issues.length;
-  const own = readProxyConfig(document ?? {}, `annotation ${annotationName}`, issues);
-  if (issues.length > before) return mesh.defaultConfig;
+  const problems: Issue[] = [];
+  const own = readProxyConfig(document ?? {}, `annotation ${annotationName}`, problems);
+  // Named by the whole annotation value, as the user wrote it.
+  issues.push(...problems.map((problem) => ({ ...problem, value: annotation })));
+  if (problems.length > 0) return mesh.defaultConfig;
   return {
     ...mesh.defaultConfig,
     ...own,
