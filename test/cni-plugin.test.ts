@@ -123,6 +123,17 @@ describe('istio-iptables-cni: protocol', () => {
     expect(applied).toEqual([]);
   });
 
+  it('DEL with the same bad annotation succeeds (ADD applied nothing), and says why', async () => {
+    const { deps, applied } = recording();
+    const stdin = conf({ 'sidecar.istio.io/status': STATUS, 'sidecar.istio.io/interceptionMode': 'NONE' });
+    const result = await call({ ...ENV, CNI_COMMAND: 'DEL' }, stdin, deps);
+    expect(result).toMatchObject({ exitCode: 0, stdout: '' });
+    expect(result.logs.join('\n')).toContain('invalid pod settings, so nothing was applied');
+    expect(applied).toEqual([]);
+    // A bad network config still fails a DEL.
+    expect((await call({ ...ENV, CNI_COMMAND: 'DEL' }, '{}', deps)).json).toMatchObject({ code: 7 });
+  });
+
   it('a * exclude-port annotation passes the CNI validation and fails as the flag it becomes (code 100)', async () => {
     const result = await call(
       ENV,

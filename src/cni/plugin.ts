@@ -6,7 +6,7 @@
  * lists the versions spoken. The configuration goes through the same flag parsing as a
  * command line, so a run from here is a run of `istio-iptables` with those flags.
  */
-import { ConfigError, formatIssue, isIptablesError } from '../errors.js';
+import { ConfigError, formatIssue } from '../errors.js';
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { RunOptions } from '../config/capture-config.js';
@@ -16,6 +16,7 @@ import { cniCapture, DEFAULT_EXCLUDED_NAMESPACES } from '../pod/cni.js';
 import { validate } from './generated/validate-netconf.js';
 import { parseCniArgs, podFromCni } from './pod.js';
 import { CNI_ERROR, CniError, type NetConf, type PluginLogLevel, SUPPORTED_VERSIONS } from './protocol.js';
+import { failed, ok, type PluginOutput } from './result.js';
 
 /** What a CNI call may do to the machine; the real ones are in main.ts, tests bring their own. */
 export interface PluginDeps {
@@ -82,8 +83,10 @@ function requireEnv(env: PluginCall['env'], names: readonly string[]): void {
 }
 
 /** Runs one CNI call; never throws. */
-export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<{ stdout: string; exitCode: number }> {
+export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<PluginOutput> {
   let cniVersion = '1.0.0';
+  /** Set once DEL's network config is known good: from then on, bad pod settings do not fail it. */
+  let deleting = false;
   try {
     const command = call.env.CNI_COMMAND;
     if (command === 'VERSION') {
@@ -113,6 +116,7 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<{ s
       );
     const passThrough = command === 'ADD' ? ok({ cniVersion, ...conf.prevResult }) : { stdout: '', exitCode: 0 };
     const netns = call.env.CNI_NETNS ?? '';
+    deleting = command === 'DEL';
     if (command === 'DEL' && (netns === '' || !deps.namespaceExists(netns))) {
       log('info', 'the network namespace is gone: nothing to remove');
       return passThrough;
@@ -162,6 +166,14 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<{ s
     await deps.apply(plan, parsed, (line) => log('info', `${who}: ${line}`));
     return passThrough;
   } catch (error) {
+    // The ADD failed on the same settings, so nothing of ours was applied; a failing DEL would
+    // only be retried by the runtime for ever, keeping the pod from terminating.
+    if (deleting && error instanceof ConfigError) {
+      call.log(
+        `istio-iptables-cni DEL: invalid pod settings, so nothing was applied: ${error.issues.map(formatIssue).join('; ')}`,
+      );
+      return { stdout: '', exitCode: 0 };
+    }
     return failed(cniVersion, error);
   }
 }
@@ -172,33 +184,3 @@ const NO_FILES = {
   readStdin: () => Promise.reject(new Error('no stdin')),
   readFile: () => Promise.reject(new Error('no files')),
 };
-
-function ok(result: object): { stdout: string; exitCode: number } {
-  return { stdout: `${JSON.stringify(result)}\n`, exitCode: 0 };
-}
-
-function failed(cniVersion: string, error: unknown): { stdout: string; exitCode: number } {
-  let code: number = CNI_ERROR.captureFailed;
-  let msg: string;
-  let details: string | undefined;
-  if (error instanceof CniError) {
-    code = error.code;
-    msg = error.message;
-    details = error.details;
-  } else if (error instanceof ConfigError) {
-    code = CNI_ERROR.invalidPodConfig;
-    msg = 'invalid capture configuration for the pod';
-    details = error.issues.map(formatIssue).join('; ');
-  } else if (isIptablesError(error)) {
-    const [first, ...rest] = error.message.split('\n');
-    msg = first ?? error.code;
-    if (rest.length > 0) details = rest.join('\n').trim();
-  } else {
-    msg = 'internal error';
-    details = (error as Error)?.stack ?? String(error);
-  }
-  return {
-    stdout: `${JSON.stringify({ cniVersion, code, msg, ...(details ? { details } : {}) })}\n`,
-    exitCode: 1,
-  };
-}
