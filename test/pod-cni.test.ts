@@ -311,6 +311,31 @@ describe('the environment each path runs with (§2.4, §3.8, §4.5)', () => {
     expect(capture('injector', '{}', pod)).toMatchObject({ env: {} });
   });
 
+  it('§2.4 in a run: env for a flag the injector writes is dead, an env-only setting acts; the CNI ignores both', async () => {
+    const dryRun = async (path: string, metadata: Record<string, string>) => {
+      const mesh = { m: JSON.stringify({ defaultConfig: { proxyMetadata: metadata } }) };
+      const result = await runPod(['--dry-run', '--path', path, '--mesh-config', 'm'], {}, mesh);
+      expect(result.code, result.stderr).toBe(0);
+      return result.stdout;
+    };
+    for (const path of ['injector', 'cni']) {
+      const plain = await dryRun(path, {});
+      expect(await dryRun(path, { ISTIO_SERVICE_CIDR: '10.0.0.0/8', ISTIO_INBOUND_PORTS: '80' })).toBe(plain);
+      const withGid = await dryRun(path, { PROXY_GID: '2000' });
+      if (path === 'injector') expect(withGid).toContain('-m owner --gid-owner 2000 -j RETURN');
+      else expect(withGid).toBe(plain);
+    }
+  });
+
+  it('pod-level runAsUser/runAsGroup are ignored on both paths; only istio-proxy counts', async () => {
+    const pod = podDoc({});
+    const withPodLevel = JSON.parse(pod) as { spec: Record<string, unknown> };
+    withPodLevel.spec.securityContext = { runAsUser: 4000, runAsGroup: 4001 };
+    const text = JSON.stringify(withPodLevel);
+    expect(capture('injector', '{}', text)).toMatchObject({ args: ISTIO_INIT_DEFAULT });
+    expect(capture('cni', '{}', text)).toMatchObject({ args: cniArgs() });
+  });
+
   it('a bad proxy.istio.io/config fails with a ConfigError on both paths', () => {
     const pod = podDoc({ annotations: { 'proxy.istio.io/config': 'proxyMetadata: [1]' } });
     expect(() => capture('injector', '{}', pod)).toThrow(ConfigError);
