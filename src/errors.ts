@@ -74,8 +74,9 @@ export function isIptablesError(error: unknown): error is IptablesError {
   return error instanceof IptablesError || (typeof error === 'object' && error !== null && BRAND in error);
 }
 
+/** By code and shape, not `instanceof`: a lazily loaded bundle file (the pod command) carries its own copy. */
 export function isConfigError(error: unknown): error is ConfigError {
-  return error instanceof ConfigError;
+  return isIptablesError(error) && error.code === 'CONFIG_INVALID' && Array.isArray((error as ConfigError).issues);
 }
 
 /** A command the tool ran failed. */

@@ -103,6 +103,19 @@ describe('the CLI bundle', () => {
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
     expect(JSON.parse(stdout)).toContain('--cni-mode');
+    // A ConfigError from the lazy file (its own copy of the error classes) is reported as one.
+    const bad = JSON.stringify({
+      kind: 'Pod',
+      metadata: { annotations: { 'sidecar.istio.io/interceptionMode': 'x' } },
+    });
+    const refused = spawn(BIN, ['pod', '-', '--print-args'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    refused.stdin.end(bad);
+    let stderr = '';
+    refused.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    expect(await new Promise((resolve) => refused.on('close', resolve))).toBe(2);
+    expect(stderr).toContain(
+      'error: invalid configuration (1 problem):\n  annotation sidecar.istio.io/interceptionMode="x"',
+    );
     expect(readFileSync(join(BUNDLE, 'cli/commands/pod.js'), 'utf8')).toContain('parseAllDocuments');
     expect(readFileSync(join(BUNDLE, 'cli/bin.js'), 'utf8')).not.toContain('parseAllDocuments');
   });

@@ -3,7 +3,7 @@
  * messages; everything it calls throws typed errors and never exits.
  */
 import { writeFileSync } from 'node:fs';
-import { ConfigError, formatIssue, isIptablesError, type ErrorCode, type Issue } from '../errors.js';
+import { ConfigError, formatIssue, isConfigError, isIptablesError, type ErrorCode, type Issue } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
 import { resolveSettings } from '../config/settings.js';
@@ -176,7 +176,7 @@ export async function main(
       log(`internal error: ${(error as Error)?.stack ?? String(error)}`);
       return EXIT.failure;
     }
-    if (error instanceof ConfigError) {
+    if (isConfigError(error)) {
       log(`error: invalid configuration (${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}):`);
       for (const issue of error.issues) log(`  ${formatIssue(issue)}`);
       log('Run with --help for the flags.');

@@ -6,7 +6,7 @@
  * lists the versions spoken. The configuration goes through the same flag parsing as a
  * command line, so a run from here is a run of `istio-iptables` with those flags.
  */
-import { ConfigError, formatIssue } from '../errors.js';
+import { formatIssue, isConfigError } from '../errors.js';
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { RunOptions } from '../config/capture-config.js';
@@ -168,7 +168,7 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
   } catch (error) {
     // The ADD failed on the same settings, so nothing of ours was applied; a failing DEL would
     // only be retried by the runtime for ever, keeping the pod from terminating.
-    if (deleting && error instanceof ConfigError) {
+    if (deleting && isConfigError(error)) {
       call.log(
         `istio-iptables-cni DEL: invalid pod settings, so nothing was applied: ${error.issues.map(formatIssue).join('; ')}`,
       );

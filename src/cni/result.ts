@@ -1,5 +1,5 @@
 /** The plugin's answers on stdout: a result, or the spec's error object for any failure. */
-import { ConfigError, formatIssue, isIptablesError } from '../errors.js';
+import { formatIssue, isConfigError, isIptablesError } from '../errors.js';
 import { CNI_ERROR, CniError } from './protocol.js';
 
 export interface PluginOutput {
@@ -21,7 +21,7 @@ export function failed(cniVersion: string, error: unknown): PluginOutput {
     code = error.code;
     msg = error.message;
     details = error.details;
-  } else if (error instanceof ConfigError) {
+  } else if (isConfigError(error)) {
     code = CNI_ERROR.invalidPodConfig;
     msg = 'invalid capture configuration for the pod';
     details = error.issues.map(formatIssue).join('; ');
