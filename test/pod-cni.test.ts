@@ -97,6 +97,12 @@ describe('pod --print-args --path cni: §4.2 field table and §4.8', () => {
     ]);
   });
 
+  it('with --network-namespace, the printed command line ends with it, as the CNI always names the namespace', async () => {
+    expect(await cni({}, ['--network-namespace', '/var/run/netns/pod'])).toEqual(
+      cniArgs({}, ['--network-namespace', '/var/run/netns/pod']),
+    );
+  });
+
   it('§4.9: a pod not yet injected is injected first (CNI on); -d and -o differ from path A (§8.5)', async () => {
     expect(await cni({})).toEqual(cniArgs());
     expect(await injector({})).toEqual(ISTIO_INIT_DEFAULT);

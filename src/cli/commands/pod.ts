@@ -160,7 +160,12 @@ export async function podCommand(argv: readonly string[], io: CliIo, run: RunCom
   }
   for (const warning of capture.warnings) io.stderr(`warning: ${warning}\n`);
   if (options.printArgs) {
-    io.stdout(`${JSON.stringify(capture.args)}\n`);
+    // The CNI always names the pod's namespace; printed when the caller names one.
+    const netns =
+      capture.runner === 'istio-cni' && options.networkNamespace
+        ? ['--network-namespace', options.networkNamespace]
+        : [];
+    io.stdout(`${JSON.stringify([...capture.args, ...netns])}\n`);
     return 0;
   }
   const extra = [
