@@ -164,6 +164,29 @@ describe.skipIf(skipReason)('istio-iptables-cni in a real CNI chain', () => {
     });
   }
 
+  it('TPROXY: ADD adds the mangle rules and the policy route in the pod namespace only; DEL removes them', async () => {
+    await withChain('cni-tproxy', async (chain, nsA) => {
+      const a = podRef(nsA, 'tproxy');
+      const annotations = { ...INJECTED, 'sidecar.istio.io/interceptionMode': 'TPROXY' };
+      const { result } = await chain.addPrimary(a);
+      const nodeRules = (await chain.node.exec('ip', ['rule'])).stdout;
+      const add = await chain.exec(PLUGIN, 'ADD', a, chain.ourConf(result, annotations));
+      expect(add.code, add.stdout).toBe(0);
+      expect(await ours(nsA, 'iptables-nft')).toContain(
+        '-A ISTIO_TPROXY ! -d 127.0.0.1/32 -p tcp -j TPROXY --on-port 15006 --on-ip 0.0.0.0 --tproxy-mark 0x539/0xffffffff',
+      );
+      expect((await nsA.exec('ip', ['rule'])).stdout).toMatch(/fwmark 0x539 lookup 133/);
+      expect((await nsA.exec('ip', ['route', 'show', 'table', '133'])).stdout).toContain('local default dev lo');
+      expect((await chain.node.exec('ip', ['rule'])).stdout).toBe(nodeRules);
+      expect((await chain.exec(PLUGIN, 'CHECK', a, chain.ourConf(result, annotations))).code).toBe(0);
+      const del = await chain.exec(PLUGIN, 'DEL', a, chain.ourConf(undefined, annotations));
+      expect(del.code, del.stdout).toBe(0);
+      expect(await ours(nsA, 'iptables-nft')).toEqual([]);
+      expect((await nsA.exec('ip', ['rule'])).stdout).not.toMatch(/lookup 133/);
+      await chain.delPrimary(a, result);
+    });
+  });
+
   it('bad network configs and bad annotations: the error object, exit non-zero, nothing changed', async () => {
     await withChain('cni-bad', async (chain, nsA) => {
       const a = podRef(nsA, 'bad');
