@@ -45,8 +45,12 @@ function conf(annotations: Record<string, string> | undefined, extra: object = {
 function recording(options: { exists?: boolean; problems?: string[] } = {}) {
   const applied: ParsedConfig[] = [];
   const checked: string[] = [];
+  const written: Record<string, string> = {};
   const deps: PluginDeps = {
     hostFacts: async () => IPV4_POD,
+    writeFile: (path, text) => {
+      written[path] = text;
+    },
     apply: async (_plan, parsed) => {
       applied.push(parsed);
     },
@@ -56,7 +60,7 @@ function recording(options: { exists?: boolean; problems?: string[] } = {}) {
     },
     namespaceExists: () => options.exists ?? true,
   };
-  return { deps, applied, checked };
+  return { deps, applied, checked, written };
 }
 
 async function call(env: Record<string, string>, stdin: string, deps = recording().deps) {
@@ -220,6 +224,25 @@ describe('istio-iptables-cni: which pods are programmed', () => {
     expect(await call({ ...ENV, CNI_COMMAND: 'DEL' }, stdin, gone.deps)).toMatchObject({ exitCode: 0, stdout: '' });
     expect(await call({ ...ENV, CNI_COMMAND: 'DEL', CNI_NETNS: '' }, stdin, gone.deps)).toMatchObject({ exitCode: 0 });
     expect(gone.applied).toEqual([]);
+  });
+
+  it('DRY_RUN_FILE_PATH: the upstream transcript is written instead of applying (§4.2 DRY_RUN)', async () => {
+    const { deps, applied, written } = recording();
+    const env = { ...ENV, DRY_RUN_FILE_PATH: '/tmp/transcript.txt' };
+    const result = await call(env, conf({ 'sidecar.istio.io/status': STATUS }), deps);
+    expect(result).toMatchObject({ exitCode: 0, json: PREV });
+    expect(applied).toEqual([]);
+    expect(written['/tmp/transcript.txt']).toContain('-A ISTIO_OUTPUT -p tcp --dport 15020 -j RETURN');
+    const failing = {
+      ...deps,
+      writeFile: () => {
+        throw new Error('EACCES');
+      },
+    };
+    expect((await call(env, conf({ 'sidecar.istio.io/status': STATUS }), failing)).json).toMatchObject({
+      code: 5,
+      details: 'EACCES',
+    });
   });
 
   it('plugin_log_level filters stderr: none is silent, debug shows the command line', async () => {

@@ -1,5 +1,5 @@
 /** Process glue of bin/istio-iptables-cni: environment, stdin, stdout and the exit code. */
-import { readFileSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { processRunner } from '../exec/process-runner.js';
 import { applyForReal, namespaceHostFacts } from '../cli/real-deps.js';
 import { checkCapture } from './check.js';
@@ -22,6 +22,7 @@ void runPlugin(
     hostFacts: namespaceHostFacts,
     apply: applyForReal,
     check: (plan, options) => checkCapture(plan, options, processRunner),
+    writeFile: (path, text) => writeFileSync(path, text),
     namespaceExists: (path) => {
       try {
         statSync(path);

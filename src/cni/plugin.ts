@@ -12,6 +12,7 @@ import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { RunOptions } from '../config/capture-config.js';
 import { loadConfiguration } from '../cli/main.js';
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
+import { renderUpstreamTranscript } from '../render/dry-run.js';
 import { cniCapture, DEFAULT_EXCLUDED_NAMESPACES } from '../pod/cni.js';
 import { validate } from './generated/validate-netconf.js';
 import { parseCniArgs, podFromCni } from './pod.js';
@@ -26,6 +27,8 @@ export interface PluginDeps {
   check(plan: CapturePlan, options: RunOptions): Promise<string[]>;
   /** Whether the namespace file still exists (DEL succeeds when it does not). */
   namespaceExists(path: string): boolean;
+  /** Writes the dry-run transcript (DRY_RUN_FILE_PATH). */
+  writeFile(path: string, text: string): void;
 }
 
 export interface PluginCall {
@@ -137,6 +140,7 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
       return passThrough;
     }
     for (const warning of decision.warnings) log('warn', `warning: ${warning}`);
+    const transcript = call.env.DRY_RUN_FILE_PATH;
     const argv = [
       ...decision.args,
       '--network-namespace',
@@ -144,6 +148,8 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
       ...(conf.force_iptables_binary ? ['--force-iptables-binary', conf.force_iptables_binary] : []),
       // DEL cleans both families whatever the pod's addresses (they may be gone already).
       ...(command === 'DEL' ? ['--cleanup-only', '--enable-inbound-ipv6=true'] : []),
+      // §4.2: upstream's plugin dry-runs when its environment names a transcript file.
+      ...(transcript ? ['--dry-run'] : []),
     ];
     log('debug', `${who}: istio-iptables ${JSON.stringify(argv)}`);
     const env = Object.fromEntries(
@@ -153,6 +159,20 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
     if (parsed === 'help') throw new CniError(CNI_ERROR.invalidPodConfig, 'unexpected --help');
     for (const warning of parsed.warnings) log('warn', `warning: ${warning}`);
     const plan = planCapture(parsed.config);
+    if (transcript) {
+      if (command === 'CHECK') return passThrough;
+      try {
+        deps.writeFile(transcript, renderUpstreamTranscript(plan, parsed.options));
+      } catch (error) {
+        throw new CniError(
+          CNI_ERROR.ioFailure,
+          `cannot write DRY_RUN_FILE_PATH ${transcript}`,
+          (error as Error).message,
+        );
+      }
+      log('info', `${who}: dry run: the transcript is in ${transcript}; nothing applied`);
+      return passThrough;
+    }
     if (command === 'CHECK') {
       const problems = await deps.check(plan, parsed.options);
       if (problems.length > 0)
