@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { cniInboundExcludes } from '../src/pod/cni.js';
 import { podCapture } from '../src/pod/capture.js';
-import { mergeStatusPort } from '../src/pod/injector.js';
+import { inject, mergeStatusPort } from '../src/pod/injector.js';
 import { readPod } from '../src/pod/kube.js';
 import { readMesh, readValues } from '../src/pod/mesh.js';
 import { ISTIO_INIT_DEFAULT, podDoc, runPod, type PodSpec } from './support/pod.js';
@@ -176,6 +176,23 @@ describe('pod --print-args --path cni: §4.2 field table and §4.8', () => {
       cniArgs({ '-d': '123,15020,15021,15090' }),
     );
     expect(await cni({}, ['--values', 'v'], { v: 'global:\n  proxy:\n    statusPort: 0\n' })).toEqual(cniArgs());
+  });
+
+  it('a pod injected before without CNI (istio-init in its status) is re-injected for the CNI, not passed over', async () => {
+    const pod = {
+      annotations: { 'sidecar.istio.io/status': '{"initContainers":["istio-init"],"containers":["istio-proxy"]}' },
+      initContainers: [{ name: 'istio-init', args: ['istio-iptables'] }],
+      containers: [{ ...PROXY, securityContext: { runAsUser: 1337, runAsGroup: 1337 } }],
+    };
+    // Read as it is (the live pod), the CNI passes over it: istio-init owns the capture.
+    expect((await runPod(['--print-args', '--path', 'cni'], pod)).stderr).toMatch(/istio-init container/);
+    const reinjected = inject(readPod(JSON.parse(podDoc(pod))), readMesh({}, []), {
+      ...readValues({}),
+      cniEnabled: true,
+    });
+    expect(reinjected.kind === 'injected' && reinjected.pod.initContainers.map((c) => c.name)).toEqual([
+      'istio-validation',
+    ]);
   });
 
   it('§8.6: interceptionMode NONE under CNI: the injector writes no init container, the CNI ADD fails', async () => {

@@ -179,9 +179,10 @@ export function inject(pod: PodView, mesh: MeshSettings, values: InjectorValues)
   const tproxy = proxyConfig.interceptionMode === 'TPROXY' || mode === 'TPROXY';
   const userProxy = findContainer(pod, 'istio-proxy');
   const name = values.cniEnabled ? 'istio-validation' : 'istio-init';
+  // §3.11: on re-injection, the containers the previous injection wrote are removed first.
+  const removed = previouslyInjected(pod);
   let initContainer: InitContainer | undefined;
   if (mode !== 'NONE') {
-    const removed = previouslyInjected(pod);
     const userInit = pod.initContainers.find((c) => c.name === name && !removed.has(c.name));
     // §3.11: a user's container of the same name replaces the template's args.
     const args = [...(userInit?.args ?? istioInitArgs(pod, mesh, values, resolved))];
@@ -192,7 +193,8 @@ export function inject(pod: PodView, mesh: MeshSettings, values: InjectorValues)
     if (overrides && uid !== undefined && uid !== 0 && at >= 0 && at + 1 < args.length) args[at + 1] = String(uid);
     initContainer = { name, args, env: sorted(proxyConfig.proxyMetadata) };
   }
-  const others = (list: readonly PodContainer[]) => list.filter((c) => c.name !== 'istio-proxy' && c.name !== name);
+  const others = (list: readonly PodContainer[]) =>
+    list.filter((c) => c.name !== 'istio-proxy' && c.name !== name && !removed.has(c.name));
   const injected: PodView = {
     ...pod,
     annotations: values.cniEnabled ? cniAnnotations(pod, values, resolved, initContainer?.name) : pod.annotations,
