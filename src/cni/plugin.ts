@@ -10,7 +10,10 @@ import { formatIssue, isConfigError } from '../errors.js';
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { RunOptions } from '../config/capture-config.js';
-import { loadConfiguration } from '../cli/main.js';
+import { deriveSettings } from '../config/derive.js';
+import { resolveSettings } from '../config/settings.js';
+import { toCaptureConfig } from '../config/to-capture-config.js';
+import { flagsOf } from '../pod/flags.js';
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderUpstreamTranscript } from '../render/dry-run.js';
 import { cniCapture, DEFAULT_EXCLUDED_NAMESPACES } from '../pod/cni.js';
@@ -147,7 +150,7 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
       netns,
       ...(conf.force_iptables_binary ? ['--force-iptables-binary', conf.force_iptables_binary] : []),
       // DEL cleans both families whatever the pod's addresses (they may be gone already).
-      ...(command === 'DEL' ? ['--cleanup-only', '--enable-inbound-ipv6=true'] : []),
+      ...(command === 'DEL' ? ['--cleanup-only', '--enable-inbound-ipv6'] : []),
       // §4.2: upstream's plugin dry-runs when its environment names a transcript file.
       ...(transcript ? ['--dry-run'] : []),
     ];
@@ -155,8 +158,11 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
     const env = Object.fromEntries(
       PROCESS_ENV_SETTINGS.flatMap((name) => (call.env[name] === undefined ? [] : [[name, call.env[name]]])),
     );
-    const parsed = await loadConfiguration(argv, env, NO_FILES, { hostFacts: (path) => deps.hostFacts(path ?? netns) });
-    if (parsed === 'help') throw new CniError(CNI_ERROR.invalidPodConfig, 'unexpected --help');
+    // The same settings the flag parser gives for that command line, resolved as a run does.
+    const resolved = resolveSettings({ flags: flagsOf(argv), env });
+    const derived = await deriveSettings(resolved.settings, env, await deps.hostFacts(netns));
+    const parsed = toCaptureConfig(derived.settings, resolved.issues);
+    if (derived.error) throw derived.error;
     for (const warning of parsed.warnings) log('warn', `warning: ${warning}`);
     const plan = planCapture(parsed.config);
     if (transcript) {
@@ -197,10 +203,3 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
     return failed(cniVersion, error);
   }
 }
-
-const NO_FILES = {
-  stdout: () => undefined,
-  stderr: () => undefined,
-  readStdin: () => Promise.reject(new Error('no stdin')),
-  readFile: () => Promise.reject(new Error('no files')),
-};
