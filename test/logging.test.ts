@@ -113,7 +113,7 @@ describe('--log_as_json', () => {
     ]);
     const error = JSON.parse(bad.stderr.trim()) as { level: string; msg: string };
     expect(error.level).toBe('error');
-    expect(error.msg).toContain('\n  --istio-inbound-ports="99999": expected a port');
+    expect(error.msg).toContain('\n  --istio-inbound-ports="99999": a port is at most 65535');
     expect(error.msg).toContain('\n  --istio-service-exclude-cidr="*"');
   });
 

@@ -148,6 +148,11 @@ export async function main(
   const clock = deps.clock ?? microsecondClock;
   let logger = createLogger(DEFAULT_LOG_SETTINGS, io, clock);
   try {
+    // The pod sub-command (and the YAML library it brings) loads only when asked for.
+    if (argv[0] === 'pod') {
+      const { podCommand } = await import('./commands/pod.js');
+      return await podCommand(argv.slice(1), io, (args, podEnv) => main(args, podEnv, io, deps));
+    }
     logger = runLogger(checkArgv(argv).logFlags, io, clock);
     const parsed = await loadConfiguration(argv, env, io, deps);
     if (parsed === 'help') {
