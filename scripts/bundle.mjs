@@ -13,6 +13,7 @@
  *   dist/bundle/cli/bin.js                        the CLI, executor included (bin/istio-iptables runs it)
  *   dist/bundle/cli/bin.js.cache                  V8's code cache for bin.js (see bin/istio-iptables)
  *   dist/bundle/cli/command-line.js               yargs: --help, and argv the fast path leaves to it
+ *   dist/bundle/cli/explain.js                    `explain` (src/cli/commands/explain.ts), loaded only for it
  *   dist/bundle/config/generated/validate-config.js   the --config validator
  *   dist/bundle/cli/probe.js                      the --run-validation probe, spawned as its own process
  *
@@ -43,11 +44,19 @@ const src = resolve(root, 'src');
 const outdir = resolve(root, 'dist/bundle');
 
 /** Modules the CLI imports lazily: each becomes its own file, never part of its importer. */
-const LAZY = ['cli/command-line.ts', 'config/generated/validate-config.js'];
+const LAZY = ['cli/command-line.ts', 'config/generated/validate-config.js', 'cli/commands/explain.ts'];
 const ENTRIES = ['cli/bin.ts', 'cli/probe.ts', ...LAZY];
+/**
+ * Sub-commands are bundled into cli/ itself (cli/commands/explain.ts → cli/explain.js): the
+ * lazy imports inside them are written relative to cli/, as for every other importer.
+ */
+const FLAT = { 'cli/commands/explain.ts': 'cli/explain' };
 
 /** Where esbuild writes a source file's bundle (outbase src/, `.ts` → `.js`). */
-const outputOf = (file) => resolve(outdir, relative(src, file)).replace(/\.ts$/, '.js');
+const outputOf = (file) => {
+  const flat = FLAT[relative(src, file)];
+  return flat ? resolve(outdir, `${flat}.js`) : resolve(outdir, relative(src, file)).replace(/\.ts$/, '.js');
+};
 
 /**
  * `import('./command-line.js')` stays a run-time import, its path rewritten to where the importer's
@@ -64,7 +73,7 @@ const lazyImports = {
       if (!file || args.kind === 'entry-point') return undefined;
       if (args.kind !== 'dynamic-import')
         return { errors: [{ text: `${args.path} is loaded lazily: import it with import(), not statically` }] };
-      // Every bundle that imports a lazy file is in cli/ (bin.js, command-line.js).
+      // Every bundle that imports a lazy file is in cli/ (bin.js, command-line.js, explain.js).
       let path = relative(resolve(outdir, 'cli'), outputOf(file));
       if (!path.startsWith('.')) path = `./${path}`;
       return { path, external: true };
@@ -77,7 +86,7 @@ const staging = `${outdir}.${process.pid}`;
 await rm(staging, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ENTRIES.map((entry) => `src/${entry}`),
+  entryPoints: ENTRIES.map((entry) => (FLAT[entry] ? { in: `src/${entry}`, out: FLAT[entry] } : `src/${entry}`)),
   outbase: 'src',
   outdir: staging,
   entryNames: '[dir]/[name]',

@@ -74,8 +74,9 @@ export function isIptablesError(error: unknown): error is IptablesError {
   return error instanceof IptablesError || (typeof error === 'object' && error !== null && BRAND in error);
 }
 
+/** By code rather than `instanceof`, for the same reason as `isIptablesError`. */
 export function isConfigError(error: unknown): error is ConfigError {
-  return error instanceof ConfigError;
+  return isIptablesError(error) && error.code === 'CONFIG_INVALID';
 }
 
 /** A command the tool ran failed. */

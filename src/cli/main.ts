@@ -3,7 +3,7 @@
  * messages; everything it calls throws typed errors and never exits.
  */
 import { writeFileSync } from 'node:fs';
-import { ConfigError, formatIssue, isIptablesError, type ErrorCode, type Issue } from '../errors.js';
+import { ConfigError, formatIssue, isConfigError, isIptablesError, type ErrorCode, type Issue } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
 import { resolveSettings } from '../config/settings.js';
@@ -144,6 +144,9 @@ export async function main(
 ): Promise<number> {
   const log = (line: string) => io.stderr(`${line}\n`);
   try {
+    // Sub-commands load only when named, so that a plain run's start-up does not change.
+    if (argv[0] === 'explain')
+      return await (await import('./commands/explain.js')).explainCommand(argv.slice(1), env, io, deps);
     const parsed = await loadConfiguration(argv, env, io, deps);
     if (parsed === 'help') {
       const { commandLine } = await import('./command-line.js');
@@ -171,7 +174,7 @@ export async function main(
       log(`internal error: ${(error as Error)?.stack ?? String(error)}`);
       return EXIT.failure;
     }
-    if (error instanceof ConfigError) {
+    if (isConfigError(error)) {
       log(`error: invalid configuration (${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}):`);
       for (const issue of error.issues) log(`  ${formatIssue(issue)}`);
       log('Run with --help for the flags.');

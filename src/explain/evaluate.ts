@@ -112,10 +112,12 @@ export function evaluateMatch(match: KernelMatch, packet: PacketState): MatchRes
 function ownerMatch(match: Extract<KernelMatch, { kind: 'owner' }>, packet: PacketState): MatchResult {
   const c = packet.connection;
   const id = match.owner === 'uid' ? c.uid : c.gid;
-  if (c.direction === 'inbound' || id === undefined) {
-    const note = c.direction === 'inbound' ? undefined : `no --${match.owner} given: the packet has no owner`;
-    return { matched: match.negated === true, ...(note ? { note } : {}) };
-  }
+  if (c.direction === 'inbound') return { matched: match.negated === true };
+  if (id === undefined)
+    return {
+      matched: match.negated === true,
+      note: `no --${match.owner} given: taken as an app process, not ${match.owner} ${match.id}`,
+    };
   if (!/^[0-9]+$/.test(match.id))
     return {
       matched: negate(match.negated, false),

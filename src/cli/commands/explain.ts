@@ -1,0 +1,131 @@
+/**
+ * `istio-iptables explain …`: which rule decides a connection's fate. Loaded only when the
+ * first argument is `explain`. The capture settings are read exactly as a run reads them
+ * (flags, env, --config: `loadConfiguration`); the connection and mode flags are explain's own.
+ * The rules come from the plan (no privileges needed), a saved dump (`--from-save`), or a live
+ * namespace (`--live-rules`, read through the CLI's own runner: src/explain never runs anything).
+ */
+import { ConfigError, type Issue } from '../../errors.js';
+import { parseConnection, type ConnectionFlags } from '../../explain/connection.js';
+import { explainConnection, planSource, type RuleSource } from '../../explain/explain.js';
+import { formatWalk, walkJson } from '../../explain/format.js';
+import type { ListenerPorts } from '../../explain/outcome.js';
+import { AGENT_DNS_PORT } from '../../plan/dns.js';
+import { planCapture } from '../../plan/plan-capture.js';
+import { EXIT, loadConfiguration, type CliDeps, type CliIo } from '../main.js';
+
+/** explain's own flags: those taking a value, and switches. */
+const VALUE_FLAGS = [
+  'direction',
+  'protocol',
+  'src',
+  'dst',
+  'uid',
+  'gid',
+  'in-interface',
+  'out-interface',
+  'from-save',
+] as const;
+const SWITCHES = ['json', 'help'] as const;
+type ValueFlag = (typeof VALUE_FLAGS)[number];
+
+export interface ExplainArgs {
+  readonly values: Partial<Record<ValueFlag, string>>;
+  readonly json: boolean;
+  readonly help: boolean;
+  /** Everything else: the capture flags, read as a run reads them. */
+  readonly rest: readonly string[];
+}
+
+/** Splits explain's flags (`--flag value` or `--flag=value`) from the capture flags. */
+export function splitArgs(argv: readonly string[]): ExplainArgs {
+  const values: Partial<Record<ValueFlag, string>> = {};
+  const switches = new Set<string>();
+  const rest: string[] = [];
+  const issues: Issue[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] ?? '';
+    const eq = token.indexOf('=');
+    const name = (eq > 0 ? token.slice(0, eq) : token).replace(/^--/, '');
+    if (token === '-h' || (token.startsWith('--') && (SWITCHES as readonly string[]).includes(name))) {
+      if (eq > 0) issues.push({ source: `--${name}`, value: token.slice(eq + 1), message: 'takes no value' });
+      switches.add(token === '-h' ? 'help' : name);
+    } else if (token.startsWith('--') && (VALUE_FLAGS as readonly string[]).includes(name)) {
+      const value = eq > 0 ? token.slice(eq + 1) : argv[++i];
+      if (value === undefined) issues.push({ source: `--${name}`, value: '', message: 'needs a value' });
+      else values[name as ValueFlag] = value;
+    } else rest.push(token);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { values, json: switches.has('json'), help: switches.has('help'), rest };
+}
+
+const HELP = `istio-iptables explain [connection] [capture flags]
+
+Walks one connection's first packet through the rules in the kernel's order and says which
+rule decides its fate, and which setting produced that rule. No privileges needed for the plan.
+
+Connection:
+  --direction outbound|inbound   default outbound
+  --protocol tcp|udp             default tcp
+  --dst ADDR:PORT                needed; IPv6 as [ADDR]:PORT
+  --src ADDR[:PORT]              default: the pod (--host-ip) for outbound, port 40000
+  --uid N, --gid N               the sending process (outbound)
+  --in-interface NAME            inbound; default eth0
+  --out-interface NAME           outbound; default lo for loopback and the pod's own address, else eth0
+Rules:
+  (default)                      the plan for the capture flags, env and --config given
+  --from-save FILE               an iptables-save / ip6tables-save dump (- reads stdin)
+Output:
+  --json                         one JSON document (schema in the README)
+
+Capture flags are those of a run (see istio-iptables --help).
+`;
+
+function connectionFlags(values: ExplainArgs['values']): ConnectionFlags {
+  return {
+    ...(values.direction !== undefined ? { direction: values.direction } : {}),
+    ...(values.protocol !== undefined ? { protocol: values.protocol } : {}),
+    ...(values.src !== undefined ? { src: values.src } : {}),
+    ...(values.dst !== undefined ? { dst: values.dst } : {}),
+    ...(values.uid !== undefined ? { uid: values.uid } : {}),
+    ...(values.gid !== undefined ? { gid: values.gid } : {}),
+    ...(values['in-interface'] !== undefined ? { inInterface: values['in-interface'] } : {}),
+    ...(values['out-interface'] !== undefined ? { outInterface: values['out-interface'] } : {}),
+  };
+}
+
+/** Runs `explain`; errors are thrown for main() to report. */
+export async function explainCommand(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: CliIo,
+  deps: CliDeps,
+): Promise<number> {
+  const args = splitArgs(argv);
+  if (args.help) {
+    io.stdout(HELP);
+    return EXIT.ok;
+  }
+  const parsed = await loadConfiguration(args.rest, env, io, deps);
+  if (parsed === 'help') {
+    io.stdout(HELP);
+    return EXIT.ok;
+  }
+  const { config, options } = parsed;
+  const own = options.hostIp ? [options.hostIp] : [];
+  const connection = parseConnection(connectionFlags(args.values), own);
+  const source: RuleSource = planSource(planCapture(config));
+  const ports: ListenerPorts = {
+    outbound: config.outbound.proxyPort,
+    inbound: config.inbound.capturePort,
+    dns: AGENT_DNS_PORT,
+  };
+  const walked = explainConnection(source, connection);
+  io.stdout(
+    args.json
+      ? `${JSON.stringify(walkJson(walked, source.name, ports), null, 2)}\n`
+      : formatWalk(walked, source.name, ports),
+  );
+  return EXIT.ok;
+}
