@@ -52,7 +52,7 @@ describe('istio-iptables explain', () => {
         rule: '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001',
       },
     });
-    expect(doc.path.at(-1)).toEqual({
+    expect(doc.path.find((step) => step.matched && step.rule.includes('REDIRECT --to-ports'))).toEqual({
       table: 'nat',
       chain: 'ISTIO_REDIRECT',
       rule: '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001',
@@ -119,5 +119,131 @@ describe('istio-iptables explain', () => {
     const result = await runCli(['explain', '--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('--from-save FILE');
+  });
+});
+
+/** The settings test/fixtures/saves/ were made with (see its README). */
+const SAVED_WITH = [
+  '-p',
+  '15001',
+  '-z',
+  '15006',
+  '-u',
+  '1337',
+  '-g',
+  '1337',
+  '-m',
+  'TPROXY',
+  '-b',
+  '*',
+  '-d',
+  '15090,15021',
+  '-i',
+  '*',
+  '-x',
+  '10.96.0.0/12,2001:db8:96::/48',
+  '-o',
+  '3306',
+  '-q',
+  '5432',
+  '-c',
+  'eth9',
+  '-k',
+  'vnet0',
+  '--redirect-dns',
+  '--capture-all-dns',
+  '--drop-invalid',
+  '--enable-inbound-ipv6=true',
+  '--host-ip',
+  '192.0.2.2',
+];
+
+type ReportDoc = {
+  flow: string;
+  outcome: string;
+  toPort?: number;
+  decidedBy: { table: string; chain: string; position?: number; rule: string };
+  path: unknown[];
+  notes: string[];
+}[];
+
+/** What must agree between two sources: the outcome and which rule (by place) decided it, after the same number of rules. */
+const verdicts = (doc: ReportDoc) =>
+  doc.map((line) => ({
+    flow: line.flow,
+    outcome: line.outcome,
+    toPort: line.toPort,
+    decidedBy: [line.decidedBy.table, line.decidedBy.chain, line.decidedBy.position],
+    tried: line.path.length,
+  }));
+
+describe('explain --report, and --from-save against the plan', () => {
+  it('--report walks the flows that matter, both families', async () => {
+    const result = await runCli(['explain', ...SAVED_WITH, '--report', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const doc = JSON.parse(result.stdout) as ReportDoc;
+    const byFlow = new Map(doc.map((line) => [line.flow, line]));
+    expect(byFlow.get('app → a service')).toMatchObject({ outcome: 'redirect', toPort: 15001 });
+    expect(byFlow.get('[ipv6] app → excluded 2001:db8:96::/48')).toMatchObject({ outcome: 'accept' });
+    expect(byFlow.get('app → DNS (udp)')).toMatchObject({ outcome: 'redirect', toPort: 15053 });
+    expect(byFlow.get('app → excluded port 3306')).toMatchObject({ outcome: 'accept' });
+    expect(byFlow.get('inbound → app port 8080')).toMatchObject({ outcome: 'tproxy', toPort: 15006 });
+    expect(byFlow.get('inbound → excluded port 15021')).toMatchObject({ outcome: 'accept' });
+    // Upstream's TPROXY mode captures the tunnel port (see Strict mode in the README).
+    expect(byFlow.get('inbound → tunnel port 15008')).toMatchObject({ outcome: 'tproxy' });
+    // In TPROXY mode mangle's TPROXY sees the VM's packets first; the socket it assigns wins
+    // over nat's later REDIRECT to 15001 (the walker notes the REDIRECT).
+    expect(byFlow.get('from -k vnet0 → a service')).toMatchObject({ outcome: 'tproxy', toPort: 15006 });
+    expect(byFlow.get('from -k vnet0 → a service')?.notes).toContain(
+      'nat REDIRECTs it to port 15001 too, but the socket TPROXY assigned in mangle receives it',
+    );
+    expect(byFlow.get('inbound on -c eth9 → app port 8080')).toMatchObject({
+      outcome: 'accept',
+      decidedBy: { table: 'nat', chain: 'PREROUTING', rule: '-A PREROUTING -i eth9 -j RETURN' },
+    });
+    expect(doc.filter((line) => line.flow.startsWith('[ipv6]')).length).toBe(doc.length / 2);
+  });
+
+  for (const backend of ['nft', 'legacy'])
+    it(`a real ${backend} dump of those settings decides every flow as the plan does`, async () => {
+      const plan = await runCli(['explain', ...SAVED_WITH, '--report', '--json']);
+      const saves = ['ipv4', 'ipv6'].flatMap((f) => [
+        '--from-save',
+        `test/fixtures/saves/tproxy-dns-${backend}.${f}.save`,
+      ]);
+      const saved = await runCli(['explain', ...SAVED_WITH, ...saves, '--report', '--json']);
+      expect(saved.code, saved.stderr).toBe(0);
+      const doc = JSON.parse(saved.stdout) as ReportDoc;
+      expect(verdicts(doc)).toEqual(verdicts(JSON.parse(plan.stdout) as ReportDoc));
+      // A dump has no `ip rule`: TPROXY's routing is an assumption, and said so.
+      expect(doc.find((line) => line.outcome === 'tproxy')?.notes[0]).toMatch(/^assumed: an `ip rule fwmark 0x539`/);
+      expect(doc.find((line) => line.flow === 'app → a service')?.decidedBy.rule).toBe(
+        '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001',
+      );
+    });
+
+  it('--from-save: an unknown match is reported, not skipped; an unreadable file is bad input', async () => {
+    const dump =
+      '*nat\n:OUTPUT ACCEPT [0:0]\n:X - [0:0]\n-A OUTPUT -m bpf --bytecode "1,6 0 0 0" -j X\n-A X -p tcp -j REDIRECT --to-ports 15001\nCOMMIT\n';
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'iit-explain-')), 'dump');
+    writeFileSync(file, dump);
+    const result = await runCli(['explain', ...CAPTURE, '--from-save', file, '--dst', '198.51.100.5:80']);
+    expect(result.stdout).toContain(
+      '    - -A OUTPUT -m bpf --bytecode "1,6 0 0 0" -j X\n        (unknown match `-m bpf --bytecode 1,6 0 0 0`: assuming no match)\n',
+    );
+    expect(result.stdout).toContain('outcome: passes untouched: no rule captures it (nat OUTPUT policy ACCEPT)');
+    const missing = await runCli([
+      'explain',
+      ...CAPTURE,
+      '--from-save',
+      '/nonexistent/dump',
+      '--dst',
+      '198.51.100.5:80',
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--from-save="/nonexistent/dump": cannot read');
   });
 });

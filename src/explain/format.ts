@@ -76,6 +76,7 @@ export function walkJson(walk: Walk, source: string, ports: ListenerPorts): Reco
       table: by.table,
       chain: by.chain,
       rule: by.rule,
+      ...(by.position ? { position: by.position } : {}),
       ...(by.origin ? { origin: by.origin } : {}),
       via: by.via.map(stepJson),
     },

@@ -51,9 +51,22 @@ export class TablesBuilder {
   }
 }
 
-/** The tables a ruleset would leave in the kernel (built-in chains with policy ACCEPT). */
+/** The built-in chains each table has (iptables-extensions(8), "TABLES"). */
+const BUILTIN: Readonly<Record<TableName, readonly string[]>> = {
+  raw: ['PREROUTING', 'OUTPUT'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+};
+
+/**
+ * The tables a ruleset would leave in the kernel: a table written to has all its built-in
+ * chains, with policy ACCEPT, as iptables-save would show them.
+ */
 export function tablesFromRuleset(ruleset: Ruleset): KernelTables {
   const builder = new TablesBuilder();
+  const tables = new Set(ruleset.ops.map((op) => op.rule.table));
+  for (const table of tables) for (const chain of BUILTIN[table]) builder.declare(table, chain);
   for (const op of ruleset.ops) {
     const rule = fromPlanned(op.rule);
     if (op.op === 'append') builder.add(rule);

@@ -32,6 +32,8 @@ export interface Decision {
   readonly table: TableName;
   readonly chain: string;
   readonly rule: string;
+  /** 1-based position in its chain (absent for a policy). */
+  readonly position?: number;
   readonly origin?: RuleOrigin;
   readonly via: readonly PathStep[];
 }
@@ -89,6 +91,7 @@ class Walker {
   private readonly stack: PathStep[] = [];
   /** The last RETURN or ACCEPT that let the packet pass, with the jumps that led to it. */
   lastPass: Decision | undefined;
+  dropped: Decision | undefined;
   capture: { decision: Decision; outcome: 'redirect' | 'tproxy'; toPort: number } | undefined;
 
   constructor(
@@ -101,6 +104,7 @@ class Walker {
       table: rule.table,
       chain: rule.chain,
       rule: rule.text,
+      position: (this.tables.get(rule.table)?.get(rule.chain)?.rules.indexOf(rule) ?? -1) + 1,
       ...(rule.origin ? { origin: rule.origin } : {}),
       via: [...this.stack],
     };
@@ -156,8 +160,13 @@ class Walker {
       case 'drop':
       case 'reject':
         if (target.kind === 'accept') this.lastPass = this.decision(rule);
+        else this.dropped = this.decision(rule);
         return { kind: 'verdict', rule, target };
       case 'redirect': {
+        if (this.capture?.outcome === 'tproxy')
+          this.notes.push(
+            `nat REDIRECTs it to port ${target.toPort} too, but the socket TPROXY assigned in mangle receives it`,
+          );
         this.capture ??= { decision: this.decision(rule), outcome: 'redirect', toPort: target.toPort };
         // Locally sent packets go to the loopback address; arriving ones keep the address they came to.
         if (p.connection.direction === 'outbound') {
@@ -219,13 +228,7 @@ export function walk(tables: KernelTables, connection: Connection, routing?: Rou
       const end = w.chain(table, hook.name, 0);
       if (end.kind === 'verdict') {
         if (end.target.kind === 'drop' || end.target.kind === 'reject') {
-          dropped = {
-            table: end.rule.table,
-            chain: end.rule.chain,
-            rule: end.rule.text,
-            via: [],
-            ...originOf(end.rule),
-          };
+          dropped = w.dropped;
           break;
         }
         continue;
@@ -254,10 +257,6 @@ export function walk(tables: KernelTables, connection: Connection, routing?: Rou
   const decidedBy =
     w.lastPass ?? fallback ?? policyDecision('nat', HOOKS[connection.direction][0]?.name ?? 'OUTPUT', 'ACCEPT');
   return { ...base, outcome: 'accept', decidedBy };
-}
-
-function originOf(rule: KernelRule): { origin?: RuleOrigin } {
-  return rule.origin ? { origin: rule.origin } : {};
 }
 
 function policyDecision(table: TableName, chain: string, policy: string): Decision {
