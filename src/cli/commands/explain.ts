@@ -14,6 +14,7 @@ import type { ListenerPorts } from '../../explain/outcome.js';
 import { AGENT_DNS_PORT } from '../../plan/dns.js';
 import { planCapture } from '../../plan/plan-capture.js';
 import { parseSavedRules } from '../../state/rule-parser.js';
+import { processRunner } from '../../exec/process-runner.js';
 import { EXIT, loadConfiguration, type CliDeps, type CliIo } from '../main.js';
 
 /** explain's own flags: those taking a value, and switches. */
@@ -28,7 +29,7 @@ const VALUE_FLAGS = [
   'out-interface',
   'from-save',
 ] as const;
-const SWITCHES = ['json', 'report', 'help'] as const;
+const SWITCHES = ['json', 'report', 'from-live', 'help'] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
 
 export interface ExplainArgs {
@@ -37,6 +38,7 @@ export interface ExplainArgs {
   readonly saves: readonly string[];
   readonly json: boolean;
   readonly report: boolean;
+  readonly fromLive: boolean;
   readonly help: boolean;
   /** Everything else: the capture flags, read as a run reads them. */
   readonly rest: readonly string[];
@@ -69,6 +71,7 @@ export function splitArgs(argv: readonly string[]): ExplainArgs {
     saves,
     json: switches.has('json'),
     report: switches.has('report'),
+    fromLive: switches.has('from-live'),
     help: switches.has('help'),
     rest,
   };
@@ -90,6 +93,8 @@ Connection:
 Rules:
   (default)                      the plan for the capture flags, env and --config given
   --from-save FILE               an iptables-save or ip6tables-save dump (- reads stdin); repeat for both
+  --from-live                    the live rules of this namespace, or of --network-namespace PATH
+                                 (which alone implies it); needs the privileges iptables-save needs
 Output:
   --report                       instead of one connection: the table of flows that matter for the settings
   --json                         one JSON document (schema in the README)
@@ -151,9 +156,15 @@ export async function explainCommand(
     return EXIT.ok;
   }
   const { config, options } = parsed;
-  const own = options.hostIp ? [options.hostIp] : [];
-  const source: RuleSource =
-    args.saves.length === 0 ? planSource(planCapture(config)) : await readSaves(args.saves, io);
+  let own = options.hostIp ? [options.hostIp] : [];
+  let source: RuleSource;
+  if (args.saves.length > 0) source = await readSaves(args.saves, io);
+  else if (args.fromLive || options.networkNamespace) {
+    const { readLiveRules } = await import('./explain-live.js');
+    const live = await readLiveRules(processRunner, options);
+    source = live.source;
+    own = [...own, ...live.addresses.filter((a) => a.value !== options.hostIp?.value)];
+  } else source = planSource(planCapture(config));
   const ports: ListenerPorts = {
     outbound: config.outbound.proxyPort,
     inbound: config.inbound.capturePort,
