@@ -45,7 +45,12 @@ export async function readLiveRules(base: CommandRunner, options: RunOptions): P
     if (rules.exitCode === 0) routing.set(family, { fwmarks: parseFwmarkRules(rules.stdout) });
   }
   const shown = await runner.run({ file: 'ip', args: ['-o', 'addr', 'show'] });
-  const addresses = (shown.exitCode === 0 ? parseIpAddrShow(shown.stdout) : [])
+  // The pod's own addresses, not lo's (where the proxy's passthrough source ::6 lives).
+  const notLo = shown.stdout
+    .split('\n')
+    .filter((line) => !/^\d+:\s+lo\s/.test(line))
+    .join('\n');
+  const addresses = (shown.exitCode === 0 ? parseIpAddrShow(notLo) : [])
     .map((text) => parseIpAddress(text, { canonical: true }))
     .filter((a): a is IpAddress => typeof a !== 'string' && !isLoopbackAddress(a) && a.value >> 118n !== 0x3fan);
   const source = savedSource(netns ? `live ${netns}` : 'live', dumps, routing);
