@@ -162,7 +162,7 @@ type ReportDoc = {
   flow: string;
   outcome: string;
   toPort?: number;
-  decidedBy: { table: string; chain: string; position?: number; rule: string };
+  decidedBy: { table: string; chain: string; position?: number; rule: string; origin?: unknown };
   path: unknown[];
   notes: string[];
 }[];
@@ -220,6 +220,10 @@ describe('explain --report, and --from-save against the plan', () => {
       expect(doc.find((line) => line.flow === 'app → a service')?.decidedBy.rule).toBe(
         '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001',
       );
+      // Rules the plan has carry their setting, in the dump's own spelling.
+      expect(doc.find((line) => line.flow === 'app → excluded port 3306')).toMatchObject({
+        decidedBy: { rule: '-A ISTIO_OUTPUT -p tcp -m tcp --dport 3306 -j RETURN', origin: { setting: '-o 3306' } },
+      });
     });
 
   it('--from-save: an unknown match is reported, not skipped; an unreadable file is bad input', async () => {

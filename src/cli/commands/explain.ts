@@ -9,6 +9,7 @@ import { ConfigError, type Issue } from '../../errors.js';
 import { parseConnection, type ConnectionFlags } from '../../explain/connection.js';
 import { explainConnection, planSource, savedSource, type RuleSource } from '../../explain/explain.js';
 import { formatWalk, walkJson } from '../../explain/format.js';
+import { withPlannedOrigins } from '../../explain/provenance.js';
 import { captureReport, formatReport } from '../../explain/report.js';
 import type { ListenerPorts } from '../../explain/outcome.js';
 import { AGENT_DNS_PORT } from '../../plan/dns.js';
@@ -157,14 +158,15 @@ export async function explainCommand(
   }
   const { config, options } = parsed;
   let own = options.hostIp ? [options.hostIp] : [];
+  const plan = planCapture(config);
   let source: RuleSource;
-  if (args.saves.length > 0) source = await readSaves(args.saves, io);
+  if (args.saves.length > 0) source = withPlannedOrigins(await readSaves(args.saves, io), plan);
   else if (args.fromLive || options.networkNamespace) {
     const { readLiveRules } = await import('./explain-live.js');
     const live = await readLiveRules(processRunner, options);
-    source = live.source;
+    source = withPlannedOrigins(live.source, plan);
     own = [...own, ...live.addresses.filter((a) => a.value !== options.hostIp?.value)];
-  } else source = planSource(planCapture(config));
+  } else source = planSource(plan);
   const ports: ListenerPorts = {
     outbound: config.outbound.proxyPort,
     inbound: config.inbound.capturePort,
