@@ -19,6 +19,8 @@ import { parseSavedRules } from '../../state/rule-parser.js';
 export interface LiveRules {
   readonly source: RuleSource;
   readonly addresses: readonly IpAddress[];
+  /** The backend each family's rules were read with. */
+  readonly backends: ReadonlyMap<IpFamily, { readonly binary: string; readonly variant: 'nft' | 'legacy' }>;
 }
 
 export async function readLiveRules(base: CommandRunner, options: RunOptions): Promise<LiveRules> {
@@ -28,6 +30,7 @@ export async function readLiveRules(base: CommandRunner, options: RunOptions): P
   const dumps = [];
   const routing = new Map<IpFamily, Routing>();
   const notes: string[] = [];
+  const backends = new Map<IpFamily, { binary: string; variant: 'nft' | 'legacy' }>();
   for (const family of FAMILIES) {
     try {
       const detected = await detectBackend(runner, family, {
@@ -36,6 +39,7 @@ export async function readLiveRules(base: CommandRunner, options: RunOptions): P
       });
       dumps.push({ ...parseSavedRules(detected.state), family });
       notes.push(`${family}: read with ${detected.backend.binary}-save`);
+      backends.set(family, { binary: detected.backend.binary, variant: detected.backend.variant });
     } catch (error) {
       // IPv6 may be off in the namespace; IPv4 must be readable.
       if (family === 'ipv4') throw error;
@@ -54,5 +58,5 @@ export async function readLiveRules(base: CommandRunner, options: RunOptions): P
     .map((text) => parseIpAddress(text, { canonical: true }))
     .filter((a): a is IpAddress => typeof a !== 'string' && !isLoopbackAddress(a) && a.value >> 118n !== 0x3fan);
   const source = savedSource(netns ? `live ${netns}` : 'live', dumps, routing);
-  return { source: { ...source, notes: [...notes, ...(source.notes ?? [])] }, addresses };
+  return { source: { ...source, notes: [...notes, ...(source.notes ?? [])] }, addresses, backends };
 }
