@@ -8,8 +8,9 @@ const OUTPUT = `PACKET: 2 2c103779 OUT=lo SRC=127.0.0.1 DST=127.0.0.1 LEN=60 TOS
  TRACE: 2 2c103779 nat:OUTPUT:rule:0x3:JUMP:ISTIO_OUTPUT  -4 -t nat -A OUTPUT -j ISTIO_OUTPUT
  TRACE: 2 2c103779 nat:ISTIO_OUTPUT:rule:0x9:0xfffffffb  -4 -t nat -A ISTIO_OUTPUT -o lo -m owner ! --uid-owner 1337 -j RETURN
  TRACE: 2 2c103779 nat:OUTPUT:policy:ACCEPT 
-PACKET: 2 5d0e1a2b OUT=lo SRC=127.0.0.1 DST=127.0.0.1 LEN=52 ACK 
- TRACE: 2 5d0e1a2b raw:OUTPUT:policy:ACCEPT 
+PACKET: 2 2c103779 OUT=lo SRC=127.0.0.1 DST=127.0.0.1 LEN=52 ACK 
+ TRACE: 2 2c103779 raw:OUTPUT:rule:0x2:CONTINUE  -4 -t raw -A OUTPUT -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -m comment --comment "istio-iptables explain trace 1" -j TRACE
+ TRACE: 2 2c103779 raw:OUTPUT:policy:ACCEPT 
 `;
 
 describe('reading xtables-monitor --trace', () => {

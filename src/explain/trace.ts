@@ -26,11 +26,14 @@ const NUMERIC_VERDICTS: Readonly<Record<string, string>> = {
   '0xfffffffb': 'RETURN',
 };
 
-/** The trace of the first packet in the monitor's output (other packets of the flow are left out). */
+/** The trace of the first packet in the monitor's output (later packets of the flow are left out). */
 export function parseTrace(text: string): TraceStep[] {
   let id: string | undefined;
   const steps: TraceStep[] = [];
   for (const line of text.split('\n')) {
+    // The next packet passes the trace rule again (the monitor may give it the same trace id,
+    // and prints packet headers within one packet's trace too).
+    if (steps.length > 0 && line.includes(' -j TRACE') && /:rule:/.test(line)) break;
     const match =
       /^\s*TRACE: \d+ ([0-9a-f]+) ([a-z]+):([^:]+):(rule|return|policy):(?:0x[0-9a-f]+:)?(\S*)\s*(.*)$/.exec(line);
     if (!match) continue;

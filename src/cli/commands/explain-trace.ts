@@ -24,12 +24,16 @@ export interface TraceRequest {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Traces the first packet of the connection; `ready` is told when the connection may be opened. */
+/**
+ * Traces the first packet of the connection; `ready` is told when the connection may be
+ * opened. A string says why the monitor gave no trace (it stopped with an error: xtables-monitor
+ * 1.8.9, for one, cannot print IPv6 rules that match a protocol and exits).
+ */
 export async function traceLive(
   base: CommandRunner,
   request: TraceRequest,
   ready: (line: string) => void,
-): Promise<TraceStep[]> {
+): Promise<TraceStep[] | string> {
   const { connection: c, binary, netns } = request;
   // The trace rule goes into the namespace traced, never into this process's own by mistake.
   const runner = netnsRunner(base, netns);
@@ -47,7 +51,11 @@ export async function traceLive(
   const command = netns ? inNetns(monitor, netns) : monitor;
   const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let errors = '';
   let lastOutput = Date.now();
+  child.stderr.on('data', (chunk: Buffer) => {
+    errors += chunk.toString();
+  });
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();
     lastOutput = Date.now();
@@ -82,5 +90,9 @@ export async function traceLive(
     process.removeListener('SIGINT', onInterrupt);
     process.removeListener('SIGTERM', onInterrupt);
   }
-  return parseTrace(output);
+  const steps = parseTrace(output);
+  const failure = errors.trim().split('\n')[0];
+  if (failure && (steps.length === 0 || steps.some((s) => s.kind === 'rule' && !s.rule)))
+    return `xtables-monitor stopped: ${errors.trim().split('\n').join(' ')}`;
+  return steps;
 }
