@@ -5,6 +5,9 @@
  * CONNMARK's `--nfmask/--ctmask`, comments, counters (`-c`/`[p:b]`). A match or target this
  * does not know is kept as an `unknown` one with its text, never dropped: the walker then says
  * it could not evaluate it.
+ *
+ * (Longer than most files: each module's and target's option spellings are a table that reads
+ * best in one place.)
  */
 import type { IpFamily } from '../model/family.js';
 import type { KernelChain, KernelMatch, KernelRule, KernelTables, KernelTarget } from '../model/kernel-rule.js';
