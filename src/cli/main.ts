@@ -3,14 +3,14 @@
  * messages; everything it calls throws typed errors and never exits.
  */
 import { writeFileSync } from 'node:fs';
-import { ConfigError, formatIssue, isConfigError, isIptablesError, type ErrorCode, type Issue } from '../errors.js';
+import { ConfigError, type ErrorCode, formatIssue, type Issue, isConfigError, isIptablesError } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
 import { resolveSettings } from '../config/settings.js';
 import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.js';
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
-import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './options.js';
+import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
@@ -24,7 +24,6 @@ export const EXIT = {
 
 const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   CONFIG_INVALID: EXIT.usage,
-  UNSUPPORTED: EXIT.usage,
   HOST_FACT_UNAVAILABLE: EXIT.failure,
   COMMAND_FAILED: EXIT.failure,
   RESTORE_FAILED: EXIT.failure,
@@ -180,7 +179,10 @@ export async function main(
       log('Run with --help for the flags.');
     } else {
       log(`error: ${error.message}`);
+      if (error.code === 'DRIFT_NOT_RECONCILED')
+        log('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
     }
+    for (const problem of error.rollbackProblems) log(`  ${problem}`);
     return EXIT_BY_CODE[error.code];
   }
 }

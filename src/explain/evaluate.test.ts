@@ -3,9 +3,10 @@ import type { KernelMatch } from '../model/kernel-rule.js';
 import { parseConnection, type ConnectionFlags } from './connection.js';
 import { cidrContains, evaluateMatch } from './evaluate.js';
 import { firstPacket, type ConnState } from './packet.js';
-import { parseIpAddress, type IpAddress } from '../model/network.js';
+import { type Cidr, parseCidr, parseIpAddress, type IpAddress } from '../model/network.js';
 
 const ip = (text: string) => parseIpAddress(text, { canonical: true }) as IpAddress;
+const net = (text: string) => parseCidr(text) as Cidr;
 const POD = [ip('192.0.2.10'), ip('2001:db8::10')];
 
 function packet(flags: ConnectionFlags, state: ConnState = 'NEW') {
@@ -23,20 +24,15 @@ describe('evaluating one match', () => {
     expect(matched({ kind: 'protocol', protocol: 'all' }, udpIn)).toBe(true);
   });
 
-  it('-s and -d, with !, prefixes, bare and dotted-mask addresses, and the other family', () => {
-    expect(matched({ kind: 'destination', cidr: '198.51.100.0/24' })).toBe(true);
-    expect(matched({ kind: 'destination', cidr: '198.51.100.0/25', negated: true })).toBe(false);
-    expect(matched({ kind: 'destination', cidr: '198.51.100.128/25' })).toBe(false);
-    expect(matched({ kind: 'destination', cidr: '198.51.100.5' })).toBe(true);
-    expect(matched({ kind: 'destination', cidr: '198.51.0.0/255.255.0.0' })).toBe(true);
-    expect(matched({ kind: 'destination', cidr: '::/0' })).toBe(false);
-    expect(matched({ kind: 'source', cidr: '192.0.2.10/32' })).toBe(true);
-    expect(matched({ kind: 'source', cidr: '127.0.0.6/32', negated: true })).toBe(true);
-    expect(cidrContains('2001:db8::/32', ip('2001:db8::1'))).toBe(true);
-    expect(evaluateMatch({ kind: 'destination', cidr: 'nonsense' }, out)).toEqual({
-      matched: false,
-      note: 'cannot read address `nonsense`',
-    });
+  it('-s and -d, with !, prefixes, and the other family', () => {
+    expect(matched({ kind: 'destination', cidr: net('198.51.100.0/24') })).toBe(true);
+    expect(matched({ kind: 'destination', cidr: net('198.51.100.0/25'), negated: true })).toBe(false);
+    expect(matched({ kind: 'destination', cidr: net('198.51.100.128/25') })).toBe(false);
+    expect(matched({ kind: 'destination', cidr: net('198.51.100.5/32') })).toBe(true);
+    expect(matched({ kind: 'destination', cidr: net('::/0') })).toBe(false);
+    expect(matched({ kind: 'source', cidr: net('192.0.2.10/32') })).toBe(true);
+    expect(matched({ kind: 'source', cidr: net('127.0.0.6/32'), negated: true })).toBe(true);
+    expect(cidrContains(net('2001:db8::/32'), ip('2001:db8::1'))).toBe(true);
   });
 
   it('-i and -o, with ! and the + wildcard; outbound leaves by lo for loopback and own addresses', () => {

@@ -3,7 +3,7 @@
  * iptables-extensions(8), with the kernel's behaviour where the man page is silent (noted).
  */
 import type { KernelMatch } from '../model/kernel-rule.js';
-import { parseCidr, parseIpAddress, type IpAddress, type PortRange } from '../model/network.js';
+import { type Cidr, networkValue, type IpAddress, type PortRange } from '../model/network.js';
 import type { PacketState } from './packet.js';
 
 /** Whether a match held, and anything the user should know about how it was decided. */
@@ -15,24 +15,11 @@ export interface MatchResult {
 const ALL_ONES = 0xffffffff;
 const inRange = (range: PortRange, port: number) => range.first <= port && port <= range.last;
 
-/** `10.0.0.0/8` contains the address; a bare address is a host prefix. Undefined: not a CIDR. */
-export function cidrContains(text: string, address: IpAddress): boolean | undefined {
-  const withLength = text.includes('/') ? text : `${text}/${address.family === 'ipv4' ? 32 : 128}`;
-  // iptables-save may print an IPv4 mask as a dotted quad (`/255.255.0.0`).
-  const dotted = /^(.*)\/(\d+\.\d+\.\d+\.\d+)$/.exec(withLength);
-  const normal = dotted ? `${dotted[1]}/${maskLength(dotted[2] ?? '')}` : withLength;
-  const cidr = parseCidr(normal);
-  if (typeof cidr === 'string') return undefined;
+/** The CIDR contains the address (never one of the other family). */
+export function cidrContains(cidr: Cidr, address: IpAddress): boolean {
   if (cidr.family !== address.family) return false;
-  const bits = BigInt(cidr.family === 'ipv4' ? 32 : 128);
-  const host = bits - BigInt(cidr.prefixLength);
-  return cidr.address.value >> host === address.value >> host;
-}
-
-function maskLength(mask: string): number {
-  const parsed = parseIpAddress(mask, { canonical: true });
-  if (typeof parsed === 'string') return -1;
-  return parsed.value.toString(2).replace(/0+$/, '').length;
+  const host = BigInt(cidr.family === 'ipv4' ? 32 : 128) - BigInt(cidr.prefixLength);
+  return networkValue(cidr) === (address.value >> host) << host;
 }
 
 /** An interface name with a trailing `+` matches every name with that prefix. */
@@ -51,16 +38,10 @@ export function evaluateMatch(match: KernelMatch, packet: PacketState): MatchRes
   switch (match.kind) {
     case 'protocol':
       return { matched: negate(match.negated, match.protocol === 'all' || match.protocol === c.protocol) };
-    case 'source': {
-      const inside = cidrContains(match.cidr, c.source);
-      if (inside === undefined) return { matched: false, note: `cannot read address \`${match.cidr}\`` };
-      return { matched: negate(match.negated, inside) };
-    }
-    case 'destination': {
-      const inside = cidrContains(match.cidr, packet.destination);
-      if (inside === undefined) return { matched: false, note: `cannot read address \`${match.cidr}\`` };
-      return { matched: negate(match.negated, inside) };
-    }
+    case 'source':
+      return { matched: negate(match.negated, cidrContains(match.cidr, c.source)) };
+    case 'destination':
+      return { matched: negate(match.negated, cidrContains(match.cidr, packet.destination)) };
     case 'inInterface':
       return { matched: negate(match.negated, interfaceMatches(match.name, c.inInterface)) };
     case 'outInterface':

@@ -8,7 +8,6 @@ import type { RuleOrigin, TableName } from '../model/netfilter.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { ruleSpec } from '../render/args.js';
 import { canonicalRule } from '../state/canonical.js';
-import { saveTokens } from '../state/save-parser.js';
 import type { RuleSource } from './explain.js';
 
 /** The source's rules, each one the plan also has carrying the plan's origin. */
@@ -27,7 +26,7 @@ export function withPlannedOrigins(source: RuleSource, plan: CapturePlan): RuleS
       for (const [name, chain] of chains) {
         const rules = chain.rules.map((rule) => {
           const origin =
-            rule.origin ?? origins.get(`${table} ${name} ${canonicalRule(saveTokens(rule.text).slice(2))}`);
+            rule.origin ?? (rule.key === undefined ? undefined : origins.get(`${table} ${name} ${rule.key}`));
           return origin ? { ...rule, origin } : rule;
         });
         out.set(name, { ...chain, rules });

@@ -5,7 +5,7 @@
  */
 import type { CaptureConfig } from '../config/capture-config.js';
 import type { IpFamily } from '../model/family.js';
-import { formatIpv4, formatIpv6, parseIpAddress, type IpAddress } from '../model/network.js';
+import { type Cidr, cidrOf, networkValue, parseIpAddress, type IpAddress } from '../model/network.js';
 import { parseConnection, type ConnectionFlags } from './connection.js';
 import { explainConnection, type RuleSource } from './explain.js';
 import { describeOutcome, endpoint, type ListenerPorts } from './outcome.js';
@@ -40,12 +40,10 @@ const SAMPLE: Readonly<
 const APP = { uid: '1000', gid: '1000' };
 
 /** A host inside a CIDR: its first address after the network address (the network address itself for /32, /128). */
-function hostIn(cidr: { family: IpFamily; address: IpAddress; prefixLength: number }): string {
-  const bits = BigInt(cidr.family === 'ipv4' ? 32 : 128);
-  const host = bits - BigInt(cidr.prefixLength);
-  const network = (cidr.address.value >> host) << host;
-  const value = host > 0n ? network + 1n : network;
-  return cidr.family === 'ipv4' ? formatIpv4(value) : formatIpv6(value);
+function hostIn(cidr: Cidr): string {
+  const hostBits = (cidr.family === 'ipv4' ? 32 : 128) - cidr.prefixLength;
+  const network = networkValue(cidr);
+  return cidrOf(cidr.family, hostBits > 0 ? network + 1n : network, cidr.prefixLength).address.text;
 }
 
 /** The flows for one family, as explain's connection flags. */

@@ -1,14 +1,15 @@
 /** The planner's rules as the kernel would hold them: inserts replayed, text rendered. */
-import { isBuiltinChain } from '../model/chains.js';
+import { BUILTINS_BY_TABLE, isBuiltinChain } from '../model/chains.js';
 import type { KernelChain, KernelMatch, KernelRule, KernelTables, KernelTarget } from '../model/kernel-rule.js';
-import type { Match, Rule, Ruleset, TableName, Target } from '../model/netfilter.js';
-import { matchArgs, targetArgs } from '../render/args.js';
+import type { Match, Rule, RuleOp, Ruleset, TableName, Target } from '../model/netfilter.js';
+import { ruleSpec } from '../render/args.js';
 
 /** A planned rule is a kernel rule; the types say so here, once. */
-export function fromPlanned(rule: Rule): KernelRule {
+export function fromPlanned(op: RuleOp): KernelRule {
+  const rule: Rule = op.rule;
   const matches: readonly KernelMatch[] = rule.matches satisfies readonly Match[];
   const target: KernelTarget = rule.target satisfies Target;
-  const text = ['-A', rule.chain, ...rule.matches.flatMap(matchArgs), ...targetArgs(rule.target)].join(' ');
+  const text = ['-A', rule.chain, ...ruleSpec(op)].join(' ');
   return {
     table: rule.table,
     chain: rule.chain,
@@ -51,14 +52,6 @@ export class TablesBuilder {
   }
 }
 
-/** The built-in chains each table has (iptables-extensions(8), "TABLES"). */
-const BUILTIN: Readonly<Record<TableName, readonly string[]>> = {
-  raw: ['PREROUTING', 'OUTPUT'],
-  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
-  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
-  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
-};
-
 /**
  * The tables a ruleset would leave in the kernel: a table written to has all its built-in
  * chains, with policy ACCEPT, as iptables-save would show them.
@@ -66,9 +59,9 @@ const BUILTIN: Readonly<Record<TableName, readonly string[]>> = {
 export function tablesFromRuleset(ruleset: Ruleset): KernelTables {
   const builder = new TablesBuilder();
   const tables = new Set(ruleset.ops.map((op) => op.rule.table));
-  for (const table of tables) for (const chain of BUILTIN[table]) builder.declare(table, chain);
+  for (const table of tables) for (const chain of BUILTINS_BY_TABLE[table]) builder.declare(table, chain);
   for (const op of ruleset.ops) {
-    const rule = fromPlanned(op.rule);
+    const rule = fromPlanned(op);
     if (op.op === 'append') builder.add(rule);
     else builder.add(rule, op.position);
     if (op.rule.target.kind === 'jump') builder.declare(op.rule.table, op.rule.target.chain);

@@ -1,3 +1,4 @@
+/** The walker on planned rules (every capture path) and on foreign ones. Longer than ~200 lines: one case per path. */
 import { describe, expect, it } from 'vitest';
 import type { CaptureConfig } from '../config/capture-config.js';
 import type { KernelRule, KernelTables } from '../model/kernel-rule.js';

@@ -9,7 +9,7 @@
  * The walker sees only `KernelTables`, whatever their source (the plan, a saved dump, a live
  * namespace); a native nftables ruleset would need its own walker over the same `Walk` result.
  *
- * (Longer than most files: the hook order, the chain walk and each target's effect on the
+ * (Longer than ~200 lines: the hook order, the chain walk and each target's effect on the
  * packet are one piece of kernel behaviour, read best together.)
  */
 import type { KernelRule, KernelTables, KernelTarget } from '../model/kernel-rule.js';

@@ -6,7 +6,7 @@
  * Every planned `Match` and `Target` is one of these (see `fromPlanned` in explain/tables.ts).
  */
 import type { OwnerKind, RuleOrigin, TableName } from './netfilter.js';
-import type { PortRange } from './network.js';
+import type { Cidr, PortRange } from './network.js';
 
 type Not = { readonly negated?: true };
 
@@ -14,8 +14,8 @@ type Not = { readonly negated?: true };
 export type KernelMatch =
   /** `-p tcp`; `all` matches every protocol. */
   | ({ readonly kind: 'protocol'; readonly protocol: string } & Not)
-  | ({ readonly kind: 'source'; readonly cidr: string } & Not)
-  | ({ readonly kind: 'destination'; readonly cidr: string } & Not)
+  | ({ readonly kind: 'source'; readonly cidr: Cidr } & Not)
+  | ({ readonly kind: 'destination'; readonly cidr: Cidr } & Not)
   /** A name ending in `+` matches every interface with that prefix. */
   | ({ readonly kind: 'inInterface'; readonly name: string } & Not)
   | ({ readonly kind: 'outInterface'; readonly name: string } & Not)
@@ -67,6 +67,8 @@ export interface KernelRule {
   readonly text: string;
   /** For planned rules: the setting that produced it. */
   readonly origin?: RuleOrigin;
+  /** For rules read from save text: the canonical key (state/canonical.ts), to find planned twins. */
+  readonly key?: string;
 }
 
 /** A chain's rules in kernel order, and its policy (built-in chains only). */

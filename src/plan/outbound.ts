@@ -1,4 +1,7 @@
-/** Outbound capture (upstream steps 6–11 and 13–16), all in nat ISTIO_OUTPUT. */
+/**
+ * Outbound capture (upstream steps 6–11 and 13–16), all in nat ISTIO_OUTPUT.
+ * Longer than ~200 lines: each rule carries the setting that produced it (for `explain`).
+ */
 import { FAMILY, FAMILIES } from '../model/family.js';
 import type { Match } from '../model/netfilter.js';
 import { isLoopbackAddress } from '../model/network.js';
@@ -139,7 +142,7 @@ export function excludeOutboundCidrs({ config, rules }: PlanContext): void {
         append(
           'nat',
           'ISTIO_OUTPUT',
-          [dst(cidr.text)],
+          [dst(cidr)],
           RETURN,
           because(`-x ${cidr.text}`, `destination ${cidr.text} is excluded`),
         ),
@@ -192,7 +195,7 @@ export function includeOutboundCidrs({ config, rules }: PlanContext): void {
             'nat',
             'PREROUTING',
             1,
-            [inIf(nic), dst(cidr.text)],
+            [inIf(nic), dst(cidr)],
             jump('ISTIO_REDIRECT'),
             because(`-k ${nic} -i ${cidr.text}`, vmTraffic),
           ),
@@ -202,7 +205,7 @@ export function includeOutboundCidrs({ config, rules }: PlanContext): void {
         append(
           'nat',
           'ISTIO_OUTPUT',
-          [dst(cidr.text)],
+          [dst(cidr)],
           jump('ISTIO_REDIRECT'),
           because(`-i ${cidr.text}`, `outbound TCP to ${cidr.text} is captured`),
         ),
