@@ -143,9 +143,14 @@ export async function main(
 ): Promise<number> {
   const log = (line: string) => io.stderr(`${line}\n`);
   try {
-    // Sub-commands load only when named, so that a plain run's start-up does not change.
+    // Sub-commands (and the libraries they bring) load only when named: a plain run's start-up
+    // does not change.
     if (argv[0] === 'explain')
       return await (await import('./commands/explain.js')).explainCommand(argv.slice(1), env, io, deps);
+    if (argv[0] === 'pod') {
+      const { podCommand } = await import('./commands/pod.js');
+      return await podCommand(argv.slice(1), io, (args, podEnv) => main(args, podEnv, io, deps));
+    }
     const parsed = await loadConfiguration(argv, env, io, deps);
     if (parsed === 'help') {
       const { commandLine } = await import('./command-line.js');

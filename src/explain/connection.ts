@@ -4,7 +4,8 @@
  */
 import { ConfigError, type Issue } from '../errors.js';
 import type { IpFamily } from '../model/family.js';
-import { checkInterfaceName, parseDecimal, parseIpAddress, type IpAddress } from '../model/network.js';
+import { checkInterfaceName } from '../model/names.js';
+import { parseDecimal, parseIpAddress, type IpAddress } from '../model/network.js';
 import type { Connection, Direction } from './packet.js';
 
 /** The flags as typed (all optional: each has a default or is needed only sometimes). */

@@ -90,7 +90,8 @@ function flows(config: CaptureConfig, family: IpFamily, pod: string): [string, C
   out.push([`inbound → app port ${appPort}`, inbound(appPort)]);
   if (ports.kind === 'all')
     for (const p of ports.except) out.push([`inbound → excluded port ${p.first}`, inbound(p.first)]);
-  out.push([`inbound → tunnel port ${config.inbound.tunnelPort}`, inbound(config.inbound.tunnelPort)]);
+  const tunnel = config.inbound.tunnelPort.first;
+  out.push([`inbound → tunnel port ${tunnel}`, inbound(tunnel)]);
   for (const nic of config.interfaces.virtual)
     out.push([
       `from -k ${nic} → a service`,

@@ -5,10 +5,11 @@
  */
 import { FAMILY } from '../model/family.js';
 import type { Match } from '../model/netfilter.js';
+import { formatPortRange } from '../model/network.js';
 import { append, because, insert } from './builder.js';
 import { destinationPortMatches, portsOf, portsText } from './compact.js';
 import { proxyOwners, type PlanContext } from './context.js';
-import { dport, dst, jump, LO_IN, LO_OUT, mark, ownerOf, port, RETURN, src, TCP } from './matches.js';
+import { dport, dst, jump, LO_IN, LO_OUT, mark, ownerOf, RETURN, src, TCP } from './matches.js';
 
 /** Marks proxy→app traffic over lo in TPROXY mode, so the reply is not diverted again. */
 const OUTBOUND_MARK = 1338;
@@ -17,12 +18,12 @@ const RELATED_ESTABLISHED: Match = { kind: 'conntrack', states: ['RELATED', 'EST
 
 /** The nat chains that always exist, even when nothing jumps to them. */
 export function natRedirectChains({ config, rules }: PlanContext): void {
-  const tunnel = config.inbound.tunnelPort;
+  const tunnel = formatPortRange(config.inbound.tunnelPort);
   rules.both(
     append(
       'nat',
       'ISTIO_INBOUND',
-      [TCP, dport(port(tunnel))],
+      [TCP, dport(config.inbound.tunnelPort)],
       RETURN,
       because(`-e ${tunnel}`, `the HBONE tunnel port ${tunnel} is never captured`),
     ),
@@ -71,12 +72,12 @@ export function inboundCapture(ctx: PlanContext): void {
   if (config.strict && interception.mode === 'tproxy') {
     // Upstream exempts the tunnel port only in nat ISTIO_INBOUND, which TPROXY mode never
     // jumps to, so HBONE traffic to 15008 is captured to 15006.
-    const tunnel = config.inbound.tunnelPort;
+    const tunnel = formatPortRange(config.inbound.tunnelPort);
     rules.both(
       append(
         'mangle',
         'ISTIO_INBOUND',
-        [TCP, dport(port(tunnel))],
+        [TCP, dport(config.inbound.tunnelPort)],
         RETURN,
         because(`--strict -e ${tunnel}`, `the HBONE tunnel port ${tunnel} is never captured`),
       ),

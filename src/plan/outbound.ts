@@ -50,7 +50,7 @@ export function proxyOwnerRules(ctx: PlanContext): void {
   const include = config.outbound.cidrs.include;
   // Any loopback address in the include list (either family) drops the "app over lo" RETURN in both.
   const includesLoopback = include !== 'all' && include.some((cidr) => isLoopbackAddress(cidr.address));
-  const tunnel = port(config.inbound.tunnelPort);
+  const tunnel = config.inbound.tunnelPort;
   for (const owner of proxyOwners(config)) {
     const setting = `-${owner.kind === 'uid' ? 'u' : 'g'} ${owner.id}`;
     const exemptPorts: Match =

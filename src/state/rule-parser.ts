@@ -12,7 +12,8 @@
 import type { IpFamily } from '../model/family.js';
 import type { KernelChain, KernelMatch, KernelRule, KernelTables, KernelTarget } from '../model/kernel-rule.js';
 import { TABLES, type TableName } from '../model/netfilter.js';
-import { type Cidr, parseCidr, parseIpAddress, parsePortRange, type PortRange } from '../model/network.js';
+import { type Cidr, parseCidr, parseIpAddress, type PortRange } from '../model/network.js';
+import { parsePortItem } from '../model/ports.js';
 import { parseSaveTables } from './save-parser.js';
 
 /** A dump read: its family, its tables, and the lines it could not read at all. */
@@ -60,6 +61,12 @@ function markValue(text: string | undefined): { mark: number; mask?: number } | 
   const m = mask === undefined ? undefined : number(mask);
   if (mark === undefined || extra !== undefined || (mask !== undefined && m === undefined)) return undefined;
   return m === undefined ? { mark } : { mark, mask: m };
+}
+
+/** A port or range as save prints it (`80`, `1000:2000`). */
+function parsePortRange(text: string): PortRange | string {
+  const port = parsePortItem(text);
+  return typeof port === 'string' ? port : { first: port.first, last: port.last };
 }
 
 function ports(text: string | undefined): PortRange[] | undefined {
