@@ -74,7 +74,7 @@ describe('istio-iptables explain', () => {
     const { stdout, code } = await runCli(['explain', ...CAPTURE, '--direction=inbound', '--dst=192.0.2.10:8080']);
     expect(code).toBe(0);
     expect(stdout).toContain(
-      'plan, ipv4: inbound tcp 192.0.2.10:40000 → 192.0.2.10:8080 (in eth0)\n  nat PREROUTING\n',
+      'plan, ipv4: inbound tcp 203.0.113.7:40000 → 192.0.2.10:8080 (in eth0)\n  nat PREROUTING\n',
     );
     expect(stdout).toContain('    - -A ISTIO_INBOUND -p tcp --dport 15008 -j RETURN  [-e 15008: ');
     expect(stdout).toContain(

@@ -36,11 +36,15 @@ export function parseEndpoint(text: string): { address: IpAddress; port?: number
   return { address, port };
 }
 
-const DEFAULT_SOURCE: Readonly<Record<IpFamily, string>> = { ipv4: '192.0.2.10', ipv6: '2001:db8::10' };
+/** Sources when none is given: the pod (for outbound, without known own addresses), a peer (inbound). */
+const DEFAULT_SOURCE: Readonly<Record<Direction, Readonly<Record<IpFamily, string>>>> = {
+  outbound: { ipv4: '192.0.2.10', ipv6: '2001:db8::10' },
+  inbound: { ipv4: '203.0.113.7', ipv6: '2001:db8:7::7' },
+};
 
 /**
  * Builds the connection. Defaults: outbound, tcp; the source is the pod (its first address of
- * the destination's family) for outbound and a documentation address for inbound; the source
+ * the destination's family) for outbound and a documentation address (a peer) for inbound; the source
  * port 40000; inbound arrives on eth0; outbound leaves through lo for loopback destinations and
  * the pod's own addresses, else through eth0.
  */
@@ -59,7 +63,10 @@ export function parseConnection(flags: ConnectionFlags, own: OwnAddresses): Conn
   const family: IpFamily = typeof dst === 'string' ? 'ipv4' : dst.address.family;
 
   const ownOfFamily = own.find((a) => a.family === family);
-  const defaultSource = direction === 'outbound' && ownOfFamily ? ownOfFamily.text : DEFAULT_SOURCE[family];
+  const defaultSource =
+    direction === 'outbound' && ownOfFamily
+      ? ownOfFamily.text
+      : (DEFAULT_SOURCE[direction] ?? DEFAULT_SOURCE.outbound)[family];
   const src = parseEndpoint(flags.src ?? defaultSource);
   if (typeof src === 'string') fail('--src', flags.src ?? '', src);
   else if (src.address.family !== family) fail('--src', flags.src ?? '', `not an ${family} address, as --dst is`);

@@ -74,7 +74,7 @@ Connection:
   --direction outbound|inbound   default outbound
   --protocol tcp|udp             default tcp
   --dst ADDR:PORT                needed; IPv6 as [ADDR]:PORT
-  --src ADDR[:PORT]              default: the pod (--host-ip) for outbound, port 40000
+  --src ADDR[:PORT]              default: the pod (--host-ip) for outbound, 203.0.113.7 for inbound; port 40000
   --uid N, --gid N               the sending process (outbound)
   --in-interface NAME            inbound; default eth0
   --out-interface NAME           outbound; default lo for loopback and the pod's own address, else eth0
