@@ -3,7 +3,7 @@
  * the rules are applied into a pod namespace (test/support/traffic.ts), real connections are
  * opened, and where each lands (which listener, which original destination) must be exactly
  * what `explain --json` of the plan predicted: redirect to 15001/15006/15053, TPROXY to 15006
- * with the destination kept, or untouched. The same namespace's live rules
+ * with the destination kept, or untouched; a KubeVirt VM's traffic (-k) included. The same namespace's live rules
  * (`--network-namespace`) and fresh iptables-save dumps of it (`--from-save`) must then decide
  * every flow of `--report` as the plan does.
  */
@@ -36,6 +36,8 @@ interface Setting {
   readonly mode: Mode;
   /** Besides the ports and owners every setting has; `nic` is the pod's second link. */
   readonly args: (nic: string) => string[];
+  /** Whether the VM's traffic (from the peer over the second link, to nobody's address) is a flow. */
+  readonly vm?: true;
 }
 
 const SETTINGS: readonly Setting[] = [
@@ -96,6 +98,18 @@ const SETTINGS: readonly Setting[] = [
       nic,
     ],
   },
+  {
+    name: 'REDIRECT, the second link a KubeVirt interface (-k)',
+    mode: 'REDIRECT',
+    args: (nic) => ['-b', '*', '-i', '*', '-k', nic],
+    vm: true,
+  },
+  {
+    name: 'TPROXY, the second link a KubeVirt interface (-k)',
+    mode: 'TPROXY',
+    args: (nic) => ['-b', '*', '-i', '*', '-k', nic],
+    vm: true,
+  },
 ];
 
 const common = (mode: Mode) => ['-p', '15001', '-z', '15006', '-u', '1337', '-g', '1337', '-m', mode];
@@ -111,7 +125,7 @@ interface Flow {
 }
 
 /** Every flow, for one family; `main`/`second` are the pod's links. */
-function flows(n: Addresses, main: string, second: string): Flow[] {
+function flows(n: Addresses, main: string, second: string, vm: boolean): Flow[] {
   const at = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
   const out = (what: string, who: Who, proto: 'tcp' | 'udp', host: string, port: number, via: string): Flow => {
     const id = who === ROOT ? { uid: 0, gid: 0 } : who;
@@ -160,6 +174,8 @@ function flows(n: Addresses, main: string, second: string): Flow[] {
     inbound('peer → pod:9090', n.pod, 9090, main),
     inbound('peer → pod:15008', n.pod, 15008, main),
     inbound('peer → pod2:8080 (second link)', n.pod2, 8080, second),
+    // The peer routes nobody's address to the pod over the second link: a VM's outbound traffic.
+    ...(vm ? [inbound('VM → nowhere:80 (second link)', n.nowhere, 80, second)] : []),
   ];
 }
 
@@ -214,7 +230,7 @@ describe.skipIf(kernelSkipReason)('explain predicts where real connections land'
           const predicted: Record<string, unknown> = {};
           const observed: Record<string, unknown> = {};
           for (const family of ['ipv4', 'ipv6'] as const satisfies readonly Family[]) {
-            for (const flow of flows(NET[family], pair.links.main.pod, pair.links.second.pod)) {
+            for (const flow of flows(NET[family], pair.links.main.pod, pair.links.second.pod, setting.vm === true)) {
               const key = `${family} ${flow.what}`;
               const explained = await runCli(['explain', ...capture, ...flow.explain, '--json']);
               expect(explained.code, explained.stderr).toBe(0);
