@@ -3,9 +3,9 @@
  * the rules are applied into a pod namespace (test/support/traffic.ts), real connections are
  * opened, and where each lands (which listener, which original destination) must be exactly
  * what `explain --json` of the plan predicted: redirect to 15001/15006/15053, TPROXY to 15006
- * with the destination kept, or untouched; a KubeVirt VM's traffic (-k) included. The same namespace's live rules
- * (`--network-namespace`) and fresh iptables-save dumps of it (`--from-save`) must then decide
- * every flow of `--report` as the plan does.
+ * with the destination kept, or untouched; a KubeVirt VM's traffic (-k) included. The same
+ * namespace's live rules (`--network-namespace`) and fresh iptables-save dumps of it
+ * (`--from-save`) must then decide every flow of `--report` as the plan does.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
