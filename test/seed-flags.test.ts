@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseRuleSpec } from '../src/state/rule-parser.js';
 import { runCli } from './support/cli.js';
 
 const INJECTOR = ['-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*'];
@@ -106,6 +107,23 @@ describe('--iptables-trace-logging', () => {
       expect(next.startsWith(twin.slice(0, twin.indexOf(' -j NFLOG')))).toBe(true);
       expect(next).not.toContain('NFLOG');
     }
+  });
+});
+
+describe('--iptables-trace-logging and explain', () => {
+  it('reads a twin back from iptables-save as an NFLOG target, which a packet walks past', async () => {
+    const spec = '-p tcp -j NFLOG --nflog-prefix JumpInbound --nflog-group 1337 --nflog-size 20'.split(' ');
+    expect(parseRuleSpec(spec, new Set()).target).toEqual({
+      kind: 'nflog',
+      prefix: 'JumpInbound',
+      group: 1337,
+      size: 20,
+    });
+    const argv = [...INJECTOR, '--enable-inbound-ipv6=false', '--host-ip', '192.0.2.10', '--dst', '198.51.100.5:80'];
+    const result = await runCli(['explain', ...argv, '--iptables-trace-logging', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ outcome: 'redirect', toPort: 15001 });
+    expect(result.stdout).toContain('--nflog-prefix JumpOutbound');
   });
 });
 

@@ -69,12 +69,23 @@ export type TraceKind =
   | 'KubevirtCommand'
   | 'ExcludeInterfaceCommand';
 
+/**
+ * Why the planner wrote a rule: the setting a user would change (as typed on the command
+ * line, e.g. `-d 15021`), and what the rule does, in words. Data for `explain`; never rendered.
+ */
+export interface RuleOrigin {
+  readonly setting: string;
+  readonly why: string;
+}
+
 /** A rule in one table and chain. */
 export interface Rule {
   readonly table: TableName;
   readonly chain: ChainName;
   readonly matches: readonly Match[];
   readonly target: Target;
+  /** Provenance for `explain`; not part of the rule's text. */
+  readonly origin?: RuleOrigin;
 }
 
 /**
