@@ -6,6 +6,9 @@ import { applyCapture } from '../exec/apply.js';
 import { netnsHostFacts } from '../exec/host-facts.js';
 import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
+import { watchInterrupts } from '../exec/interrupt.js';
+import { withNamespaceLock } from '../exec/lock.js';
+import { checkPrograms } from '../exec/preflight.js';
 import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
 import { legacyTablesIn, localHostFacts, localLegacyTables } from './host-facts.js';
@@ -24,14 +27,25 @@ export async function applyForReal(
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
-    await applyCapture(plan, options, {
-      runner: processRunner,
-      log,
-      retry: { attempts: 4, delayMs: 250, sleep: realSleep },
-      // The kernel's table list tells whether legacy can hold rules, which spares the legacy
-      // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
-      // only whether legacy is loaded at all.
-      legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
+    checkPrograms(plan, options);
+    // Everything the run does to the namespace happens under its lock; a signal lets the
+    // change under way finish, then rolls back (exec/interrupt.ts).
+    await withNamespaceLock(processRunner, options.networkNamespace, options.lockTimeoutMs, async (runner) => {
+      const interrupts = watchInterrupts();
+      try {
+        await applyCapture(plan, options, {
+          runner: interrupts.wrap(runner),
+          log,
+          retry: { attempts: 4, delayMs: 250, sleep: realSleep },
+          // The kernel's table list tells whether legacy can hold rules, which spares the legacy
+          // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
+          // only whether legacy is loaded at all.
+          legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
+        });
+        if (interrupts.received) log(`${interrupts.received} came after the run's last change; it finished`);
+      } finally {
+        interrupts.dispose();
+      }
     });
   }
   if (!options.runValidation) return;

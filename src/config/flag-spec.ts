@@ -275,7 +275,7 @@ export const FLAG_SPECS = [
     undefined,
     ['CNI_MODE'],
     'CNI_MODE',
-    'Running from a CNI agent on the node: use a namespace-scoped iptables lock.',
+    "Upstream's CNI-agent switch, accepted for compatibility. Every run already behaves so: it takes its network namespace's own lock, and legacy's xtables lock is per namespace from outside.",
   ),
   boolFlag(
     'reconcile',
@@ -393,6 +393,16 @@ export const FLAG_SPECS = [
       ['ISTIO_IPTABLES_COMPACT_RULES'],
       undefined,
       "Fewer rules, same effect: merge overlapping and adjacent CIDRs (-x, -i) per family, and group port lists (-b, -d, -o, -q) into multiport rules of up to 15 ports. The output then differs from upstream's.",
+    ),
+  ),
+  extension(
+    stringFlag(
+      'lock-timeout',
+      undefined,
+      ['ISTIO_IPTABLES_LOCK_TIMEOUT'],
+      'LOCK_TIMEOUT',
+      '30s',
+      "How long a run waits for its network namespace's lock, and legacy iptables for its xtables lock (Go duration). 0: do not wait.",
     ),
   ),
   extension(

@@ -87,7 +87,9 @@ class Iptables {
     };
     const result = await retry(
       () => this.runner.run(command),
-      (r) => backend.variant === 'legacy' && r.exitCode === XTABLES_RESOURCE_PROBLEM,
+      // With --wait, iptables has waited for the lock itself: another wait would only double it.
+      (r) =>
+        backend.variant === 'legacy' && backend.writeSuffix.length === 0 && r.exitCode === XTABLES_RESOURCE_PROBLEM,
       {
         ...this.deps.retry,
         onRetry: (attempt, delayMs) =>
@@ -119,6 +121,7 @@ function detectOptions(family: IpFamily, options: RunOptions, deps: ApplyDeps): 
   const legacyTables = deps.legacyTables?.(family);
   return {
     forced: options.iptables,
+    lockWaitSeconds: Math.ceil(options.lockTimeoutMs / 1000),
     ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
     ...(legacyTables === undefined ? {} : { legacyTables }),
   };
