@@ -261,14 +261,18 @@ describe('applying with a recording runner', () => {
       { line: 'iptables-legacy-save', result: { stdout: legacy } },
       { line: 'iptables-nft-save' },
       { line: 'iptables-legacy-restore --noflush --wait=3', result: busy },
-      // The rollback of a restore that may have committed a table: refused by the lock too.
-      { line: 'iptables-legacy-restore --wait=3', result: busy },
+      // Legacy takes its lock per table: the state tells whether a table was committed first.
+      { line: 'iptables-legacy-save', result: { stdout: legacy } },
     ]);
     sleeps.length = 0;
-    const error = await applyCapture(plan, options, deps(runner)).catch((e: unknown) => e);
+    const log: string[] = [];
+    const error = await applyCapture(plan, options, deps(runner, log)).catch((e: unknown) => e);
     runner.assertDone();
     expect(sleeps).toEqual([]);
     expect(String(error)).toContain('Stopped waiting after 3s');
+    // No rollback restore, which would wait for the lock again and fail the same way.
+    expect(String(error)).not.toContain('rollback failed');
+    expect(log.at(-1)).toBe('ipv4: unchanged, nothing to roll back');
   });
 
   test('nft exiting 4 (a commit the kernel refused: nft has no lock) is not retried, and the error names the line', async () => {
@@ -315,7 +319,10 @@ describe('applying with a recording runner', () => {
       { line: 'ip6tables-nft-save' },
       { line: 'iptables-nft-restore --noflush' },
       { line: 'ip6tables-nft-restore --noflush', result: failed },
-      // The rollback restores the nat table exactly as it was, replacing (not --noflush) it.
+      // IPv6 is read unchanged by its failed restore: nothing to roll back there.
+      { line: 'ip6tables-nft-save' },
+      // IPv4 changed: the rollback restores the nat table exactly as it was, replacing (not --noflush) it.
+      { line: 'iptables-nft-save', result: { stdout: savedOnto(before, renderRestore(plan.rulesets[0]!)) } },
       { line: 'iptables-nft-restore', input: before },
     ]);
     const error = await applyCapture(plan, options, deps(runner, log)).catch((e: unknown) => e);
@@ -325,6 +332,11 @@ describe('applying with a recording runner', () => {
     );
     expect(isIptablesError(error) && error.code).toBe('RESTORE_FAILED');
     expect(String(error)).toContain('payload line 3: -N ISTIO_REDIRECT');
+    expect(String(error)).not.toContain('rollback failed');
+    expect(log.slice(-2)).toEqual([
+      'ipv6: unchanged, nothing to roll back',
+      'ipv4: rolled back to the state before this run',
+    ]);
   });
 
   test('a read-back that differs from the plan fails the run and rolls back', async () => {
@@ -343,10 +355,12 @@ describe('applying with a recording runner', () => {
       { line: 'iptables-nft-save', result: { stdout: NAT_BEFORE } },
       { line: 'iptables-nft-restore --noflush' },
       { line: 'iptables-nft-save', result: { stdout: readBack } },
+      { line: 'iptables-nft-save', result: { stdout: readBack } },
       { line: 'iptables-nft-restore', input: NAT_BEFORE },
     ]);
     const error = await applyCapture(plan, options, deps(runner)).catch((e: unknown) => e);
     runner.assertDone();
+    expect(String(error)).not.toContain('rollback failed');
     expect(isIptablesError(error) && error.code).toBe('VERIFY_FAILED');
     expect(String(error)).toContain('nat ISTIO_OUTPUT: rule 9 should be `-A ISTIO_OUTPUT -j ISTIO_REDIRECT`');
   });

@@ -263,6 +263,14 @@ async function inOrder<T>(promises: readonly Promise<T>[]): Promise<T[]> {
   return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
+/** A table's chains and rules, comparable as text; built-in chains without rules left out (an empty table is no change). */
+function tableText(state: NetfilterState, table: TableName): string {
+  return [...(state.get(table) ?? [])]
+    .filter(([chain, rules]) => rules.length > 0 || !isBuiltinChain(chain))
+    .map(([chain, rules]) => [chain, ...rules.map((rule) => rule.key)].join('\n'))
+    .join('\n\n');
+}
+
 async function rollback(
   applied: readonly { run: FamilyRun; tables: TableName[] }[],
   iptables: Iptables,
@@ -271,6 +279,16 @@ async function rollback(
   const problems: string[] = [];
   for (const { run, tables } of [...applied].reverse()) {
     try {
+      // A restore that failed before changing anything (legacy's lock not taken, a refused
+      // payload) needs no rollback, which would only repeat its failure (and its lock wait).
+      const now = await iptables.save(run.backend).then(
+        (text) => parseSave(text, deps.canonical),
+        () => undefined,
+      );
+      if (now && tables.every((table) => tableText(now, table) === tableText(run.live, table))) {
+        deps.log(`${run.ruleset.family}: unchanged, nothing to roll back`);
+        continue;
+      }
       await iptables.restore(run.backend, rollbackPayload(run.before, tables), false);
       deps.log(`${run.ruleset.family}: rolled back to the state before this run`);
     } catch (error) {
