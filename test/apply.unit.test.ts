@@ -248,6 +248,23 @@ describe('applying with a recording runner', () => {
     expect(log.join('\n')).toContain('waiting 200 ms');
   });
 
+  test('--lock-timeout comes from the flag, its env var, or the config key LOCK_TIMEOUT (Go nanoseconds); default 30s', () => {
+    const timeout = (
+      input: Omit<Parameters<typeof resolveSettings>[0], 'flags'> & { flags?: Record<string, string> },
+    ) =>
+      toCaptureConfig(
+        resolveSettings({
+          flags: { 'enable-inbound-ipv6': false, 'proxy-uid': '1337', 'proxy-gid': '1337', ...input.flags },
+          env: input.env,
+          ...(input.config ? { config: input.config } : {}),
+        }).settings,
+      ).options.lockTimeoutMs;
+    expect(timeout({ env: {} })).toBe(30_000);
+    expect(timeout({ env: {}, flags: { 'lock-timeout': '1m30s' } })).toBe(90_000);
+    expect(timeout({ env: { ISTIO_IPTABLES_LOCK_TIMEOUT: '250ms' } })).toBe(250);
+    expect(timeout({ env: {}, config: { LOCK_TIMEOUT: 2_500_000_000 } })).toBe(2500);
+  });
+
   test('with --wait (set from --lock-timeout), iptables waited itself: a held xtables lock is not waited for again', async () => {
     const { config, options } = parse({ ...REDIRECT, 'lock-timeout': '2500ms' });
     const plan = planCapture(config);

@@ -254,6 +254,15 @@ const table: Record<string, Row[]> = {
     ...rows('--host-ip', '--host-ip', ['1.2.3', '10.0.0.1/32']),
     { title: 'PROBE_TIMEOUT env', argv: BASE, env: { PROBE_TIMEOUT: 'abc' }, expect: [env('PROBE_TIMEOUT', 'abc')] },
   ],
+  'lock timeout': [
+    ...rows('--lock-timeout', '--lock-timeout', ['30', '-1s', 'abc', '30 s']),
+    {
+      title: 'ISTIO_IPTABLES_LOCK_TIMEOUT env',
+      argv: BASE,
+      env: { ISTIO_IPTABLES_LOCK_TIMEOUT: 'soon' },
+      expect: [env('ISTIO_IPTABLES_LOCK_TIMEOUT', 'soon')],
+    },
+  ],
   'booleans in env vars': [
     { title: 'REDIRECT_DNS=yes', argv: BASE, env: { REDIRECT_DNS: 'yes' }, expect: [env('REDIRECT_DNS', 'yes')] },
     {

@@ -135,6 +135,11 @@ describe.skipIf(kernelSkipReason)('runs at once into one namespace', () => {
             `error: another run is working on network namespace ${held.path}: gave up waiting for its lock after 0.5s (held by pid ${holder.pid} (sleep))`,
           );
           expect(await snapshot(held)).toBe(before);
+          // Runs that change nothing take no lock.
+          for (const flag of ['--dry-run', '--skip-rule-apply']) {
+            const unlocked = await runTool([...args, flag, '--lock-timeout', '0', '--network-namespace', held.path]);
+            expect(unlocked.code, unlocked.stderr).toBe(0);
+          }
         } finally {
           holder.kill('SIGKILL');
           await holder.catch(() => undefined);
