@@ -135,6 +135,12 @@ describe.skipIf(kernelSkipReason)('runs at once into one namespace', () => {
             `error: another run is working on network namespace ${held.path}: gave up waiting for its lock after 0.5s (held by pid ${holder.pid} (sleep))`,
           );
           expect(await snapshot(held)).toBe(before);
+          // A run inside the namespace (an init container) locks it by /proc/self/ns/net: the same lock.
+          const inside = await sh('nsenter', [`--net=${held.path}`, BIN, ...args, '--lock-timeout', '0'], {
+            reject: false,
+          });
+          expect(inside.code).toBe(1);
+          expect(inside.stderr).toContain('error: another run is working on this network namespace');
           // Runs that change nothing take no lock.
           for (const flag of ['--dry-run', '--skip-rule-apply']) {
             const unlocked = await runTool([...args, flag, '--lock-timeout', '0', '--network-namespace', held.path]);
