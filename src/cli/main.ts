@@ -3,18 +3,18 @@
  * messages; everything it calls throws typed errors and never exits.
  */
 import { writeFileSync } from 'node:fs';
-import { ConfigError, formatIssue, isIptablesError, type ErrorCode, type Issue } from '../errors.js';
+import { ConfigError, type ErrorCode, formatIssue, type Issue, isConfigError, isIptablesError } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
 import { resolveSettings } from '../config/settings.js';
 import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.js';
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
-import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './options.js';
+import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
-export const EXIT = {
+const EXIT = {
   ok: 0,
   failure: 1,
   usage: 2,
@@ -24,7 +24,6 @@ export const EXIT = {
 
 const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   CONFIG_INVALID: EXIT.usage,
-  UNSUPPORTED: EXIT.usage,
   HOST_FACT_UNAVAILABLE: EXIT.failure,
   COMMAND_FAILED: EXIT.failure,
   RESTORE_FAILED: EXIT.failure,
@@ -120,7 +119,7 @@ function writeTranscript(path: string, text: string): void {
 }
 
 /** Flags, file, env and machine → validated configuration. */
-export async function loadConfiguration(
+async function loadConfiguration(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo,
@@ -173,13 +172,16 @@ export async function main(
       log(`internal error: ${(error as Error)?.stack ?? String(error)}`);
       return EXIT.failure;
     }
-    if (error instanceof ConfigError) {
+    if (isConfigError(error)) {
       log(`error: invalid configuration (${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}):`);
       for (const issue of error.issues) log(`  ${formatIssue(issue)}`);
       log('Run with --help for the flags.');
     } else {
       log(`error: ${error.message}`);
+      if (error.code === 'DRIFT_NOT_RECONCILED')
+        log('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
     }
+    for (const problem of error.rollbackProblems) log(`  ${problem}`);
     return EXIT_BY_CODE[error.code];
   }
 }

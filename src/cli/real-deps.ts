@@ -1,9 +1,10 @@
 /** The real process-running dependencies of the CLI (the process runner binds to node at its first command). */
+import { fileURLToPath } from 'node:url';
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { applyCapture } from '../exec/apply.js';
-import { netnsHostFacts } from '../exec/host-facts.js';
+import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts } from '../exec/host-facts.js';
 import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { watchInterrupts } from '../exec/interrupt.js';
@@ -11,7 +12,12 @@ import { withNamespaceLock } from '../exec/lock.js';
 import { checkPrograms } from '../exec/preflight.js';
 import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
-import { legacyTablesIn, localHostFacts, localLegacyTables } from './host-facts.js';
+
+/**
+ * The probe script, beside this file both in the tsc output (dist/cli) and in the bundle
+ * (dist/bundle/cli): worked out when a validation runs, not at every start.
+ */
+export const probeScript = (): string => fileURLToPath(new URL('../cli/probe.js', import.meta.url));
 
 export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
   await checkNetnsPath(netns);
@@ -27,21 +33,34 @@ export async function applyForReal(
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
+    const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply, lockTimeoutMs } = options;
+    const where = networkNamespace ? { networkNamespace } : {};
     checkPrograms(plan, options);
     // Everything the run does to the namespace happens under its lock; a signal lets the
     // change under way finish, then rolls back (exec/interrupt.ts).
-    await withNamespaceLock(processRunner, options.networkNamespace, options.lockTimeoutMs, async (runner) => {
+    await withNamespaceLock(processRunner, networkNamespace, lockTimeoutMs, async (runner) => {
       const interrupts = watchInterrupts();
       try {
-        await applyCapture(plan, options, {
-          runner: interrupts.wrap(runner),
-          log,
-          retry: { attempts: 4, delayMs: 250, sleep: realSleep },
-          // The kernel's table list tells whether legacy can hold rules, which spares the legacy
-          // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
-          // only whether legacy is loaded at all.
-          legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
-        });
+        await applyCapture(
+          plan,
+          {
+            iptables,
+            ...where,
+            cleanupOnly,
+            reconcile,
+            forceApply,
+            lockWaitSeconds: Math.ceil(lockTimeoutMs / 1000),
+          },
+          {
+            runner: interrupts.wrap(runner),
+            log,
+            retry: { attempts: 4, delayMs: 250, sleep: realSleep },
+            // The kernel's table list tells whether legacy can hold rules, which spares the legacy
+            // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
+            // only whether legacy is loaded at all.
+            legacyTables: networkNamespace ? legacyTablesIn(networkNamespace) : localLegacyTables,
+          },
+        );
         if (interrupts.received) log(`${interrupts.received} came after the run's last change; it finished`);
       } finally {
         interrupts.dispose();
@@ -52,7 +71,8 @@ export async function applyForReal(
   await runValidation(
     netnsRunner(processRunner, options.networkNamespace),
     {
-      ipv6: options.hostIp?.family === 'ipv6',
+      script: probeScript(),
+      family: options.hostIp?.family ?? 'ipv4',
       proxyPort: config.outbound.proxyPort,
       capturePort: config.inbound.capturePort,
       probePort: options.probePort,

@@ -55,7 +55,7 @@ export interface CaptureConfig {
   };
   readonly dropInvalid: boolean;
   /** Used verbatim, as upstream does (`127.0.0.1/8` stays as written). */
-  readonly hostIPv4LoopbackCidr: string;
+  readonly hostIPv4LoopbackCidr: Cidr;
   /**
    * Fix upstream's rule-level bugs instead of copying them: the tunnel port is exempted from
    * TPROXY capture, and DNS from the GID self-redirect. Off by default (byte parity).

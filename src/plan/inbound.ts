@@ -11,7 +11,7 @@ import { proxyOwners, type PlanContext } from './context.js';
 import { dport, dst, jump, LO_IN, LO_OUT, mark, ownerOf, port, RETURN, src, TCP } from './matches.js';
 
 /** Marks proxy→app traffic over lo in TPROXY mode, so the reply is not diverted again. */
-export const OUTBOUND_MARK = 1338;
+const OUTBOUND_MARK = 1338;
 
 const RELATED_ESTABLISHED: Match = { kind: 'conntrack', states: ['RELATED', 'ESTABLISHED'] };
 
