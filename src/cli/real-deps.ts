@@ -3,14 +3,10 @@ import { fileURLToPath } from 'node:url';
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
-import { applyCapture } from '../exec/apply.js';
-import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts } from '../exec/host-facts.js';
+import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
+import { applyExclusively } from '../exec/exclusive-apply.js';
 import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
-import { watchInterrupts } from '../exec/interrupt.js';
-import { withNamespaceLock } from '../exec/lock.js';
-import { checkPrograms } from '../exec/preflight.js';
-import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
 
 /**
@@ -32,41 +28,7 @@ export async function applyForReal(
   const { options, config } = parsed;
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
-  else {
-    const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply, lockTimeoutMs } = options;
-    const where = networkNamespace ? { networkNamespace } : {};
-    checkPrograms(plan, options);
-    // Everything the run does to the namespace happens under its lock; a signal lets the
-    // change under way finish, then rolls back (exec/interrupt.ts).
-    await withNamespaceLock(processRunner, networkNamespace, lockTimeoutMs, async (runner) => {
-      const interrupts = watchInterrupts();
-      try {
-        await applyCapture(
-          plan,
-          {
-            iptables,
-            ...where,
-            cleanupOnly,
-            reconcile,
-            forceApply,
-            lockWaitSeconds: Math.ceil(lockTimeoutMs / 1000),
-          },
-          {
-            runner: interrupts.wrap(runner),
-            log,
-            retry: { attempts: 4, delayMs: 250, sleep: realSleep },
-            // The kernel's table list tells whether legacy can hold rules, which spares the legacy
-            // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
-            // only whether legacy is loaded at all.
-            legacyTables: networkNamespace ? legacyTablesIn(networkNamespace) : localLegacyTables,
-          },
-        );
-        if (interrupts.received) log(`${interrupts.received} came after the run's last change; it finished`);
-      } finally {
-        interrupts.dispose();
-      }
-    });
-  }
+  else await applyExclusively(plan, options, log);
   if (!options.runValidation) return;
   await runValidation(
     netnsRunner(processRunner, options.networkNamespace),

@@ -1,0 +1,37 @@
+/** The plugin's real dependencies: the pod's namespace as host facts, and applying into it. */
+import { statSync, writeFileSync } from 'node:fs';
+import { applyExclusively } from '../exec/exclusive-apply.js';
+import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
+import { withNamespaceLock } from '../exec/lock.js';
+import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
+import { processRunner } from '../exec/process-runner.js';
+import { checkCapture } from './check.js';
+import type { PluginDeps } from './plugin.js';
+
+export const realPluginDeps: PluginDeps = {
+  hostFacts: async (netns) => {
+    await checkNetnsPath(netns);
+    return netnsHostFacts(localHostFacts, netnsRunner(processRunner, netns));
+  },
+  apply: async (plan, parsed, log) => {
+    const { networkNamespace } = parsed.options;
+    if (!networkNamespace) throw new Error('the plugin always names the pod namespace');
+    await checkNetnsPath(networkNamespace);
+    // Overlapping ADDs (a retry, the repair controller) and an init container's run take turns.
+    await applyExclusively(plan, parsed.options, log);
+  },
+  // A check reads only a whole state: never one a run is half-way through.
+  check: (plan, options) =>
+    withNamespaceLock(processRunner, options.networkNamespace, options.lockTimeoutMs, (runner) =>
+      checkCapture(plan, options, runner),
+    ),
+  writeFile: (path, text) => writeFileSync(path, text),
+  namespaceExists: (path) => {
+    try {
+      statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};
