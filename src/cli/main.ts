@@ -3,7 +3,7 @@
  * messages; everything it calls throws typed errors and never exits.
  */
 import { writeFileSync } from 'node:fs';
-import { ConfigError, type ErrorCode, formatIssue, type Issue, isConfigError, isIptablesError } from '../errors.js';
+import { ConfigError, type Issue } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
 import { resolveSettings } from '../config/settings.js';
@@ -13,29 +13,10 @@ import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
 import { configurationDump } from '../config/dump.js';
 import { createLogger, DEFAULT_LOG_SETTINGS, type Logger, microsecondClock, runLogger } from './logging.js';
 import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
+import { EXIT, reportFailure } from './failure.js';
 import { planNotes } from './plan-notes.js';
 
-/** Exit codes, documented in the README. */
-export const EXIT = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
-  /** Upstream's exit code for a failed `--run-validation`. */
-  validation: 126,
-} as const;
-
-const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
-  CONFIG_INVALID: EXIT.usage,
-  HOST_FACT_UNAVAILABLE: EXIT.failure,
-  COMMAND_FAILED: EXIT.failure,
-  RESTORE_FAILED: EXIT.failure,
-  BINARY_NOT_FOUND: EXIT.failure,
-  NAMESPACE_UNAVAILABLE: EXIT.failure,
-  VERIFY_FAILED: EXIT.failure,
-  DRIFT_NOT_RECONCILED: EXIT.failure,
-  NOT_PRIVILEGED: EXIT.failure,
-  VALIDATION_FAILED: EXIT.validation,
-};
+export { EXIT } from './failure.js';
 
 export interface CliIo {
   stdout(text: string): void;
@@ -182,27 +163,6 @@ export async function main(
     return EXIT.ok;
   } catch (error) {
     // After a bad logging flag, `logger` is still the default one.
-    const log = logger;
-    if (!isIptablesError(error)) {
-      log.error(`internal error: ${(error as Error)?.stack ?? String(error)}`);
-      return EXIT.failure;
-    }
-    // One message per failure, several lines each: a JSON log keeps each in one object.
-    const lines: string[] = [];
-    if (isConfigError(error)) {
-      const count = `${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}`;
-      lines.push(
-        `invalid configuration (${count}):`,
-        ...error.issues.map((issue) => `  ${formatIssue(issue)}`),
-        'Run with --help for the flags.',
-      );
-    } else {
-      lines.push(error.message);
-      if (error.code === 'DRIFT_NOT_RECONCILED')
-        lines.push('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
-    }
-    for (const problem of error.rollbackProblems) lines.push(`  ${problem}`);
-    log.error(lines.join('\n'));
-    return EXIT_BY_CODE[error.code];
+    return reportFailure(error, logger);
   }
 }

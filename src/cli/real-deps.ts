@@ -3,12 +3,11 @@ import { fileURLToPath } from 'node:url';
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
-import { applyCapture } from '../exec/apply.js';
 import type { CommandRunner } from '../exec/command.js';
-import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts } from '../exec/host-facts.js';
+import { applyExclusively } from '../exec/exclusive-apply.js';
+import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
 import { processRunner as plainRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
-import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
 import type { Logger } from './logging.js';
 
@@ -47,23 +46,7 @@ export async function applyForReal(plan: CapturePlan, parsed: ParsedConfig, logg
     line.startsWith('warning: ') ? logger.warn(line.slice('warning: '.length)) : logger.info(line);
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
-  else {
-    const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply, restoreFormat } = options;
-    const where = networkNamespace ? { networkNamespace } : {};
-    await applyCapture(
-      plan,
-      { iptables, ...where, cleanupOnly, reconcile, forceApply, restoreFormat },
-      {
-        runner,
-        log,
-        retry: { attempts: 4, delayMs: 250, sleep: realSleep },
-        // The kernel's table list tells whether legacy can hold rules, which spares the legacy
-        // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
-        // only whether legacy is loaded at all.
-        legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
-      },
-    );
-  }
+  else await applyExclusively(plan, options, log, runner);
   if (!options.runValidation) return;
   await runValidation(
     netnsRunner(runner, options.networkNamespace),

@@ -46,6 +46,8 @@ export interface ApplyOptions {
    * rule (per-rule.ts) instead of a restore; the rest of the run is the same. Default true.
    */
   readonly restoreFormat?: boolean;
+  /** Seconds legacy iptables waits for its xtables lock (`--wait=N`); upstream's 30 when absent. */
+  readonly lockWaitSeconds?: number;
 }
 
 export interface ApplyDeps {
@@ -71,6 +73,7 @@ function detectOptions(family: IpFamily, options: ApplyOptions, deps: ApplyDeps)
   return {
     forced: options.iptables,
     ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
+    ...(options.lockWaitSeconds === undefined ? {} : { lockWaitSeconds: options.lockWaitSeconds }),
     ...(legacyTables === undefined ? {} : { legacyTables }),
   };
 }
