@@ -25,7 +25,9 @@ export type ErrorCode =
   | 'VERIFY_FAILED'
   | 'DRIFT_NOT_RECONCILED'
   | 'VALIDATION_FAILED'
-  | 'NOT_PRIVILEGED';
+  | 'NOT_PRIVILEGED'
+  | 'STATE_UNREADABLE'
+  | 'CONFLICT';
 
 /**
  * Marks this tool's errors. `isIptablesError` checks it rather than `instanceof`, which fails
@@ -207,6 +209,60 @@ export class NotPrivilegedError extends IptablesError {
       'NOT_PRIVILEGED',
       `not permitted to change netfilter rules: run as root or with CAP_NET_ADMIN (and CAP_NET_RAW). ${detail}`.trim(),
     );
+  }
+}
+
+/**
+ * A state read the tool cannot fully understand: a table iptables cannot render (`# Table
+ * 'nat' is incompatible`), a line it cannot parse, or a warning it does not know. Nothing is
+ * written on such a read: a rollback to it would put back a misread table.
+ */
+export class UnreadableStateError extends IptablesError {
+  override name = 'UnreadableStateError';
+  /** The table the unreadable line is in, or names; undefined when no table can be told. */
+  readonly table: string | undefined;
+  /** The line as read. */
+  readonly line: string;
+  readonly family: IpFamily | undefined;
+  /** The program whose output it was (`iptables-nft-save`, …). */
+  readonly binary: string | undefined;
+  constructor(detail: { table?: string; line: string; family?: IpFamily; binary?: string }) {
+    const table = detail.table;
+    const from = detail.binary ? `${detail.family ?? ''} ${detail.binary}`.trim() : 'iptables-save';
+    const look = lookCommand(detail.binary, detail.family, table);
+    super(
+      'STATE_UNREADABLE',
+      `${from}: cannot read ${table ? `table ${table}` : 'the state'} completely: ${JSON.stringify(detail.line)}\n` +
+        '  Nothing was changed: a run writes only over state it has read in full.\n' +
+        `  Look at the table with \`${look}\`; rules iptables cannot show (nft-native rules, such as sets) ` +
+        'must be removed or moved to a table of their own before this tool can work here.',
+    );
+    this.table = table;
+    this.line = detail.line;
+    this.family = detail.family;
+    this.binary = detail.binary;
+  }
+}
+
+function lookCommand(binary: string | undefined, family: IpFamily | undefined, table: string | undefined): string {
+  const nftFamily = family === 'ipv6' ? 'ip6' : 'ip';
+  if (binary?.includes('legacy')) return `${binary}${table ? ` -t ${table}` : ''}`;
+  return table ? `nft list table ${nftFamily} ${table}` : `nft list ruleset ${nftFamily}`;
+}
+
+/**
+ * The namespace holds something that conflicts with the plan, which the tool must not take
+ * over or leave beside it: a second copy of the capture, a route table in other use.
+ * `fix` says what to do; the CLI adds the flag names.
+ */
+export class ConflictError extends IptablesError {
+  override name = 'ConflictError';
+  readonly kind: 'other-copy' | 'route-table' | 'fwmark' | 'legacy-unreadable';
+  readonly findings: readonly string[];
+  constructor(kind: ConflictError['kind'], message: string, findings: readonly string[]) {
+    super('CONFLICT', `${message}${findings.map((f) => `\n  ${f}`).join('')}`);
+    this.kind = kind;
+    this.findings = findings;
   }
 }
 

@@ -32,6 +32,8 @@ const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   VERIFY_FAILED: EXIT.failure,
   DRIFT_NOT_RECONCILED: EXIT.failure,
   NOT_PRIVILEGED: EXIT.failure,
+  STATE_UNREADABLE: EXIT.failure,
+  CONFLICT: EXIT.failure,
   VALIDATION_FAILED: EXIT.validation,
 };
 

@@ -18,12 +18,12 @@ import type { CapturePlan } from '../plan/plan-capture.js';
 import { renderRestore, restoreTables } from '../render/restore.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, expectedState, hasOwnedState } from '../state/compare.js';
-import { parseSave, parseSaveTables, stateOf } from '../state/save-parser.js';
+import { stateOf } from '../state/save-parser.js';
 import { cleanupPayload, replacePayload } from '../state/transactions.js';
 import { type DetectOptions, detectBackend, type Variant } from './backend.js';
 import type { CommandRunner } from './command.js';
 import { applyFirstRun } from './first-run.js';
-import { Iptables } from './iptables.js';
+import { Iptables, parseLive } from './iptables.js';
 import { netnsRunner } from './netns.js';
 import { applyNetwork, removeNetwork } from './network.js';
 import type { RetryPolicy } from './retry.js';
@@ -93,7 +93,7 @@ export async function applyCapture(plan: CapturePlan, options: ApplyOptions, dep
       const detecting = detectBackend(runner, ruleset.family, detectOptions(ruleset.family, options, deps));
       const expected = expectedState(ruleset, deps.canonical);
       const { backend, state } = await detecting;
-      const before = parseSaveTables(state, deps.canonical);
+      const before = parseLive(state, backend, deps.canonical);
       return { ruleset, backend, before, live: stateOf(before), expected };
     }),
   );
@@ -155,7 +155,7 @@ async function cleanup(
     .filter((w) => w.payload.text !== '');
   await transact(work, iptables, deps.log, async (applied) => {
     for (const { run } of applied) {
-      const live = parseSave(await iptables.save(run.backend), deps.canonical);
+      const live = stateOf(parseLive(await iptables.save(run.backend), run.backend, deps.canonical));
       if (hasOwnedState(live))
         throw new VerifyError(run.ruleset.family, ['rules of ours are still live after cleanup']);
     }

@@ -2,7 +2,9 @@
  * Running iptables' restore and save for one backend: the retry on legacy's lock and the
  * mapping of a failure to a typed error, in one place for every path of a run.
  */
-import { CommandFailedError, RestoreFailedError } from '../errors.js';
+import { CommandFailedError, isIptablesError, RestoreFailedError, UnreadableStateError } from '../errors.js';
+import type { CanonicalOptions } from '../state/canonical.js';
+import { parseSaveTables } from '../state/save-parser.js';
 import type { Backend } from './backend.js';
 import { type CommandRunner, notPrivileged } from './command.js';
 import { type RetryPolicy, retry } from './retry.js';
@@ -53,5 +55,24 @@ export class Iptables {
     const result = await this.runner.run(command);
     if (result.exitCode !== 0) throw new CommandFailedError([command.file], result.exitCode, result.stderr);
     return result.stdout;
+  }
+}
+
+/**
+ * A backend's save text as tables, or an UnreadableStateError naming the family and the
+ * program when any of it cannot be read (see parseSaveTables).
+ */
+export function parseLive(text: string, backend: Pick<Backend, 'family' | 'binary'>, canonical?: CanonicalOptions) {
+  try {
+    return parseSaveTables(text, canonical);
+  } catch (error) {
+    if (!(isIptablesError(error) && error.code === 'STATE_UNREADABLE')) throw error;
+    const { table, line } = error as UnreadableStateError;
+    throw new UnreadableStateError({
+      ...(table === undefined ? {} : { table }),
+      line,
+      family: backend.family,
+      binary: `${backend.binary}-save`,
+    });
   }
 }

@@ -7,9 +7,9 @@ import type { Ruleset, TableName } from '../model/netfilter.js';
 import { type Payload, renderRollback } from '../render/transactions.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, type ExpectedState } from '../state/compare.js';
-import { type NetfilterState, type ParsedTable, parseSave } from '../state/save-parser.js';
+import { type NetfilterState, type ParsedTable, stateOf } from '../state/save-parser.js';
 import type { Backend } from './backend.js';
-import type { Iptables } from './iptables.js';
+import { type Iptables, parseLive } from './iptables.js';
 
 /** One family of a careful run: what was read before it, and what the plan expects. */
 export interface FamilyRun {
@@ -79,7 +79,7 @@ export async function transact(
 
 /** Reads a family back and throws a VerifyError unless the live rules are the plan. */
 export async function verify(run: FamilyRun, iptables: Iptables, canonical?: CanonicalOptions): Promise<void> {
-  const live = parseSave(await iptables.save(run.backend), canonical);
+  const live = stateOf(parseLive(await iptables.save(run.backend), run.backend, canonical));
   const verdict = compareState(run.expected, live);
   if (verdict.status === 'drift') throw new VerifyError(run.ruleset.family, verdict.differences);
   if (verdict.status === 'clean') throw new VerifyError(run.ruleset.family, ['none of the planned rules is live']);
