@@ -365,6 +365,12 @@ describe('applying with a recording runner', () => {
     const plan = planCapture(config);
     const live = savedFrom(renderRestore(plan.rulesets[0]!));
     const runner = new RecordingRunner([
+      // Before any write: the mark's policy rule and the table are ours (or unused).
+      {
+        line: 'ip rule show',
+        result: { stdout: '0:\tfrom all lookup local\n32765:\tfrom all fwmark 0x539 lookup 133\n' },
+      },
+      { line: 'ip route show table 133', result: { stdout: 'local default dev lo scope host \n' } },
       { line: 'iptables-legacy-save' },
       { line: 'iptables-nft-save', result: { stdout: live } },
       {

@@ -3,7 +3,16 @@
  * messages; everything it calls throws typed errors and never exits.
  */
 import { writeFileSync } from 'node:fs';
-import { ConfigError, type ErrorCode, formatIssue, type Issue, isConfigError, isIptablesError } from '../errors.js';
+import {
+  ConfigError,
+  type ConflictError,
+  type ErrorCode,
+  formatIssue,
+  type IptablesError,
+  type Issue,
+  isConfigError,
+  isIptablesError,
+} from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
 import { resolveSettings } from '../config/settings.js';
@@ -137,6 +146,29 @@ async function loadConfiguration(
   return parsed;
 }
 
+/** What to do about a conflict, in flag names (only the CLI knows them). */
+function conflictFix(error: IptablesError): string[] {
+  if (error.code !== 'CONFLICT') return [];
+  const { kind } = error as ConflictError;
+  switch (kind) {
+    case 'route-table':
+    case 'fwmark':
+      return [
+        '  Choose a route table no one else uses with -r/--istio-inbound-tproxy-route-table (and a free mark with -t/--istio-inbound-tproxy-mark), or remove what is there.',
+      ];
+    case 'other-copy':
+      return [
+        '  Run with --migrate to remove the other copy in the same run, or remove it first (--cleanup-only removes ours from every backend).',
+      ];
+    case 'legacy-unreadable':
+      return ['  Run as root, or force the backend with --force-iptables-binary nft|legacy.'];
+    default: {
+      const never: never = kind;
+      return never;
+    }
+  }
+}
+
 export async function main(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
@@ -180,6 +212,7 @@ export async function main(
       log(`error: ${error.message}`);
       if (error.code === 'DRIFT_NOT_RECONCILED')
         log('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
+      for (const line of conflictFix(error)) log(line);
     }
     for (const problem of error.rollbackProblems) log(`  ${problem}`);
     return EXIT_BY_CODE[error.code];

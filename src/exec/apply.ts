@@ -25,7 +25,7 @@ import type { CommandRunner } from './command.js';
 import { applyFirstRun } from './first-run.js';
 import { Iptables, parseLive } from './iptables.js';
 import { netnsRunner } from './netns.js';
-import { applyNetwork, removeNetwork } from './network.js';
+import { applyNetwork, checkNetwork, removeNetwork } from './network.js';
 import type { RetryPolicy } from './retry.js';
 import { type FamilyRun, inOrder, transact, verify } from './transaction.js';
 
@@ -74,6 +74,8 @@ export async function applyCapture(plan: CapturePlan, options: ApplyOptions, dep
   const runner = netnsRunner(deps.runner, options.networkNamespace);
   const iptables = new Iptables(runner, deps.retry, deps.log);
   if (!options.cleanupOnly) {
+    // TPROXY's table and mark, before the first write (a REDIRECT plan has neither: no process).
+    await checkNetwork(runner, plan.network);
     const applied = await applyFirstRun(plan, {
       runner,
       iptables,
