@@ -5,6 +5,7 @@ import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { applyCapture } from '../exec/apply.js';
 import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts } from '../exec/host-facts.js';
+import { nftInstalled } from '../exec/nft-tables.js';
 import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { realSleep } from '../exec/retry.js';
@@ -30,11 +31,11 @@ export async function applyForReal(
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
-    const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply } = options;
+    const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply, migrate } = options;
     const where = networkNamespace ? { networkNamespace } : {};
     await applyCapture(
       plan,
-      { iptables, ...where, cleanupOnly, reconcile, forceApply },
+      { iptables, ...where, cleanupOnly, reconcile, forceApply, migrate },
       {
         runner: processRunner,
         log,
@@ -43,6 +44,7 @@ export async function applyForReal(
         // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
         // only whether legacy is loaded at all.
         legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
+        nftInstalled: nftInstalled(process.env.PATH),
       },
     );
   }

@@ -374,6 +374,15 @@ export const FLAG_SPECS = [
     }),
   ),
   extension(
+    boolFlag({
+      long: 'migrate',
+      env: ['ISTIO_IPTABLES_MIGRATE'],
+      configKey: 'MIGRATE',
+      describe:
+        'When rules of ours are live in the other iptables backend, remove that copy in the same run (without it, the run stops and changes nothing). --cleanup-only always removes every copy.',
+    }),
+  ),
+  extension(
     stringFlag({
       long: 'host-ip',
       configKey: 'HOST_IP',

@@ -11,7 +11,8 @@
  * 4. read each applied family back and compare with the plan; a difference rolls back too;
  * 5. add the ip rules/routes and ::6 that are missing.
  */
-import { DriftError, VerifyError } from '../errors.js';
+import { ConflictError, DriftError, VerifyError } from '../errors.js';
+import { isOwnedChain } from '../model/chains.js';
 import type { IpFamily } from '../model/family.js';
 import type { Ruleset } from '../model/netfilter.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
@@ -26,6 +27,7 @@ import { applyFirstRun } from './first-run.js';
 import { Iptables, parseLive } from './iptables.js';
 import { netnsRunner } from './netns.js';
 import { applyNetwork, checkNetwork, removeNetwork } from './network.js';
+import { deleteNativeNftTables, nativeNftTables } from './nft-tables.js';
 import type { RetryPolicy } from './retry.js';
 import { type FamilyRun, inOrder, transact, verify } from './transaction.js';
 
@@ -41,6 +43,11 @@ export interface ApplyOptions {
   readonly reconcile: boolean;
   /** Replace rules of ours even when they match the plan. */
   readonly forceApply: boolean;
+  /**
+   * Remove a copy of our rules found in the other backend in the same run; without it such a
+   * copy stops the run (a ConflictError) before anything is written. A cleanup removes every copy.
+   */
+  readonly migrate?: boolean;
 }
 
 export interface ApplyDeps {
@@ -50,6 +57,11 @@ export interface ApplyDeps {
   readonly canonical?: CanonicalOptions;
   /** Whether legacy iptables has tables in the namespace, when known without a process (see DetectOptions). */
   readonly legacyTables?: (family: IpFamily) => boolean | undefined;
+  /**
+   * Whether an `nft` binary is installed (see exec/nft-tables.ts): then the native-nftables
+   * mode's tables are looked for. Without one, nothing could have written them.
+   */
+  readonly nftInstalled?: boolean;
 }
 
 /** What a run did, per family, for logs and tests. */
@@ -73,6 +85,28 @@ function detectOptions(family: IpFamily, options: ApplyOptions, deps: ApplyDeps)
 export async function applyCapture(plan: CapturePlan, options: ApplyOptions, deps: ApplyDeps): Promise<ApplyReport> {
   const runner = netnsRunner(deps.runner, options.networkNamespace);
   const iptables = new Iptables(runner, deps.retry, deps.log);
+  const nftTables = deps.nftInstalled ? await nativeNftTables(runner) : [];
+  if (nftTables.length > 0 && !options.cleanupOnly && !options.migrate)
+    throw new ConflictError(
+      'other-copy',
+      "tables of Istio's native-nftables mode are live: they and this run's iptables rules would both capture traffic. Nothing was changed. Found:",
+      nftTables,
+    );
+  const report = await applyIptables(plan, options, deps, runner, iptables);
+  if (nftTables.length > 0) {
+    await deleteNativeNftTables(runner, nftTables);
+    deps.log(`removed the native-nftables mode's tables: ${nftTables.join(', ')}`);
+  }
+  return report;
+}
+
+async function applyIptables(
+  plan: CapturePlan,
+  options: ApplyOptions,
+  deps: ApplyDeps,
+  runner: CommandRunner,
+  iptables: Iptables,
+): Promise<ApplyReport> {
   if (!options.cleanupOnly) {
     // TPROXY's table and mark, before the first write (a REDIRECT plan has neither: no process).
     await checkNetwork(runner, plan.network);
@@ -90,22 +124,58 @@ export async function applyCapture(plan: CapturePlan, options: ApplyOptions, dep
   }
   // The families' state reads are independent and change nothing: a runner may run them at
   // once (the CLI's runs its commands one at a time, see process-runner.ts).
-  const runs: FamilyRun[] = await inOrder(
+  const read: { run: FamilyRun; copy?: FamilyRun }[] = await inOrder(
     plan.rulesets.map(async (ruleset) => {
       const detecting = detectBackend(runner, ruleset.family, detectOptions(ruleset.family, options, deps));
       const expected = expectedState(ruleset, deps.canonical);
-      const { backend, state } = await detecting;
+      const { backend, state, other } = await detecting;
       const before = parseLive(state, backend, deps.canonical);
-      return { ruleset, backend, before, live: stateOf(before), expected };
+      const run: FamilyRun = { ruleset, backend, before, live: stateOf(before), expected };
+      if (!other) return { run };
+      const otherBefore = parseLive(other.state, other.backend, deps.canonical);
+      const copy: FamilyRun = { ...run, backend: other.backend, before: otherBefore, live: stateOf(otherBefore) };
+      return hasOwnedState(copy.live) ? { run, copy } : { run };
     }),
   );
+  const runs = read.map(({ run }) => run);
+  const copies = read.flatMap(({ copy }) => (copy ? [copy] : []));
+  if (copies.length > 0 && !options.cleanupOnly && !options.migrate)
+    throw new ConflictError(
+      'other-copy',
+      'rules of ours are live in the other iptables backend too: both copies would capture traffic, and the old one would keep a configuration this run replaces. Nothing was changed. Found:',
+      copies.map(describeCopy),
+    );
   return options.cleanupOnly
-    ? cleanup(runs, plan, iptables, runner, deps)
-    : apply(runs, plan, options, iptables, runner, deps);
+    ? cleanup(runs, copies, plan, iptables, runner, deps)
+    : apply(runs, copies, plan, options, iptables, runner, deps);
+}
+
+/** `ipv4 nft: nat ISTIO_INBOUND, ISTIO_OUTPUT; mangle …` */
+function describeCopy(copy: FamilyRun): string {
+  const tables = [...copy.live].flatMap(([table, chains]) => {
+    const owned = [...chains.keys()].filter(isOwnedChain);
+    return owned.length > 0 ? [`${table} ${owned.join(', ')}`] : [];
+  });
+  return `${copy.ruleset.family} ${copy.backend.variant} (${copy.backend.binary}-save): ${tables.join('; ') || 'jumps into our chains'}`;
+}
+
+/** The transaction items that remove copies of ours from the other backend. */
+function removeCopies(copies: readonly FamilyRun[]) {
+  return copies.map((run) => ({ run, payload: cleanupPayload(run.live, run.expected) }));
+}
+
+/** Reads a backend a copy was removed from, and fails unless nothing of ours is left there. */
+async function verifyRemoved(run: FamilyRun, iptables: Iptables, canonical?: CanonicalOptions): Promise<void> {
+  const live = stateOf(parseLive(await iptables.save(run.backend), run.backend, canonical));
+  if (hasOwnedState(live))
+    throw new VerifyError(run.ruleset.family, [
+      `${run.backend.variant}: rules of ours are still live after removing them`,
+    ]);
 }
 
 async function apply(
   runs: readonly FamilyRun[],
+  copies: readonly FamilyRun[],
   plan: CapturePlan,
   options: ApplyOptions,
   iptables: Iptables,
@@ -137,8 +207,17 @@ async function apply(
       report.push({ family, variant, action: 'reconciled' });
     }
   }
+  for (const copy of copies)
+    deps.log(
+      `${copy.ruleset.family} (${copy.backend.variant}): removing the other copy of our rules in the same transaction`,
+    );
+  work.push(...removeCopies(copies));
   await transact(work, iptables, deps.log, async (applied) => {
-    await inOrder(applied.map(({ run }) => verify(run, iptables, deps.canonical)));
+    await inOrder(
+      applied.map(({ run }) =>
+        copies.includes(run) ? verifyRemoved(run, iptables, deps.canonical) : verify(run, iptables, deps.canonical),
+      ),
+    );
     const added = await applyNetwork(runner, plan.network);
     if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
   });
@@ -147,21 +226,18 @@ async function apply(
 
 async function cleanup(
   runs: readonly FamilyRun[],
+  copies: readonly FamilyRun[],
   plan: CapturePlan,
   iptables: Iptables,
   runner: CommandRunner,
   deps: ApplyDeps,
 ): Promise<ApplyReport> {
-  const work = runs
-    .map((run) => ({ run, payload: cleanupPayload(run.live, run.expected) }))
-    .filter((w) => w.payload.text !== '');
+  const work = [...removeCopies(runs), ...removeCopies(copies)].filter((w) => w.payload.text !== '');
   await transact(work, iptables, deps.log, async (applied) => {
-    for (const { run } of applied) {
-      const live = stateOf(parseLive(await iptables.save(run.backend), run.backend, deps.canonical));
-      if (hasOwnedState(live))
-        throw new VerifyError(run.ruleset.family, ['rules of ours are still live after cleanup']);
-    }
+    for (const { run } of applied) await verifyRemoved(run, iptables, deps.canonical);
   });
+  for (const copy of copies)
+    deps.log(`${copy.ruleset.family} (${copy.backend.variant}): removed the other copy of our chains and rules`);
   const problems = await removeNetwork(runner, plan.network);
   for (const problem of problems) deps.log(`warning: ${problem}`);
   for (const run of runs)

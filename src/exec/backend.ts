@@ -25,6 +25,11 @@ export interface Detected {
   readonly backend: Backend;
   /** The save output read during detection: the live state. */
   readonly state: string;
+  /**
+   * The other backend and its state, when it could be read and holds chains of ours: a copy
+   * left by an earlier run, which would keep capturing beside this run's (see apply.ts).
+   */
+  readonly other?: { readonly backend: Backend; readonly state: string };
 }
 
 /** Seconds iptables waits for the xtables lock, as upstream passes it. */
@@ -108,11 +113,22 @@ export async function detectBackend(
     return { backend: { family, variant, binary, writeSuffix, env }, state };
   };
 
+  const withOther = async (chosen: Detected, variant: Variant, state: string | undefined): Promise<Detected> => {
+    // Only a state with chains of ours is of interest (and only then is legacy's version asked).
+    if (state === undefined || !/^:ISTIO_/m.test(state)) return chosen;
+    const other = await backend(`${prefix}-${variant}`, variant, state);
+    return { ...chosen, other: { backend: other.backend, state } };
+  };
   if (options.forced !== 'auto') {
     const binary = `${prefix}-${options.forced}`;
     const result = await save(binary);
     if (!result) throw noBackend(family, tried);
-    return backend(binary, options.forced, result.stdout);
+    const chosen = await backend(binary, options.forced, result.stdout);
+    // The other backend may still hold a copy of ours; legacy cannot when it has no tables.
+    const otherVariant = options.forced === 'nft' ? 'legacy' : 'nft';
+    if (otherVariant === 'legacy' && options.legacyTables === false) return chosen;
+    const other = await runner.run({ file: `${prefix}-${otherVariant}-save`, args: [] }).catch(() => undefined);
+    return withOther(chosen, otherVariant, other?.exitCode === 0 ? other.stdout : undefined);
   }
   // Both reads, independent (a runner may run them at once): one of them is the state, and
   // neither changes anything. The problems of failed reads are listed in this order whichever
@@ -125,8 +141,9 @@ export async function detectBackend(
       : await Promise.all([save(`${prefix}-legacy`), save(`${prefix}-nft`)]);
   const order = [`${prefix}-legacy-save`, `${prefix}-nft-save`];
   tried.sort((a, b) => order.indexOf(a.binary) - order.indexOf(b.binary));
-  if (legacy && hasRules(legacy.stdout)) return backend(`${prefix}-legacy`, 'legacy', legacy.stdout);
-  if (nft) return backend(`${prefix}-nft`, 'nft', nft.stdout);
+  if (legacy && hasRules(legacy.stdout))
+    return withOther(await backend(`${prefix}-legacy`, 'legacy', legacy.stdout), 'nft', nft?.stdout);
+  if (nft) return withOther(await backend(`${prefix}-nft`, 'nft', nft.stdout), 'legacy', legacy?.stdout);
   if (legacy) return backend(`${prefix}-legacy`, 'legacy', legacy.stdout);
   // Distributions that ship only the plain name: ask it which backend it is.
   const plain = await save(prefix);
@@ -149,8 +166,16 @@ export async function nftWithoutItsState(
   options: DetectOptions,
 ): Promise<Backend | undefined> {
   const nft: Backend = { family, variant: 'nft', binary: `${FAMILY[family].iptables}-nft`, writeSuffix: [], env: {} };
-  if (options.forced !== 'auto') return options.forced === 'nft' ? nft : undefined;
-  if (options.legacyTables !== undefined) return options.legacyTables ? undefined : nft;
+  if (options.forced === 'legacy') return undefined;
+  if (options.legacyTables === false) return nft;
+  // Forced, legacy's state tells whether it holds a copy of ours, which the careful way must see.
+  if (options.forced === 'nft') {
+    const legacy = await runner
+      .run({ file: `${FAMILY[family].iptables}-legacy-save`, args: [] })
+      .catch(() => undefined);
+    return legacy?.exitCode === 0 && /^:ISTIO_/m.test(legacy.stdout) ? undefined : nft;
+  }
+  if (options.legacyTables === true) return undefined;
   // An unreadable legacy state counts as none, as in detectBackend.
   const legacy = await runner.run({ file: `${FAMILY[family].iptables}-legacy-save`, args: [] }).catch(() => undefined);
   return legacy?.exitCode === 0 && hasRules(legacy.stdout) ? undefined : nft;
