@@ -201,14 +201,22 @@ export class DriftError extends IptablesError {
   }
 }
 
-/** The tool lacks the privileges it needs (root or CAP_NET_ADMIN). */
+/**
+ * The tool lacks the privileges it needs. `detail` is what was refused; `privileges` says which
+ * of the needed capabilities the process holds (from its CapEff), when known.
+ */
 export class NotPrivilegedError extends IptablesError {
   override name = 'NotPrivilegedError';
-  constructor(detail: string) {
-    super(
-      'NOT_PRIVILEGED',
-      `not permitted to change netfilter rules: run as root or with CAP_NET_ADMIN (and CAP_NET_RAW). ${detail}`.trim(),
-    );
+  readonly missing: readonly string[];
+  constructor(detail: string, privileges?: { readonly description: string; readonly missing: readonly string[] }) {
+    const missing = privileges?.missing ?? [];
+    const why = !privileges
+      ? 'run as root or with CAP_NET_ADMIN (and CAP_NET_RAW).'
+      : missing.length > 0
+        ? `this process (${privileges.description}) needs ${missing.join(' and ')}: add ${missing.length === 1 ? 'it' : 'them'} to the container's securityContext capabilities.`
+        : `this process (${privileges.description}) holds every capability needed, so the refusal comes from elsewhere (a root-only file, a security module, or a user namespace).`;
+    super('NOT_PRIVILEGED', `not permitted to change netfilter rules: ${why} ${detail}`.trim());
+    this.missing = missing;
   }
 }
 

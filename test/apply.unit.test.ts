@@ -202,11 +202,19 @@ describe('applying with a recording runner', () => {
         result: { exitCode: 1, stderr: 'Failed to list table names in /proc/net/ip_tables_names: Permission denied' },
       },
       { line: 'iptables-nft-save', result: denied('iptables-nft-save') },
+      // The table list is root-only; the tables named one by one are read instead.
+      {
+        line: 'iptables-legacy-save -t raw',
+        result: {
+          exitCode: 1,
+          stderr: "iptables-legacy-save: can't initialize iptables table `raw': Permission denied",
+        },
+      },
       { line: 'iptables-save', result: denied('iptables-save') },
     ]);
     const error = await detectBackend(runner, 'ipv4', { forced: 'auto' }).catch((e: unknown) => e);
     expect(isIptablesError(error) && error.code).toBe('NOT_PRIVILEGED');
-    expect(String(error)).toContain('run as root or with CAP_NET_ADMIN');
+    expect(String(error)).toContain('not permitted to change netfilter rules');
     expect(String(error)).toContain('iptables-nft-save: exit 4');
   });
 

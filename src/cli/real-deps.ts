@@ -4,6 +4,8 @@ import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { applyCapture } from '../exec/apply.js';
+import { checkPrivileges } from '../exec/capabilities.js';
+import { privilegesError } from '../exec/command.js';
 import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts } from '../exec/host-facts.js';
 import { nftInstalled } from '../exec/nft-tables.js';
 import { processRunner } from '../exec/process-runner.js';
@@ -31,6 +33,7 @@ export async function applyForReal(
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
+    checkPrivileges(options.networkNamespace !== undefined, privilegesError);
     const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply, migrate } = options;
     const where = networkNamespace ? { networkNamespace } : {};
     await applyCapture(

@@ -4,9 +4,9 @@
  * two rule sets that both see every packet). The state read that decides is kept: it is also
  * the state the re-run check needs, so detection costs no extra process.
  */
-import { BinaryNotFoundError, NotPrivilegedError } from '../errors.js';
+import { BinaryNotFoundError, ConflictError } from '../errors.js';
 import { FAMILY, type IpFamily } from '../model/family.js';
-import { type CommandResult, type CommandRunner, notPrivileged } from './command.js';
+import { type CommandResult, type CommandRunner, notPrivileged, privilegesError } from './command.js';
 
 export type Variant = 'legacy' | 'nft';
 
@@ -70,6 +70,29 @@ export function fnv1a64(text: string): string {
   return hash.toString(16).padStart(16, '0');
 }
 
+/** Legacy's whole-state read lists the tables from a root-only file (mode 9 of the corpus). */
+const TABLE_LIST_DENIED = /_tables_names: Permission denied/;
+
+/** The tables read one by one when the table list is root-only: ours, and filter (anyone's rules). */
+const TABLES_BY_NAME = ['raw', 'mangle', 'nat', 'filter'] as const;
+
+/**
+ * `BINARY-save`'s output. A process with CAP_NET_ADMIN but not uid 0 cannot read legacy's
+ * table list (/proc/net/ip_tables_names is root-only), yet can read each table it names: then
+ * the tables are read one by one (`-t nat`, …), and a failure of any is the result.
+ */
+export async function readSave(runner: CommandRunner, binary: string): Promise<CommandResult> {
+  const whole = await runner.run({ file: `${binary}-save`, args: [] });
+  if (whole.exitCode === 0 || !TABLE_LIST_DENIED.test(whole.stderr)) return whole;
+  let stdout = '';
+  for (const table of TABLES_BY_NAME) {
+    const one = await runner.run({ file: `${binary}-save`, args: ['-t', table] });
+    if (one.exitCode !== 0) return one;
+    stdout += one.stdout;
+  }
+  return { exitCode: 0, stdout, stderr: '' };
+}
+
 export interface DetectOptions {
   readonly forced: 'auto' | Variant;
   readonly netnsPath?: string;
@@ -91,7 +114,7 @@ export async function detectBackend(
   const tried: { binary: string; problem: string }[] = [];
   const save = async (binary: string): Promise<CommandResult | undefined> => {
     try {
-      const result = await runner.run({ file: `${binary}-save`, args: [] });
+      const result = await readSave(runner, binary);
       if (result.exitCode === 0) return result;
       tried.push({
         binary: `${binary}-save`,
@@ -127,7 +150,7 @@ export async function detectBackend(
     // The other backend may still hold a copy of ours; legacy cannot when it has no tables.
     const otherVariant = options.forced === 'nft' ? 'legacy' : 'nft';
     if (otherVariant === 'legacy' && options.legacyTables === false) return chosen;
-    const other = await runner.run({ file: `${prefix}-${otherVariant}-save`, args: [] }).catch(() => undefined);
+    const other = await readSave(runner, `${prefix}-${otherVariant}`).catch(() => undefined);
     return withOther(chosen, otherVariant, other?.exitCode === 0 ? other.stdout : undefined);
   }
   // Both reads, independent (a runner may run them at once): one of them is the state, and
@@ -141,6 +164,15 @@ export async function detectBackend(
       : await Promise.all([save(`${prefix}-legacy`), save(`${prefix}-nft`)]);
   const order = [`${prefix}-legacy-save`, `${prefix}-nft-save`];
   tried.sort((a, b) => order.indexOf(a.binary) - order.indexOf(b.binary));
+  const legacyDenied = tried.find(
+    ({ binary, problem }) => binary === `${prefix}-legacy-save` && notPrivileged(problem),
+  );
+  if (nft && legacyDenied)
+    throw new ConflictError(
+      'legacy-unreadable',
+      `${family}: legacy iptables' state cannot be read by this process, so whether legacy holds rules (which would make it the backend to use) is unknown; nft is not chosen blindly. Nothing was changed. ${privilegesError('').message.replace(/^not permitted to change netfilter rules: /, '')}`,
+      [`${legacyDenied.binary}: ${legacyDenied.problem}`],
+    );
   if (legacy && hasRules(legacy.stdout))
     return withOther(await backend(`${prefix}-legacy`, 'legacy', legacy.stdout), 'nft', nft?.stdout);
   if (nft) return withOther(await backend(`${prefix}-nft`, 'nft', nft.stdout), 'legacy', legacy?.stdout);
@@ -177,7 +209,9 @@ export async function nftWithoutItsState(
   }
   if (options.legacyTables === true) return undefined;
   // An unreadable legacy state counts as none, as in detectBackend.
-  const legacy = await runner.run({ file: `${FAMILY[family].iptables}-legacy-save`, args: [] }).catch(() => undefined);
+  const legacy = await readSave(runner, `${FAMILY[family].iptables}-legacy`).catch(() => undefined);
+  // Refused for lack of privileges: the careful way's detection says so.
+  if (legacy && legacy.exitCode !== 0 && notPrivileged(legacy.stderr)) return undefined;
   return legacy?.exitCode === 0 && hasRules(legacy.stdout) ? undefined : nft;
 }
 
@@ -185,6 +219,6 @@ export async function nftWithoutItsState(
 function noBackend(family: IpFamily, tried: readonly { binary: string; problem: string }[]): Error {
   const denied = tried.filter(({ problem }) => notPrivileged(problem));
   if (denied.length > 0)
-    return new NotPrivilegedError(denied.map(({ binary, problem }) => `${binary}: ${problem}`).join('; '));
+    return privilegesError(denied.map(({ binary, problem }) => `${binary}: ${problem}`).join('; '));
   return new BinaryNotFoundError(family, tried);
 }

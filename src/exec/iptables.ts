@@ -5,7 +5,7 @@
 import { CommandFailedError, isIptablesError, RestoreFailedError, UnreadableStateError } from '../errors.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { parseSaveTables } from '../state/save-parser.js';
-import type { Backend } from './backend.js';
+import { type Backend, readSave } from './backend.js';
 import { type CommandRunner, notPrivileged } from './command.js';
 import { type RetryPolicy, retry } from './retry.js';
 
@@ -51,9 +51,12 @@ export class Iptables {
 
   /** The backend's `-save` output: the live state of every table. */
   async save(backend: Backend): Promise<string> {
-    const command = { file: `${backend.binary}-save`, args: [] };
-    const result = await this.runner.run(command);
-    if (result.exitCode !== 0) throw new CommandFailedError([command.file], result.exitCode, result.stderr);
+    const result = await readSave(this.runner, backend.binary);
+    if (result.exitCode !== 0)
+      throw (
+        notPrivileged(result.stderr) ??
+        new CommandFailedError([`${backend.binary}-save`], result.exitCode, result.stderr)
+      );
     return result.stdout;
   }
 }
