@@ -3,16 +3,7 @@
  * messages; everything it calls throws typed errors and never exits.
  */
 import { writeFileSync } from 'node:fs';
-import {
-  ConfigError,
-  type ConflictError,
-  type ErrorCode,
-  formatIssue,
-  type IptablesError,
-  type Issue,
-  isConfigError,
-  isIptablesError,
-} from '../errors.js';
+import { ConfigError, type ErrorCode, formatIssue, type Issue, isConfigError, isIptablesError } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
 import { resolveSettings } from '../config/settings.js';
@@ -20,6 +11,7 @@ import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
 import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
+import { conflictFix } from './fixes.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
@@ -144,29 +136,6 @@ async function loadConfiguration(
   const parsed = toCaptureConfig(derived.settings, [...file.issues, ...resolved.issues]);
   if (derived.error) throw derived.error;
   return parsed;
-}
-
-/** What to do about a conflict, in flag names (only the CLI knows them). */
-function conflictFix(error: IptablesError): string[] {
-  if (error.code !== 'CONFLICT') return [];
-  const { kind } = error as ConflictError;
-  switch (kind) {
-    case 'route-table':
-    case 'fwmark':
-      return [
-        '  Choose a route table no one else uses with -r/--istio-inbound-tproxy-route-table (and a free mark with -t/--istio-inbound-tproxy-mark), or remove what is there.',
-      ];
-    case 'other-copy':
-      return [
-        '  Run with --migrate to remove the other copy in the same run, or remove it first (--cleanup-only removes ours from every backend).',
-      ];
-    case 'legacy-unreadable':
-      return ['  Run as root, or force the backend with --force-iptables-binary nft|legacy.'];
-    default: {
-      const never: never = kind;
-      return never;
-    }
-  }
 }
 
 export async function main(

@@ -10,9 +10,12 @@
  *    state read in step 1 (transaction.ts);
  * 4. read each applied family back and compare with the plan; a difference rolls back too;
  * 5. add the ip rules/routes and ::6 that are missing.
+ * Before any write: the TPROXY routes (network.ts), a copy of ours in the other backend or the
+ * native-nftables mode's tables (copies.ts) stop the run, or are removed with `migrate`.
+ * Longer than ~200 lines because the run's order (checks, both paths, apply, cleanup) reads
+ * best in one place; what each step does lives in the files named.
  */
-import { ConflictError, DriftError, VerifyError } from '../errors.js';
-import { isOwnedChain } from '../model/chains.js';
+import { ConflictError, DriftError } from '../errors.js';
 import type { IpFamily } from '../model/family.js';
 import type { Ruleset } from '../model/netfilter.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
@@ -20,16 +23,17 @@ import { renderRestore, restoreTables } from '../render/restore.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, expectedState, hasOwnedState } from '../state/compare.js';
 import { stateOf } from '../state/save-parser.js';
-import { cleanupPayload, replacePayload } from '../state/transactions.js';
+import { replacePayload } from '../state/transactions.js';
 import { type DetectOptions, detectBackend, type Variant } from './backend.js';
 import type { CommandRunner } from './command.js';
 import { applyFirstRun } from './first-run.js';
 import { Iptables, parseLive } from './iptables.js';
 import { netnsRunner } from './netns.js';
 import { applyNetwork, checkNetwork, removeNetwork } from './network.js';
-import { deleteNativeNftTables, nativeNftTables } from './nft-tables.js';
+import { deleteNativeNftTables } from './nft-tables.js';
 import type { RetryPolicy } from './retry.js';
 import { type FamilyRun, inOrder, transact, verify } from './transaction.js';
+import { describeCopy, nativeTablesToRemove, removeCopies, verifyRemoved } from './copies.js';
 
 /** What the executor needs to know about a run: where, with which backend, and what it may do. */
 export interface ApplyOptions {
@@ -85,13 +89,9 @@ function detectOptions(family: IpFamily, options: ApplyOptions, deps: ApplyDeps)
 export async function applyCapture(plan: CapturePlan, options: ApplyOptions, deps: ApplyDeps): Promise<ApplyReport> {
   const runner = netnsRunner(deps.runner, options.networkNamespace);
   const iptables = new Iptables(runner, deps.retry, deps.log);
-  const nftTables = deps.nftInstalled ? await nativeNftTables(runner) : [];
-  if (nftTables.length > 0 && !options.cleanupOnly && !options.migrate)
-    throw new ConflictError(
-      'other-copy',
-      "tables of Istio's native-nftables mode are live: they and this run's iptables rules would both capture traffic. Nothing was changed. Found:",
-      nftTables,
-    );
+  const nftTables = deps.nftInstalled
+    ? await nativeTablesToRemove(runner, options.cleanupOnly || !!options.migrate)
+    : [];
   const report = await applyIptables(plan, options, deps, runner, iptables);
   if (nftTables.length > 0) {
     await deleteNativeNftTables(runner, nftTables);
@@ -148,29 +148,6 @@ async function applyIptables(
   return options.cleanupOnly
     ? cleanup(runs, copies, plan, iptables, runner, deps)
     : apply(runs, copies, plan, options, iptables, runner, deps);
-}
-
-/** `ipv4 nft: nat ISTIO_INBOUND, ISTIO_OUTPUT; mangle …` */
-function describeCopy(copy: FamilyRun): string {
-  const tables = [...copy.live].flatMap(([table, chains]) => {
-    const owned = [...chains.keys()].filter(isOwnedChain);
-    return owned.length > 0 ? [`${table} ${owned.join(', ')}`] : [];
-  });
-  return `${copy.ruleset.family} ${copy.backend.variant} (${copy.backend.binary}-save): ${tables.join('; ') || 'jumps into our chains'}`;
-}
-
-/** The transaction items that remove copies of ours from the other backend. */
-function removeCopies(copies: readonly FamilyRun[]) {
-  return copies.map((run) => ({ run, payload: cleanupPayload(run.live, run.expected) }));
-}
-
-/** Reads a backend a copy was removed from, and fails unless nothing of ours is left there. */
-async function verifyRemoved(run: FamilyRun, iptables: Iptables, canonical?: CanonicalOptions): Promise<void> {
-  const live = stateOf(parseLive(await iptables.save(run.backend), run.backend, canonical));
-  if (hasOwnedState(live))
-    throw new VerifyError(run.ruleset.family, [
-      `${run.backend.variant}: rules of ours are still live after removing them`,
-    ]);
 }
 
 async function apply(

@@ -7,6 +7,7 @@
 import { BinaryNotFoundError, ConflictError } from '../errors.js';
 import { FAMILY, type IpFamily } from '../model/family.js';
 import { type CommandResult, type CommandRunner, notPrivileged, privilegesError } from './command.js';
+import { readSave } from './read-save.js';
 
 export type Variant = 'legacy' | 'nft';
 
@@ -68,29 +69,6 @@ export function fnv1a64(text: string): string {
   let hash = 0xcbf29ce484222325n;
   for (const byte of Buffer.from(text)) hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
   return hash.toString(16).padStart(16, '0');
-}
-
-/** Legacy's whole-state read lists the tables from a root-only file (mode 9 of the corpus). */
-const TABLE_LIST_DENIED = /_tables_names: Permission denied/;
-
-/** The tables read one by one when the table list is root-only: ours, and filter (anyone's rules). */
-const TABLES_BY_NAME = ['raw', 'mangle', 'nat', 'filter'] as const;
-
-/**
- * `BINARY-save`'s output. A process with CAP_NET_ADMIN but not uid 0 cannot read legacy's
- * table list (/proc/net/ip_tables_names is root-only), yet can read each table it names: then
- * the tables are read one by one (`-t nat`, …), and a failure of any is the result.
- */
-export async function readSave(runner: CommandRunner, binary: string): Promise<CommandResult> {
-  const whole = await runner.run({ file: `${binary}-save`, args: [] });
-  if (whole.exitCode === 0 || !TABLE_LIST_DENIED.test(whole.stderr)) return whole;
-  let stdout = '';
-  for (const table of TABLES_BY_NAME) {
-    const one = await runner.run({ file: `${binary}-save`, args: ['-t', table] });
-    if (one.exitCode !== 0) return one;
-    stdout += one.stdout;
-  }
-  return { exitCode: 0, stdout, stderr: '' };
 }
 
 export interface DetectOptions {

@@ -5,8 +5,9 @@
 import { CommandFailedError, isIptablesError, RestoreFailedError, UnreadableStateError } from '../errors.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { parseSaveTables } from '../state/save-parser.js';
-import { type Backend, readSave } from './backend.js';
+import type { Backend } from './backend.js';
 import { type CommandRunner, notPrivileged } from './command.js';
+import { readSave } from './read-save.js';
 import { type RetryPolicy, retry } from './retry.js';
 
 /**
