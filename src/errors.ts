@@ -114,12 +114,20 @@ export class RestoreFailedError extends CommandFailedError {
   override name = 'RestoreFailedError';
   readonly family: IpFamily;
   readonly line: { readonly number: number; readonly text: string } | undefined;
+  /**
+   * True when the failed restore cannot have committed anything (it never took the lock, or
+   * it failed in the payload's first table, which commits as one): nothing to roll back.
+   */
+  readonly changedNothing: boolean;
+  /** Whether the other backend can open the table this one could not initialize, when asked. */
+  otherBackendWorks: boolean | undefined;
   constructor(
     family: IpFamily,
     command: readonly string[],
     exitCode: number | undefined,
     stderr: string,
     payload: string,
+    extra: { readonly changedNothing?: boolean; readonly why?: string } = {},
   ) {
     // A line refused while reading: `line 3 failed`; a rule the kernel refused at COMMIT (nft):
     // `line 7: RULE_APPEND failed (Invalid argument)`.
@@ -130,15 +138,20 @@ export class RestoreFailedError extends CommandFailedError {
     const where = line ? `\n  payload line ${line.number}: ${line.text}` : '';
     // The kernel-support probe upstream runs before applying is left out (it writes a rule);
     // a missing module shows up here instead, so say which.
-    const hint = /does not exist|No chain\/target\/match|Couldn't load|Extension \S+ revision/.test(stderr)
-      ? `\n  A table, match or target is missing: are the kernel modules loaded (${family === 'ipv6' ? 'ip6table_nat, ip6table_mangle, ip6table_raw' : 'iptable_nat, iptable_mangle, iptable_raw'} or nft_chain_nat, nft_compat; xt_owner, xt_multiport, xt_conntrack, xt_REDIRECT, xt_TPROXY, xt_mark, xt_connmark, xt_CT)?`
-      : '';
+    const hint =
+      /does not exist|unable to initialize table|No chain\/target\/match|Couldn't load|Extension \S+ revision/.test(
+        stderr,
+      )
+        ? `\n  A table, match or target is missing: are the kernel modules loaded (${family === 'ipv6' ? 'ip6table_nat, ip6table_mangle, ip6table_raw' : 'iptable_nat, iptable_mangle, iptable_raw'} or nft_chain_nat, nft_compat; xt_owner, xt_multiport, xt_conntrack, xt_REDIRECT, xt_TPROXY, xt_mark, xt_connmark, xt_CT)?`
+        : '';
     super(command, exitCode, stderr, {
       code: 'RESTORE_FAILED',
-      message: `${family} restore failed (\`${command.join(' ')}\`, exit ${exitCode ?? 'none'}): ${stderr.trim() || 'no error output'}${where}${hint}`,
+      message: `${family} restore failed (\`${command.join(' ')}\`, exit ${exitCode ?? 'none'}): ${stderr.trim() || 'no error output'}${where}${hint}${extra.why ? `\n  ${extra.why}` : ''}`,
     });
     this.family = family;
     this.line = line;
+    this.changedNothing = extra.changedNothing ?? false;
+    this.otherBackendWorks = undefined;
   }
 }
 

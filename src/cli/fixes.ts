@@ -1,8 +1,9 @@
 /** The fixes the CLI adds to an error's message, in flag names (only the CLI knows them). */
-import type { ConflictError, IptablesError } from '../errors.js';
+import type { ConflictError, IptablesError, RestoreFailedError } from '../errors.js';
 
 /** What to do about a conflict, in flag names (only the CLI knows them). */
-export function conflictFix(error: IptablesError): string[] {
+export function fixes(error: IptablesError): string[] {
+  if (error.code === 'RESTORE_FAILED') return restoreFix(error as RestoreFailedError);
   if (error.code !== 'CONFLICT') return [];
   const { kind } = error as ConflictError;
   switch (kind) {
@@ -22,4 +23,12 @@ export function conflictFix(error: IptablesError): string[] {
       return never;
     }
   }
+}
+
+/** A legacy table that could not be initialized: whether nft would have done. */
+function restoreFix(error: RestoreFailedError): string[] {
+  if (error.otherBackendWorks === undefined) return [];
+  return error.otherBackendWorks
+    ? ['  The nft backend can open that table here: --force-iptables-binary nft uses it (or load the legacy module).']
+    : ['  The nft backend cannot open that table here either: load the modules named above.'];
 }

@@ -11,7 +11,7 @@ import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
 import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
-import { conflictFix } from './fixes.js';
+import { fixes } from './fixes.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
@@ -181,7 +181,7 @@ export async function main(
       log(`error: ${error.message}`);
       if (error.code === 'DRIFT_NOT_RECONCILED')
         log('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
-      for (const line of conflictFix(error)) log(line);
+      for (const line of fixes(error)) log(line);
     }
     for (const problem of error.rollbackProblems) log(`  ${problem}`);
     return EXIT_BY_CODE[error.code];

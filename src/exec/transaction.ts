@@ -2,7 +2,7 @@
  * The careful way's transaction: restore the families' payloads in order, check them, and on
  * any failure put every family already touched back to the state read before the run.
  */
-import { isIptablesError, VerifyError } from '../errors.js';
+import { isIptablesError, type RestoreFailedError, VerifyError } from '../errors.js';
 import type { Ruleset, TableName } from '../model/netfilter.js';
 import { type Payload, renderRollback } from '../render/transactions.js';
 import type { CanonicalOptions } from '../state/canonical.js';
@@ -69,7 +69,14 @@ export async function transact(
     for (const { run, payload } of work) {
       // Recorded before the attempt: a failed legacy restore may have committed some tables.
       applied.push({ run, tables: payload.tables });
-      await iptables.restore(run.backend, payload.text, true);
+      try {
+        await iptables.restore(run.backend, payload.text, true);
+      } catch (error) {
+        // A restore that cannot have committed anything is not rolled back (which would only
+        // wait on the same lock again, or fail the same way).
+        if (isIptablesError(error) && (error as Partial<RestoreFailedError>).changedNothing) applied.pop();
+        throw error;
+      }
     }
     await after(applied);
   } catch (error) {

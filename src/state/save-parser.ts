@@ -128,3 +128,9 @@ export function stateOf(tables: readonly ParsedTable[]): NetfilterState {
 export function parseSave(text: string, options: CanonicalOptions = {}): NetfilterState {
   return stateOf(parseSaveTables(text, options));
 }
+
+/** The line number (from 1) of the COMMIT that ends a payload's first table, if any. */
+export function firstTableEnd(payload: string): number | undefined {
+  const index = payload.split('\n').findIndex((line) => line.trim() === 'COMMIT');
+  return index < 0 ? undefined : index + 1;
+}
