@@ -135,7 +135,7 @@ async function loadConfiguration(
   const derived = await deriveSettings(resolved.settings, env, host);
   const parsed = toCaptureConfig(derived.settings, [...file.issues, ...resolved.issues]);
   if (derived.error) throw derived.error;
-  return parsed;
+  return derived.warnings.length > 0 ? { ...parsed, warnings: [...derived.warnings, ...parsed.warnings] } : parsed;
 }
 
 export async function main(

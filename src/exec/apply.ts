@@ -32,7 +32,7 @@ import { netnsRunner } from './netns.js';
 import { applyNetwork, checkNetwork, removeNetwork } from './network.js';
 import { deleteNativeNftTables } from './nft-tables.js';
 import type { RetryPolicy } from './retry.js';
-import { type FamilyRun, inOrder, transact, verify } from './transaction.js';
+import { type FamilyRun, inOrder, transact, verify, warnShadowing } from './transaction.js';
 import { describeCopy, nativeTablesToRemove, removeCopies, verifyRemoved } from './copies.js';
 
 /** What the executor needs to know about a run: where, with which backend, and what it may do. */
@@ -172,6 +172,7 @@ async function apply(
       report.push({ family, variant, action: 'applied' });
     } else if (verdict.status === 'match' && !options.forceApply) {
       deps.log(`${label}: the live rules already match the plan; nothing to do`);
+      warnShadowing(family, run.live, deps.log);
       report.push({ family, variant, action: 'unchanged' });
     } else {
       if (verdict.status === 'drift' && !options.reconcile) throw new DriftError(family, variant, verdict.differences);
@@ -192,7 +193,9 @@ async function apply(
   await transact(work, iptables, deps.log, async (applied) => {
     await inOrder(
       applied.map(({ run }) =>
-        copies.includes(run) ? verifyRemoved(run, iptables, deps.canonical) : verify(run, iptables, deps.canonical),
+        copies.includes(run)
+          ? verifyRemoved(run, iptables, deps.canonical)
+          : verify(run, iptables, deps.log, deps.canonical),
       ),
     );
     const added = await applyNetwork(runner, plan.network);

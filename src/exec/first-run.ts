@@ -26,7 +26,7 @@ import { type Backend, type DetectOptions, nftWithoutItsState } from './backend.
 import type { CommandRunner } from './command.js';
 import { type Iptables, parseLive } from './iptables.js';
 import { applyNetwork } from './network.js';
-import { withRollbackProblems } from './transaction.js';
+import { warnShadowing, withRollbackProblems } from './transaction.js';
 
 /** What the first-run path needs from the run. */
 export interface FirstRunContext {
@@ -128,9 +128,10 @@ export async function applyFirstRun(
     }
     for (const run of runs) {
       run.after = await iptables.save(run.backend);
-      const verdict = compareState(run.expected, stateOf(parseLive(run.after, run.backend, canonical)));
-      if (verdict.status !== 'match')
+      const live = stateOf(parseLive(run.after, run.backend, canonical));
+      if (compareState(run.expected, live).status !== 'match')
         return await carefully(`${run.ruleset.family} (nft): the rules read back are not just the plan`);
+      warnShadowing(run.ruleset.family, live, log);
     }
     const added = await applyNetwork(context.runner, plan.network);
     for (const run of runs)

@@ -7,6 +7,7 @@ import type { Ruleset, TableName } from '../model/netfilter.js';
 import { type Payload, renderRollback } from '../render/transactions.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, type ExpectedState } from '../state/compare.js';
+import { shadowingRules } from '../state/shadowing.js';
 import { type NetfilterState, type ParsedTable, stateOf } from '../state/save-parser.js';
 import type { Backend } from './backend.js';
 import { type Iptables, parseLive } from './iptables.js';
@@ -85,9 +86,23 @@ export async function transact(
 }
 
 /** Reads a family back and throws a VerifyError unless the live rules are the plan. */
-export async function verify(run: FamilyRun, iptables: Iptables, canonical?: CanonicalOptions): Promise<void> {
+export async function verify(
+  run: FamilyRun,
+  iptables: Iptables,
+  log: (line: string) => void,
+  canonical?: CanonicalOptions,
+): Promise<void> {
   const live = stateOf(parseLive(await iptables.save(run.backend), run.backend, canonical));
   const verdict = compareState(run.expected, live);
   if (verdict.status === 'drift') throw new VerifyError(run.ruleset.family, verdict.differences);
   if (verdict.status === 'clean') throw new VerifyError(run.ruleset.family, ['none of the planned rules is live']);
+  warnShadowing(run.ruleset.family, live, log);
+}
+
+/** Warns of foreign rules that end a chain before our jump (their traffic is never captured). */
+export function warnShadowing(family: string, live: NetfilterState, log: (line: string) => void): void {
+  for (const rule of shadowingRules(live))
+    log(
+      `warning: ${family} ${rule}: comes before our jump and ends the chain, so the traffic it matches bypasses the proxy`,
+    );
 }

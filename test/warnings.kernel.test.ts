@@ -1,0 +1,55 @@
+/**
+ * Failure modes 15 and 22 (../shared/reference/FAILURE_MODES.md): where traffic silently
+ * bypasses the proxy, the run still succeeds but says so.
+ */
+import { describe, expect, test } from 'vitest';
+import { INJECTOR_ARGS } from './support/hostile.js';
+import { kernelSkipReason, runTool, withNamespace } from './support/kernel.js';
+
+describe.skipIf(kernelSkipReason)('warnings where traffic bypasses the proxy', () => {
+  for (const backend of ['nft', 'legacy'] as const) {
+    test(`${backend}: a foreign RETURN before our jump in nat OUTPUT is named (mode 22)`, async () => {
+      await withNamespace('shadow', async (ns) => {
+        const args = [...INJECTOR_ARGS, '--force-iptables-binary', backend, '--network-namespace', ns.path];
+        const clean = await runTool(args);
+        expect(clean.code, clean.stderr).toBe(0);
+        expect(clean.stderr).not.toContain('bypasses the proxy');
+        await runTool([...args, '--cleanup-only']);
+        await ns.exec(`iptables-${backend}`, [
+          '-t',
+          'nat',
+          '-A',
+          'OUTPUT',
+          '-p',
+          'tcp',
+          '-d',
+          '198.51.100.0/25',
+          '-j',
+          'RETURN',
+        ]);
+        for (let run = 0; run < 2; run++) {
+          const result = await runTool(args);
+          expect(result.code, result.stderr).toBe(0);
+          expect(result.stderr).toContain('warning: ipv4 nat OUTPUT: -A OUTPUT -d 198.51.100.0/25 -p tcp -j RETURN');
+          expect(result.stderr).toContain('bypasses the proxy');
+        }
+      });
+    });
+  }
+
+  test('an IPv4-first pod with an IPv6 address: IPv6 left uncaptured is said (mode 15)', async () => {
+    await withNamespace('v4first', async (ns) => {
+      await ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1']);
+      await ns.exec('ip', ['addr', 'add', '192.0.2.10/24', 'dev', 'eth0']);
+      await ns.exec('ip', ['addr', 'add', '2001:db8::10/64', 'dev', 'eth0', 'nodad']);
+      await ns.exec('ip', ['link', 'set', 'eth0', 'up']);
+      const args = INJECTOR_ARGS.filter((a) => !a.startsWith('--enable-inbound-ipv6'));
+      const result = await runTool([...args, '--network-namespace', ns.path]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain('IPv6 addresses (2001:db8::10)');
+      const dual = await runTool([...args, '--dual-stack', '--network-namespace', ns.path]);
+      expect(dual.code, dual.stderr).toBe(0);
+      expect(dual.stderr).not.toContain('IPv6 traffic bypasses the proxy');
+    });
+  });
+});
