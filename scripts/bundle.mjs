@@ -13,6 +13,7 @@
  *   dist/bundle/cli/bin.js                        the CLI, executor included (bin/istio-iptables runs it)
  *   dist/bundle/cli/bin.js.cache                  V8's code cache for bin.js (see bin/istio-iptables)
  *   dist/bundle/cli/command-line.js               yargs: --help, and argv the fast path leaves to it
+ *   dist/bundle/cli/commands/doctor.js            `doctor` and its probes
  *   dist/bundle/config/generated/validate-config.js   the --config validator
  *   dist/bundle/cli/probe.js                      the --run-validation probe, spawned as its own process
  *
@@ -43,7 +44,7 @@ const src = resolve(root, 'src');
 const outdir = resolve(root, 'dist/bundle');
 
 /** Modules the CLI imports lazily: each becomes its own file, never part of its importer. */
-const LAZY = ['cli/command-line.ts', 'config/generated/validate-config.js'];
+const LAZY = ['cli/command-line.ts', 'cli/commands/doctor.ts', 'config/generated/validate-config.js'];
 const ENTRIES = ['cli/bin.ts', 'cli/probe.ts', ...LAZY];
 
 /** Where esbuild writes a source file's bundle (outbase src/, `.ts` → `.js`). */

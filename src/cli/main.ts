@@ -146,6 +146,10 @@ export async function main(
 ): Promise<number> {
   const log = (line: string) => io.stderr(`${line}\n`);
   try {
+    if (argv[0] === 'doctor') {
+      const { doctor } = await import('./commands/doctor.js');
+      return await doctor(argv.slice(1), (rest) => loadConfiguration(rest, env, io, deps), io.stdout, log);
+    }
     const parsed = await loadConfiguration(argv, env, io, deps);
     if (parsed === 'help') {
       const { commandLine } = await import('./command-line.js');
