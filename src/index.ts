@@ -25,6 +25,10 @@ export {
   isIptablesError,
   type Issue,
 } from './errors.js';
+export { podCapture, type CapturePath, type PodCapture, type PodCaptureInput } from './pod/capture.js';
+export { readPod, type PodContainer, type PodView } from './pod/kube.js';
+export { readMesh, readValues, type InjectorValues, type MeshSettings } from './pod/mesh.js';
+export { parseDocuments } from './pod/documents.js';
 export { applyCapture, type ApplyDeps, type ApplyOptions, type ApplyReport } from './exec/apply.js';
 export type { Command, CommandResult, CommandRunner } from './exec/command.js';
 export { inNetns, netnsRunner } from './exec/netns.js';

@@ -150,6 +150,11 @@ export async function main(
       const { doctor } = await import('./commands/doctor.js');
       return await doctor(argv.slice(1), (rest) => loadConfiguration(rest, env, io, deps), io.stdout, log);
     }
+    // The pod sub-command (and the YAML library it brings) loads only when asked for.
+    if (argv[0] === 'pod') {
+      const { podCommand } = await import('./commands/pod.js');
+      return await podCommand(argv.slice(1), io, (args, podEnv) => main(args, podEnv, io, deps));
+    }
     const parsed = await loadConfiguration(argv, env, io, deps);
     if (parsed === 'help') {
       const { commandLine } = await import('./command-line.js');

@@ -38,7 +38,7 @@ export function proxyOwnerRules(ctx: PlanContext): void {
   const include = config.outbound.cidrs.include;
   // Any loopback address in the include list (either family) drops the "app over lo" RETURN in both.
   const includesLoopback = include !== 'all' && include.some((cidr) => isLoopbackAddress(cidr.address));
-  const tunnel = port(config.inbound.tunnelPort);
+  const tunnel = config.inbound.tunnelPort;
   for (const owner of proxyOwners(config)) {
     const exemptPorts: Match =
       // Upstream exempts port 53 for UIDs only; strict mode for GIDs too.
