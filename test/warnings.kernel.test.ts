@@ -1,9 +1,12 @@
 /**
  * Failure modes 15 and 22 (../shared/reference/FAILURE_MODES.md): where traffic silently
- * bypasses the proxy, the run still succeeds but says so.
+ * bypasses the proxy, the run still succeeds but says so. And legacy's lock files for other
+ * namespaces do not pile up in /run.
  */
 import { describe, expect, test } from 'vitest';
-import { INJECTOR_ARGS } from './support/hostile.js';
+import { existsSync, rmSync } from 'node:fs';
+import { lockFileFor } from '../src/exec/lock-file.js';
+import { INJECTOR_ARGS, withStandIns } from './support/hostile.js';
 import { kernelSkipReason, runTool, withNamespace } from './support/kernel.js';
 
 describe.skipIf(kernelSkipReason)('warnings where traffic bypasses the proxy', () => {
@@ -50,6 +53,30 @@ describe.skipIf(kernelSkipReason)('warnings where traffic bypasses the proxy', (
       const dual = await runTool([...args, '--dual-stack', '--network-namespace', ns.path]);
       expect(dual.code, dual.stderr).toBe(0);
       expect(dual.stderr).not.toContain('IPv6 traffic bypasses the proxy');
+    });
+  });
+});
+
+describe.skipIf(kernelSkipReason)("legacy's lock file for another namespace", () => {
+  test('is removed when the run ends, success or failure', async () => {
+    await withNamespace('lockfile', async (ns) => {
+      const file = lockFileFor(ns.path);
+      const args = [...INJECTOR_ARGS, '--force-iptables-binary', 'legacy', '--network-namespace', ns.path];
+      const seen = `${file}.seen-by-test`;
+      // The lock file exists while legacy restores (a stand-in looks), and not after the run.
+      await withStandIns(
+        { 'iptables-legacy-restore': `"$REAL" "$@"; s=$?; [ -e ${file} ] && touch ${seen}; exit $s` },
+        async (env) => {
+          const result = await runTool(args, env);
+          expect(result.code, result.stderr).toBe(0);
+        },
+      );
+      expect(existsSync(seen)).toBe(true);
+      rmSync(seen);
+      expect(existsSync(file)).toBe(false);
+      await ns.exec('ip', ['route', 'add', 'unreachable', 'default', 'table', '133']);
+      expect((await runTool([...args, '-m', 'TPROXY'])).code).toBe(1);
+      expect(existsSync(file)).toBe(false);
     });
   });
 });

@@ -24,7 +24,7 @@ import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, expectedState, hasOwnedState } from '../state/compare.js';
 import { stateOf } from '../state/save-parser.js';
 import { replacePayload } from '../state/transactions.js';
-import { type DetectOptions, detectBackend, type Variant } from './backend.js';
+import { type DetectOptions, detectBackend, removeLockFile, type Variant } from './backend.js';
 import type { CommandRunner } from './command.js';
 import { applyFirstRun } from './first-run.js';
 import { Iptables, parseLive } from './iptables.js';
@@ -92,12 +92,16 @@ export async function applyCapture(plan: CapturePlan, options: ApplyOptions, dep
   const nftTables = deps.nftInstalled
     ? await nativeTablesToRemove(runner, options.cleanupOnly || !!options.migrate)
     : [];
-  const report = await applyIptables(plan, options, deps, runner, iptables);
-  if (nftTables.length > 0) {
-    await deleteNativeNftTables(runner, nftTables);
-    deps.log(`removed the native-nftables mode's tables: ${nftTables.join(', ')}`);
+  try {
+    const report = await applyIptables(plan, options, deps, runner, iptables);
+    if (nftTables.length > 0) {
+      await deleteNativeNftTables(runner, nftTables);
+      deps.log(`removed the native-nftables mode's tables: ${nftTables.join(', ')}`);
+    }
+    return report;
+  } finally {
+    if (options.networkNamespace) removeLockFile(options.networkNamespace);
   }
-  return report;
 }
 
 async function applyIptables(

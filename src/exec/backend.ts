@@ -7,7 +7,10 @@
 import { BinaryNotFoundError, ConflictError } from '../errors.js';
 import { FAMILY, type IpFamily } from '../model/family.js';
 import { type CommandResult, type CommandRunner, notPrivileged, privilegesError } from './command.js';
+import { lockFileFor } from './lock-file.js';
 import { readSave } from './read-save.js';
+
+export { fnv1a64, lockFileFor, removeLockFile } from './lock-file.js';
 
 export type Variant = 'legacy' | 'nft';
 
@@ -50,25 +53,6 @@ function versionOf(text: string): number[] | undefined {
 function supportsWait(version: readonly number[]): boolean {
   const [a = 0, b = 0, c = 0] = version;
   return a > 1 || (a === 1 && (b > 6 || (b === 6 && c >= 2)));
-}
-
-/**
- * With another namespace, legacy iptables would contend for the host-wide /run/xtables.lock
- * with every other pod; a lock file per namespace avoids that (upstream's CNI mode does the same).
- */
-export function lockFileFor(netnsPath: string): string {
-  return `/run/xtables-${fnv1a64(netnsPath)}.lock`;
-}
-
-/**
- * 64-bit FNV-1a of the UTF-8 bytes, as 16 hex digits: a stable name, no secret to keep (two paths
- * sharing a lock only wait for each other). Not node:crypto, whose loading costs
- * a run more than its whole dry run (bench/RESULTS.md).
- */
-export function fnv1a64(text: string): string {
-  let hash = 0xcbf29ce484222325n;
-  for (const byte of Buffer.from(text)) hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  return hash.toString(16).padStart(16, '0');
 }
 
 export interface DetectOptions {
