@@ -65,6 +65,22 @@ describe.skipIf(kernelSkipReason)('a state the tool cannot read completely', () 
     });
   });
 
+  test('nft: a save that exits 0 with a warning on stderr it does not know stops the run', async () => {
+    await withNamespace('stderr-warning', async (ns) => {
+      await addForeignRules(ns, 'nft');
+      const before = await netfilterSnapshot(ns);
+      const warning = 'Warning: Extension bpf revision 0 not supported, missing kernel module?';
+      await withStandIns({ 'iptables-nft-save': `"$REAL" "$@"; echo '${warning}' >&2` }, async (env) => {
+        for (const args of [INJECTOR_ARGS, TPROXY]) {
+          const result = await runTool([...args, '--network-namespace', ns.path], env);
+          expect(result.code, result.stderr).toBe(1);
+          expect(result.stderr).toContain(`cannot read the state completely: "# ${warning}"`);
+        }
+      });
+      expect(withoutEmptyBaseChains(await netfilterSnapshot(ns))).toBe(withoutEmptyBaseChains(before));
+    });
+  });
+
   test('nft: after a good first run, an nft-native rule added later stops re-runs and cleanup alike', async () => {
     await withNamespace('incompat-later', async (ns) => {
       await addForeignRules(ns, 'nft');
