@@ -14,6 +14,7 @@
  *   dist/bundle/cli/bin.js.cache                  V8's code cache for bin.js (see bin/istio-iptables)
  *   dist/bundle/cli/command-line.js               yargs: --help, and argv the fast path leaves to it
  *   dist/bundle/cli/commands/doctor.js            `doctor` and its probes
+ *   dist/bundle/cli/explain.js                    `explain` (src/cli/commands/explain.ts), loaded only for it
  *   dist/bundle/cli/commands/pod.js               `istio-iptables pod`: the pod layer and the YAML library
  *   dist/bundle/config/generated/validate-config.js   the --config validator
  *   dist/bundle/cli/probe.js                      the --run-validation probe, spawned as its own process
@@ -50,12 +51,22 @@ const LAZY = [
   'cli/command-line.ts',
   'cli/commands/doctor.ts',
   'cli/commands/pod.ts',
+  'cli/commands/explain.ts',
   'config/generated/validate-config.js',
 ];
 const ENTRIES = ['cli/bin.ts', 'cli/probe.ts', 'cni/main.ts', ...LAZY];
+/**
+ * explain is bundled into cli/ itself (cli/commands/explain.ts → cli/explain.js): it imports
+ * lazy files (yargs, the --config validator), and every importer of one sits one directory below
+ * dist/bundle.
+ */
+const FLAT = { 'cli/commands/explain.ts': 'cli/explain' };
 
 /** Where esbuild writes a source file's bundle (outbase src/, `.ts` → `.js`). */
-const outputOf = (file) => resolve(outdir, relative(src, file)).replace(/\.ts$/, '.js');
+const outputOf = (file) => {
+  const flat = FLAT[relative(src, file)];
+  return flat ? resolve(outdir, `${flat}.js`) : resolve(outdir, relative(src, file)).replace(/\.ts$/, '.js');
+};
 
 /**
  * `import('./command-line.js')` stays a run-time import, its path rewritten to where the importer's
@@ -73,7 +84,7 @@ const lazyImports = {
       if (args.kind !== 'dynamic-import')
         return { errors: [{ text: `${args.path} is loaded lazily: import it with import(), not statically` }] };
       // Every bundle that imports a lazy file sits one directory below dist/bundle (cli/bin.js,
-      // cli/command-line.js, cni/main.js), so one path from there serves them all.
+      // cli/command-line.js, cli/explain.js, cni/main.js), so one path from there serves them all.
       return { path: `../${relative(outdir, outputOf(file))}`, external: true };
     });
   },
@@ -84,7 +95,7 @@ const staging = `${outdir}.${process.pid}`;
 await rm(staging, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ENTRIES.map((entry) => `src/${entry}`),
+  entryPoints: ENTRIES.map((entry) => (FLAT[entry] ? { in: `src/${entry}`, out: FLAT[entry] } : `src/${entry}`)),
   outbase: 'src',
   outdir: staging,
   entryNames: '[dir]/[name]',
@@ -119,7 +130,7 @@ await rm(`${staging}.old`, { recursive: true, force: true });
 // codes do not matter, only that they ran the bundle.
 //
 // The real run must change nothing here, so it runs where `nsenter` is a stub that does nothing
-// and prints nothing, and nothing else can be found: PATH is that one directory. Every command
+// and prints nothing, and nothing else can be found: PATH is that one directory of stubs. Every command
 // the CLI runs goes through nsenter when --network-namespace is given (here: our own namespace,
 // /proc/self/ns/net, which passes the namespace check). It reads empty states, "applies", reads
 // back nothing, rolls back and fails, compiling the executor's whole path on the way.
@@ -150,7 +161,10 @@ const warmUp = (args, env) =>
 warmUp(['--dry-run', ...injectorArgs], process.env);
 const stubs = await mkdtemp(join(tmpdir(), 'istio-iptables-build-'));
 try {
-  await writeFile(join(stubs, 'nsenter'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  // nsenter, and the programs the run looks for on PATH before its first change (flock, the
+  // namespace lock's helper, runs directly: as a stub it takes no lock).
+  for (const name of ['nsenter', 'flock', 'iptables-nft-save', 'iptables-nft-restore'])
+    await writeFile(join(stubs, name), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
   warmUp([...injectorArgs, '--enable-inbound-ipv6=false', '--network-namespace', '/proc/self/ns/net'], { PATH: stubs });
 } finally {
   await rm(stubs, { recursive: true, force: true });

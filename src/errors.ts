@@ -27,7 +27,9 @@ export type ErrorCode =
   | 'VALIDATION_FAILED'
   | 'NOT_PRIVILEGED'
   | 'STATE_UNREADABLE'
-  | 'CONFLICT';
+  | 'CONFLICT'
+  | 'LOCK_TIMEOUT'
+  | 'INTERRUPTED';
 
 /**
  * Marks this tool's errors. `isIptablesError` checks it rather than `instanceof`, which fails
@@ -76,6 +78,7 @@ export function isIptablesError(error: unknown): error is IptablesError {
   return error instanceof IptablesError || (typeof error === 'object' && error !== null && BRAND in error);
 }
 
+/** By code rather than `instanceof`, for the same reason as `isIptablesError`. */
 export function isConfigError(error: unknown): error is ConfigError {
   return isIptablesError(error) && error.code === 'CONFIG_INVALID';
 }
@@ -297,5 +300,50 @@ export class ValidationFailedError extends IptablesError {
         'When the rules are applied by the CNI plugin, the pod may have started before they were in place; ' +
         'the CNI repair controller (values.cni.repair.deletePods) restarts such pods.',
     );
+  }
+}
+
+/** Another run held the namespace's lock for longer than --lock-timeout; nothing was changed. */
+export class LockTimeoutError extends IptablesError {
+  override name = 'LockTimeoutError';
+  /** The processes found holding the lock (empty when they could not be found). */
+  readonly holders: readonly { readonly pid: number; readonly command: string }[];
+  constructor(what: string, timeoutMs: number, holders: LockTimeoutError['holders']) {
+    const by =
+      holders.length > 0
+        ? `held by ${holders.map((h) => `pid ${h.pid} (${h.command})`).join(', ')}`
+        : 'its holder could not be found';
+    super(
+      'LOCK_TIMEOUT',
+      `another run is working on ${what}: gave up waiting for its lock after ${timeoutMs / 1000}s (${by}). ` +
+        'Nothing was changed; retry later, or raise --lock-timeout.',
+    );
+    this.holders = holders;
+  }
+}
+
+/** SIGTERM or SIGINT stopped the run at a change it had not begun; what it had changed was rolled back. */
+export class InterruptedError extends IptablesError {
+  override name = 'InterruptedError';
+  readonly signal: string;
+  constructor(signal: string) {
+    super(
+      'INTERRUPTED',
+      `stopped by ${signal}: the run made no further change after the signal and rolled back what it had changed`,
+    );
+    this.signal = signal;
+  }
+}
+
+/** Programs a run needs are not on PATH; found before anything was changed. */
+export class ProgramsMissingError extends IptablesError {
+  override name = 'ProgramsMissingError';
+  readonly missing: readonly { readonly name: string; readonly why: string }[];
+  constructor(missing: ProgramsMissingError['missing'], path: string) {
+    super(
+      'BINARY_NOT_FOUND',
+      `not on PATH (${path}), so nothing was changed:${missing.map((m) => `\n  ${m.name}: needed for ${m.why}`).join('')}`,
+    );
+    this.missing = missing;
   }
 }

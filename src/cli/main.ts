@@ -15,7 +15,7 @@ import { fixes } from './fixes.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
-const EXIT = {
+export const EXIT = {
   ok: 0,
   failure: 1,
   usage: 2,
@@ -35,6 +35,8 @@ const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   NOT_PRIVILEGED: EXIT.failure,
   STATE_UNREADABLE: EXIT.failure,
   CONFLICT: EXIT.failure,
+  LOCK_TIMEOUT: EXIT.failure,
+  INTERRUPTED: EXIT.failure,
   VALIDATION_FAILED: EXIT.validation,
 };
 
@@ -120,7 +122,7 @@ function writeTranscript(path: string, text: string): void {
 }
 
 /** Flags, file, env and machine → validated configuration. */
-async function loadConfiguration(
+export async function loadConfiguration(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo,
@@ -146,11 +148,14 @@ export async function main(
 ): Promise<number> {
   const log = (line: string) => io.stderr(`${line}\n`);
   try {
+    // Sub-commands (and the libraries they bring) load only when named: a plain run's start-up
+    // does not change.
+    if (argv[0] === 'explain')
+      return await (await import('./commands/explain.js')).explainCommand(argv.slice(1), env, io, deps);
     if (argv[0] === 'doctor') {
       const { doctor } = await import('./commands/doctor.js');
       return await doctor(argv.slice(1), (rest) => loadConfiguration(rest, env, io, deps), io.stdout, log);
     }
-    // The pod sub-command (and the YAML library it brings) loads only when asked for.
     if (argv[0] === 'pod') {
       const { podCommand } = await import('./commands/pod.js');
       return await podCommand(argv.slice(1), io, (args, podEnv) => main(args, podEnv, io, deps));

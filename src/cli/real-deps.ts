@@ -3,14 +3,10 @@ import { fileURLToPath } from 'node:url';
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
-import { applyCapture } from '../exec/apply.js';
-import { checkPrivileges } from '../exec/capabilities.js';
-import { privilegesError } from '../exec/command.js';
-import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts } from '../exec/host-facts.js';
-import { nftInstalled } from '../exec/nft-tables.js';
+import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
+import { applyExclusively } from '../exec/exclusive-apply.js';
 import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
-import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
 
 /**
@@ -32,25 +28,7 @@ export async function applyForReal(
   const { options, config } = parsed;
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
-  else {
-    checkPrivileges(options.networkNamespace !== undefined, privilegesError);
-    const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply, migrate } = options;
-    const where = networkNamespace ? { networkNamespace } : {};
-    await applyCapture(
-      plan,
-      { iptables, ...where, cleanupOnly, reconcile, forceApply, migrate },
-      {
-        runner: processRunner,
-        log,
-        retry: { attempts: 4, delayMs: 250, sleep: realSleep },
-        // The kernel's table list tells whether legacy can hold rules, which spares the legacy
-        // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
-        // only whether legacy is loaded at all.
-        legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
-        nftInstalled: nftInstalled(process.env.PATH),
-      },
-    );
-  }
+  else await applyExclusively(plan, options, log);
   if (!options.runValidation) return;
   await runValidation(
     netnsRunner(processRunner, options.networkNamespace),

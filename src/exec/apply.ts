@@ -52,6 +52,8 @@ export interface ApplyOptions {
    * copy stops the run (a ConflictError) before anything is written. A cleanup removes every copy.
    */
   readonly migrate?: boolean;
+  /** Seconds legacy iptables waits for its xtables lock (`--wait=N`); upstream's 30 when absent. */
+  readonly lockWaitSeconds?: number;
 }
 
 export interface ApplyDeps {
@@ -82,6 +84,7 @@ function detectOptions(family: IpFamily, options: ApplyOptions, deps: ApplyDeps)
   return {
     forced: options.iptables,
     ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
+    ...(options.lockWaitSeconds === undefined ? {} : { lockWaitSeconds: options.lockWaitSeconds }),
     ...(legacyTables === undefined ? {} : { legacyTables }),
   };
 }

@@ -53,11 +53,11 @@ export class Iptables {
       input: payload,
       env: backend.env,
     };
-    // After "Stopped waiting after 30s" (--wait), iptables itself waited the whole lock
-    // timeout: retrying would multiply it. Without --wait, it did not wait at all.
+    // With --wait, iptables has waited for the lock itself (the whole timeout when it says
+    // "Stopped waiting"): another wait would only multiply it. Only a held lock is waited for.
     const result = await retry(
       () => this.runner.run(command),
-      (r) => backend.variant === 'legacy' && lockProblem(r) === 'held' && !/Stopped waiting/.test(r.stderr),
+      (r) => backend.variant === 'legacy' && backend.writeSuffix.length === 0 && lockProblem(r) === 'held',
       {
         ...this.retryPolicy,
         onRetry: (attempt, delayMs) =>
