@@ -3,6 +3,7 @@
  * the log (several lines for an invalid configuration, which a JSON log keeps in one object).
  */
 import { type ErrorCode, formatIssue, isConfigError, isIptablesError } from '../errors.js';
+import { fixes } from './fixes.js';
 import type { Logger } from './logging.js';
 
 /** Exit codes, documented in the README. */
@@ -24,6 +25,8 @@ const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   VERIFY_FAILED: EXIT.failure,
   DRIFT_NOT_RECONCILED: EXIT.failure,
   NOT_PRIVILEGED: EXIT.failure,
+  STATE_UNREADABLE: EXIT.failure,
+  CONFLICT: EXIT.failure,
   LOCK_TIMEOUT: EXIT.failure,
   INTERRUPTED: EXIT.failure,
   VALIDATION_FAILED: EXIT.validation,
@@ -47,6 +50,7 @@ export function reportFailure(error: unknown, log: Logger): number {
     lines.push(error.message);
     if (error.code === 'DRIFT_NOT_RECONCILED')
       lines.push('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
+    lines.push(...fixes(error));
   }
   for (const problem of error.rollbackProblems) lines.push(`  ${problem}`);
   log.error(lines.join('\n'));

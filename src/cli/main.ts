@@ -117,7 +117,7 @@ export async function loadConfiguration(
   const derived = await deriveSettings(resolved.settings, env, host);
   const parsed = toCaptureConfig(derived.settings, [...file.issues, ...resolved.issues]);
   if (derived.error) throw derived.error;
-  return parsed;
+  return derived.warnings.length > 0 ? { ...parsed, warnings: [...derived.warnings, ...parsed.warnings] } : parsed;
 }
 
 export async function main(
@@ -133,6 +133,12 @@ export async function main(
     // does not change.
     if (argv[0] === 'explain')
       return await (await import('./commands/explain.js')).explainCommand(argv.slice(1), env, io, deps);
+    if (argv[0] === 'doctor') {
+      const { doctor } = await import('./commands/doctor.js');
+      // doctor reports in its own words, a plain line each.
+      const say = (line: string) => io.stderr(`${line}\n`);
+      return await doctor(argv.slice(1), (rest) => loadConfiguration(rest, env, io, deps), io.stdout, say);
+    }
     if (argv[0] === 'pod') {
       const { podCommand } = await import('./commands/pod.js');
       return await podCommand(argv.slice(1), io, (args, podEnv) => main(args, podEnv, io, deps));

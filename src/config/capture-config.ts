@@ -94,6 +94,8 @@ export interface RunOptions {
   readonly reconcile: boolean;
   readonly cleanupOnly: boolean;
   readonly forceApply: boolean;
+  /** `--migrate`: remove a copy of our rules found in the other backend in the same run. */
+  readonly migrate: boolean;
   readonly iptables: 'auto' | 'legacy' | 'nft';
   /**
    * Write the rules with iptables-restore (true), or one iptables command per chain and rule

@@ -367,6 +367,7 @@ function runOptions(r: SettingsReader): RunOptions {
     reconcile: r.boolean('reconcile'),
     cleanupOnly: r.boolean('cleanup-only'),
     forceApply: r.boolean('force-apply'),
+    migrate: r.boolean('migrate'),
     iptables: variant ?? (binary === 'legacy' || binary === 'nft' ? binary : 'auto'),
     restoreFormat: r.boolean('restore-format'),
     ...(hostIp && typeof hostIp !== 'string' ? { hostIp } : {}),

@@ -3,7 +3,7 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://istio-iptables-ts/config.schema.json","title":"istio-iptables effective configuration","type":"object","additionalProperties":false,"properties":{"PROXY_PORT":{"type":"string"},"INBOUND_CAPTURE_PORT":{"type":"string"},"INBOUND_TUNNEL_PORT":{"type":"string"},"PROXY_UID":{"type":"string"},"PROXY_GID":{"type":"string"},"INBOUND_INTERCEPTION_MODE":{"type":"string"},"INBOUND_PORTS_INCLUDE":{"type":"string"},"INBOUND_PORTS_EXCLUDE":{"type":"string"},"EXCLUDE_INTERFACES":{"type":"string"},"OUTBOUND_IPRANGES_INCLUDE":{"type":"string"},"OUTBOUND_IPRANGES_EXCLUDE":{"type":"string"},"OUTBOUND_PORTS_INCLUDE":{"type":"string"},"OUTBOUND_PORTS_EXCLUDE":{"type":"string"},"KUBE_VIRT_INTERFACES":{"type":"string"},"INBOUND_TPROXY_MARK":{"type":"string"},"INBOUND_TPROXY_ROUTE_TABLE":{"type":"string"},"DRY_RUN":{"type":"boolean"},"IPTABLES_PROBE_PORT":{"type":"integer","minimum":0,"maximum":65535},"PROBE_TIMEOUT":{"type":"integer","minimum":0,"description":"nanoseconds (Go time.Duration)"},"SKIP_RULE_APPLY":{"type":"boolean"},"RUN_VALIDATION":{"type":"boolean"},"REDIRECT_DNS":{"type":"boolean"},"DROP_INVALID":{"type":"boolean"},"DUAL_STACK":{"type":"boolean"},"CAPTURE_ALL_DNS":{"type":"boolean"},"NETWORK_NAMESPACE":{"type":"string"},"CNI_MODE":{"type":"boolean"},"RECONCILE":{"type":"boolean"},"CLEANUP_ONLY":{"type":"boolean"},"FORCE_APPLY":{"type":"boolean"},"NATIVE_NFTABLES":{"type":"boolean"},"FORCE_IPTABLES_BINARY":{"type":"string"},"IPTABLES_TRACE_LOGGING":{"type":"boolean"},"RESTORE_FORMAT":{"type":"boolean"},"IPTABLES_VERSION":{"type":"string"},"VKLOG":{"type":"string"},"ENABLE_INBOUND_IPV6":{"type":"boolean"},"DNS_SERVERS_V4":{"type":["array","null"],"items":{"type":"string"}},"DNS_SERVERS_V6":{"type":["array","null"],"items":{"type":"string"}},"OUTBOUND_OWNER_GROUPS_INCLUDE":{"type":"string"},"OUTBOUND_OWNER_GROUPS_EXCLUDE":{"type":"string"},"HOST_IPV4_LOOPBACK_CIDR":{"type":"string"},"LOCK_TIMEOUT":{"type":"integer","minimum":0,"description":"nanoseconds (Go time.Duration)"},"HOST_IP":{"type":"string"}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://istio-iptables-ts/config.schema.json","title":"istio-iptables effective configuration","type":"object","additionalProperties":false,"properties":{"PROXY_PORT":{"type":"string"},"INBOUND_CAPTURE_PORT":{"type":"string"},"INBOUND_TUNNEL_PORT":{"type":"string"},"PROXY_UID":{"type":"string"},"PROXY_GID":{"type":"string"},"INBOUND_INTERCEPTION_MODE":{"type":"string"},"INBOUND_PORTS_INCLUDE":{"type":"string"},"INBOUND_PORTS_EXCLUDE":{"type":"string"},"EXCLUDE_INTERFACES":{"type":"string"},"OUTBOUND_IPRANGES_INCLUDE":{"type":"string"},"OUTBOUND_IPRANGES_EXCLUDE":{"type":"string"},"OUTBOUND_PORTS_INCLUDE":{"type":"string"},"OUTBOUND_PORTS_EXCLUDE":{"type":"string"},"KUBE_VIRT_INTERFACES":{"type":"string"},"INBOUND_TPROXY_MARK":{"type":"string"},"INBOUND_TPROXY_ROUTE_TABLE":{"type":"string"},"DRY_RUN":{"type":"boolean"},"IPTABLES_PROBE_PORT":{"type":"integer","minimum":0,"maximum":65535},"PROBE_TIMEOUT":{"type":"integer","minimum":0,"description":"nanoseconds (Go time.Duration)"},"SKIP_RULE_APPLY":{"type":"boolean"},"RUN_VALIDATION":{"type":"boolean"},"REDIRECT_DNS":{"type":"boolean"},"DROP_INVALID":{"type":"boolean"},"DUAL_STACK":{"type":"boolean"},"CAPTURE_ALL_DNS":{"type":"boolean"},"NETWORK_NAMESPACE":{"type":"string"},"CNI_MODE":{"type":"boolean"},"RECONCILE":{"type":"boolean"},"CLEANUP_ONLY":{"type":"boolean"},"FORCE_APPLY":{"type":"boolean"},"NATIVE_NFTABLES":{"type":"boolean"},"FORCE_IPTABLES_BINARY":{"type":"string"},"IPTABLES_TRACE_LOGGING":{"type":"boolean"},"RESTORE_FORMAT":{"type":"boolean"},"IPTABLES_VERSION":{"type":"string"},"VKLOG":{"type":"string"},"ENABLE_INBOUND_IPV6":{"type":"boolean"},"DNS_SERVERS_V4":{"type":["array","null"],"items":{"type":"string"}},"DNS_SERVERS_V6":{"type":["array","null"],"items":{"type":"string"}},"OUTBOUND_OWNER_GROUPS_INCLUDE":{"type":"string"},"OUTBOUND_OWNER_GROUPS_EXCLUDE":{"type":"string"},"HOST_IPV4_LOOPBACK_CIDR":{"type":"string"},"MIGRATE":{"type":"boolean"},"LOCK_TIMEOUT":{"type":"integer","minimum":0,"description":"nanoseconds (Go time.Duration)"},"HOST_IP":{"type":"string"}}};
 const func2 = Object.prototype.hasOwnProperty;
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -595,10 +595,9 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data.LOCK_TIMEOUT !== undefined){
-let data44 = data.LOCK_TIMEOUT;
-if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
-const err48 = {instancePath:instancePath+"/LOCK_TIMEOUT",schemaPath:"#/properties/LOCK_TIMEOUT/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.MIGRATE !== undefined){
+if(typeof data.MIGRATE !== "boolean"){
+const err48 = {instancePath:instancePath+"/MIGRATE",schemaPath:"#/properties/MIGRATE/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -607,9 +606,11 @@ vErrors.push(err48);
 }
 errors++;
 }
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 < 0 || isNaN(data44)){
-const err49 = {instancePath:instancePath+"/LOCK_TIMEOUT",schemaPath:"#/properties/LOCK_TIMEOUT/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.LOCK_TIMEOUT !== undefined){
+let data45 = data.LOCK_TIMEOUT;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err49 = {instancePath:instancePath+"/LOCK_TIMEOUT",schemaPath:"#/properties/LOCK_TIMEOUT/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -618,11 +619,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-}
-if(data.HOST_IP !== undefined){
-if(typeof data.HOST_IP !== "string"){
-const err50 = {instancePath:instancePath+"/HOST_IP",schemaPath:"#/properties/HOST_IP/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err50 = {instancePath:instancePath+"/LOCK_TIMEOUT",schemaPath:"#/properties/LOCK_TIMEOUT/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -633,13 +632,26 @@ errors++;
 }
 }
 }
-else {
-const err51 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.HOST_IP !== undefined){
+if(typeof data.HOST_IP !== "string"){
+const err51 = {instancePath:instancePath+"/HOST_IP",schemaPath:"#/properties/HOST_IP/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
 else {
 vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+else {
+const err52 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
 }
 errors++;
 }
