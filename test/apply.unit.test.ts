@@ -423,6 +423,11 @@ describe('applying with a recording runner', () => {
     const runner = new RecordingRunner([
       { line: 'iptables-legacy-save' },
       { line: 'iptables-nft-save', result: { stdout: live } },
+      // Live rules of ours carry mark 1337: is an earlier configuration's rule for it left? No.
+      {
+        line: 'ip rule show',
+        result: { stdout: '0:\tfrom all lookup local\n32765:\tfrom all fwmark 0x539 lookup 133\n' },
+      },
       {
         line: 'ip rule show',
         result: { stdout: '0:\tfrom all lookup local\n32765:\tfrom all fwmark 0x539 lookup 133\n' },

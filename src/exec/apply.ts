@@ -9,16 +9,20 @@
  * 3. apply the families in order; if one fails, restore the ones already applied to the
  *    state read in step 1 (transaction.ts);
  * 4. read each applied family back and compare with the plan; a difference rolls back too;
- * 5. add the ip rules/routes and ::6 that are missing.
+ * 5. remove an earlier TPROXY configuration's ip rules/routes (stale-network.ts), add the
+ *    plan's ip rules/routes and ::6 that are missing.
  */
 import { DriftError, VerifyError } from '../errors.js';
 import type { IpFamily } from '../model/family.js';
 import type { Ruleset } from '../model/netfilter.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
+import type { NetworkStep } from '../plan/routes.js';
+import { ipArgs } from '../render/ip.js';
 import { renderRestore, restoreTables } from '../render/restore.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, expectedState, hasOwnedState } from '../state/compare.js';
 import { parseSave, parseSaveTables, stateOf } from '../state/save-parser.js';
+import { liveTproxyMarks } from '../state/ours.js';
 import { cleanupPayload, replacePayload } from '../state/transactions.js';
 import { type DetectOptions, detectBackend, type Variant } from './backend.js';
 import type { CommandRunner } from './command.js';
@@ -26,6 +30,7 @@ import { applyFirstRun } from './first-run.js';
 import { Iptables } from './iptables.js';
 import { netnsRunner } from './netns.js';
 import { applyNetwork, removeNetwork } from './network.js';
+import { removeStaleNetwork, staleNetwork } from './stale-network.js';
 import type { RetryPolicy } from './retry.js';
 import { type FamilyRun, inOrder, transact, verify } from './transaction.js';
 
@@ -105,6 +110,14 @@ export async function applyCapture(plan: CapturePlan, options: ApplyOptions, dep
     : apply(runs, plan, options, iptables, runner, deps);
 }
 
+const families = (runs: readonly FamilyRun[]) => runs.map((run) => run.ruleset.family);
+/** The TPROXY marks rules of ours carried before the run: how an earlier run's routing is known. */
+const marksOf = (runs: readonly FamilyRun[]) => [...new Set(runs.flatMap((run) => liveTproxyMarks(run.live)))];
+const describe = (step: NetworkStep) =>
+  `ip ${ipArgs(step)
+    .map((a) => (a === 'add' ? 'del' : a))
+    .join(' ')}`;
+
 async function apply(
   runs: readonly FamilyRun[],
   plan: CapturePlan,
@@ -140,7 +153,14 @@ async function apply(
   }
   await transact(work, iptables, deps.log, async (applied) => {
     await inOrder(applied.map(({ run }) => verify(run, iptables, deps.canonical)));
-    const added = await applyNetwork(runner, plan.network);
+    // An earlier TPROXY configuration's policy routing goes too; put back if the plan's cannot be added.
+    const stale = await staleNetwork(runner, families(runs), marksOf(runs), plan.network);
+    await removeStaleNetwork(runner, stale);
+    if (stale.length > 0) deps.log(`an earlier configuration's routing removed: ${stale.map(describe).join('; ')}`);
+    const added = await applyNetwork(runner, plan.network).catch(async (error: unknown) => {
+      await applyNetwork(runner, stale).catch(() => undefined);
+      throw error;
+    });
     if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
   });
   return { families: report };
@@ -163,7 +183,8 @@ async function cleanup(
         throw new VerifyError(run.ruleset.family, ['rules of ours are still live after cleanup']);
     }
   });
-  const problems = await removeNetwork(runner, plan.network);
+  const stale = await staleNetwork(runner, families(runs), marksOf(runs), []);
+  const problems = await removeNetwork(runner, [...plan.network, ...stale]);
   for (const problem of problems) deps.log(`warning: ${problem}`);
   for (const run of runs)
     deps.log(
