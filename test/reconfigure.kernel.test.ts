@@ -30,6 +30,82 @@ const FOREIGN: readonly (readonly string[])[] = [
   ['-t', 'filter', '-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'],
 ];
 
+/** Rules Istio 1.20 wrote straight into built-in chains (DNS, drop-invalid, trace-logging twins). */
+const ISTIO_1_20: readonly (readonly string[])[] = [
+  [
+    '-t',
+    'nat',
+    '-A',
+    'PREROUTING',
+    '-p',
+    'tcp',
+    '-j',
+    'NFLOG',
+    '--nflog-prefix',
+    'JumpInbound',
+    '--nflog-group',
+    '1337',
+    '--nflog-size',
+    '20',
+  ],
+  [
+    '-t',
+    'nat',
+    '-A',
+    'OUTPUT',
+    '-p',
+    'tcp',
+    '-j',
+    'NFLOG',
+    '--nflog-prefix',
+    'JumpOutbound',
+    '--nflog-group',
+    '1337',
+    '--nflog-size',
+    '20',
+  ],
+  ['-t', 'nat', '-A', 'OUTPUT', '-p', 'udp', '--dport', '53', '-m', 'owner', '--uid-owner', '1337', '-j', 'RETURN'],
+  [
+    '-t',
+    'raw',
+    '-A',
+    'OUTPUT',
+    '-p',
+    'udp',
+    '--dport',
+    '53',
+    '-m',
+    'owner',
+    '--uid-owner',
+    '1337',
+    '-j',
+    'CT',
+    '--zone',
+    '1',
+  ],
+  [
+    '-t',
+    'raw',
+    '-A',
+    'OUTPUT',
+    '-p',
+    'udp',
+    '--sport',
+    '15053',
+    '-m',
+    'owner',
+    '--uid-owner',
+    '1337',
+    '-j',
+    'CT',
+    '--zone',
+    '2',
+  ],
+  ['-t', 'raw', '-A', 'OUTPUT', '-p', 'udp', '--dport', '53', '-j', 'CT', '--zone', '2'],
+  ['-t', 'raw', '-A', 'PREROUTING', '-p', 'udp', '--sport', '53', '-j', 'CT', '--zone', '1'],
+  ['-t', 'mangle', '-A', 'PREROUTING', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'],
+];
+
 /** Everything a run may change, as text: both backends' rules, ip rules, the route tables used here. */
 async function snapshot(ns: Namespace): Promise<string> {
   const parts: string[] = [];
@@ -98,6 +174,21 @@ describe.skipIf(kernelSkipReason)('reconfiguring a namespace leaves exactly the 
         expect(await stateAfter(backend, [change.from, change.to])).toBe(fresh);
       });
     }
+
+    test(`${backend}: rules Istio 1.20 wrote into built-in chains are replaced by a run, and removed by --cleanup-only`, async () => {
+      const [fresh, foreignOnly] = [await stateAfter(backend, [REDIRECT]), await stateAfter(backend, [])];
+      for (const [args, expected] of [
+        [REDIRECT, fresh],
+        [[...REDIRECT, '--cleanup-only'], foreignOnly],
+      ] as const) {
+        await withNamespace('istio-1-20', async (ns) => {
+          await addForeign(ns, backend);
+          for (const rule of ISTIO_1_20) await ns.exec(`iptables-${backend}`, ['-w', ...rule]);
+          await run(ns, backend, args);
+          expect(await snapshot(ns)).toBe(expected);
+        });
+      }
+    });
 
     test(`${backend}: --cleanup-only removes everything of an earlier configuration, foreign rules stay`, async () => {
       const foreignOnly = await stateAfter(backend, []);
