@@ -9,15 +9,13 @@
  * 3. apply the families in order; if one fails, restore the ones already applied to the
  *    state read in step 1 (transaction.ts);
  * 4. read each applied family back and compare with the plan; a difference rolls back too;
- * 5. remove an earlier TPROXY configuration's ip rules/routes (stale-network.ts), add the
- *    plan's ip rules/routes and ::6 that are missing.
+ * 5. add the ip rules/routes and ::6 that are missing. An earlier TPROXY configuration's ip
+ *    rules/routes the plan does not keep are removed before step 3 (stale-network.ts).
  */
 import { DriftError, VerifyError } from '../errors.js';
 import type { IpFamily } from '../model/family.js';
 import type { Ruleset } from '../model/netfilter.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
-import type { NetworkStep } from '../plan/routes.js';
-import { ipArgs } from '../render/ip.js';
 import { renderRestore, restoreTables } from '../render/restore.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, expectedState, hasOwnedState } from '../state/compare.js';
@@ -30,7 +28,7 @@ import { applyFirstRun } from './first-run.js';
 import { Iptables } from './iptables.js';
 import { netnsRunner } from './netns.js';
 import { applyNetwork, removeNetwork } from './network.js';
-import { removeStaleNetwork, staleNetwork } from './stale-network.js';
+import { staleNetwork, withoutStaleNetwork } from './stale-network.js';
 import type { RetryPolicy } from './retry.js';
 import { type FamilyRun, inOrder, transact, verify } from './transaction.js';
 
@@ -113,10 +111,6 @@ export async function applyCapture(plan: CapturePlan, options: ApplyOptions, dep
 const families = (runs: readonly FamilyRun[]) => runs.map((run) => run.ruleset.family);
 /** The TPROXY marks rules of ours carried before the run: how an earlier run's routing is known. */
 const marksOf = (runs: readonly FamilyRun[]) => [...new Set(runs.flatMap((run) => liveTproxyMarks(run.live)))];
-const describe = (step: NetworkStep) =>
-  `ip ${ipArgs(step)
-    .map((a) => (a === 'add' ? 'del' : a))
-    .join(' ')}`;
 
 async function apply(
   runs: readonly FamilyRun[],
@@ -151,18 +145,15 @@ async function apply(
       report.push({ family, variant, action: 'reconciled' });
     }
   }
-  await transact(work, iptables, deps.log, async (applied) => {
-    await inOrder(applied.map(({ run }) => verify(run, iptables, deps.canonical)));
-    // An earlier TPROXY configuration's policy routing goes too; put back if the plan's cannot be added.
-    const stale = await staleNetwork(runner, families(runs), marksOf(runs), plan.network);
-    await removeStaleNetwork(runner, stale);
-    if (stale.length > 0) deps.log(`an earlier configuration's routing removed: ${stale.map(describe).join('; ')}`);
-    const added = await applyNetwork(runner, plan.network).catch(async (error: unknown) => {
-      await applyNetwork(runner, stale).catch(() => undefined);
-      throw error;
-    });
-    if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
-  });
+  // An earlier TPROXY configuration's policy routing the plan does not keep goes first.
+  const stale = await staleNetwork(runner, families(runs), marksOf(runs), plan.network);
+  await withoutStaleNetwork(runner, stale, deps.log, () =>
+    transact(work, iptables, deps.log, async (applied) => {
+      await inOrder(applied.map(({ run }) => verify(run, iptables, deps.canonical)));
+      const added = await applyNetwork(runner, plan.network);
+      if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
+    }),
+  );
   return { families: report };
 }
 
@@ -176,15 +167,18 @@ async function cleanup(
   const work = runs
     .map((run) => ({ run, payload: cleanupPayload(run.live, run.expected) }))
     .filter((w) => w.payload.text !== '');
-  await transact(work, iptables, deps.log, async (applied) => {
-    for (const { run } of applied) {
-      const live = parseSave(await iptables.save(run.backend), deps.canonical);
-      if (hasOwnedState(live))
-        throw new VerifyError(run.ruleset.family, ['rules of ours are still live after cleanup']);
-    }
-  });
+  // Every policy rule of a mark of ours (this configuration's or an earlier one's) goes first.
   const stale = await staleNetwork(runner, families(runs), marksOf(runs), []);
-  const problems = await removeNetwork(runner, [...plan.network, ...stale]);
+  await withoutStaleNetwork(runner, stale, deps.log, () =>
+    transact(work, iptables, deps.log, async (applied) => {
+      for (const { run } of applied) {
+        const live = parseSave(await iptables.save(run.backend), deps.canonical);
+        if (hasOwnedState(live))
+          throw new VerifyError(run.ruleset.family, ['rules of ours are still live after cleanup']);
+      }
+    }),
+  );
+  const problems = await removeNetwork(runner, plan.network);
   for (const problem of problems) deps.log(`warning: ${problem}`);
   for (const run of runs)
     deps.log(

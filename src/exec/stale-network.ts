@@ -6,6 +6,7 @@
 import { CommandFailedError } from '../errors.js';
 import type { IpFamily } from '../model/family.js';
 import type { NetworkStep } from '../plan/routes.js';
+import { ipArgs } from '../render/ip.js';
 import { parseFwmarkRules } from '../state/ip-rule.js';
 import { staleRuleCandidates, staleTproxySteps } from '../state/stale-routes.js';
 import { type CommandRunner, notPrivileged } from './command.js';
@@ -42,16 +43,37 @@ export async function staleNetwork(
   return steps;
 }
 
+const describe = (step: NetworkStep) =>
+  `ip ${ipArgs(step)
+    .map((arg) => (arg === 'add' ? 'del' : arg))
+    .join(' ')}`;
+
 /**
- * Removes the stale steps; when one cannot be removed, puts back the ones removed (so the
- * run's rollback leaves the routing as it found it) and throws.
+ * Runs `change` (the rules' transaction) with the stale routing removed first: a run killed in
+ * between then leaves the earlier rules, whose marks the next run still recognises, never
+ * routing that nothing points to any more. When a step cannot be removed, or `change` fails
+ * (its rollback puts the rules back), the routing removed is put back too.
  */
-export async function removeStaleNetwork(runner: CommandRunner, stale: readonly NetworkStep[]): Promise<void> {
-  if (stale.length === 0) return;
+export async function withoutStaleNetwork<T>(
+  runner: CommandRunner,
+  stale: readonly NetworkStep[],
+  log: (line: string) => void,
+  change: () => Promise<T>,
+): Promise<T> {
+  if (stale.length === 0) return change();
+  const putBack = () => applyNetwork(runner, stale).catch(() => undefined);
   const problems = await removeNetwork(runner, stale);
-  if (problems.length === 0) return;
-  await applyNetwork(runner, stale).catch(() => undefined);
-  throw new CommandFailedError(['ip'], undefined, problems.join('; '), {
-    message: `removing an earlier configuration's policy routing failed (put back as it was): ${problems.join('; ')}`,
-  });
+  if (problems.length > 0) {
+    await putBack();
+    throw new CommandFailedError(['ip'], undefined, problems.join('; '), {
+      message: `removing an earlier configuration's policy routing failed (put back as it was): ${problems.join('; ')}`,
+    });
+  }
+  log(`an earlier configuration's routing removed: ${stale.map(describe).join('; ')}`);
+  try {
+    return await change();
+  } catch (error) {
+    await putBack();
+    throw error;
+  }
 }
