@@ -11,6 +11,7 @@ import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
 import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
+import { fixes } from './fixes.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
@@ -32,6 +33,8 @@ const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   VERIFY_FAILED: EXIT.failure,
   DRIFT_NOT_RECONCILED: EXIT.failure,
   NOT_PRIVILEGED: EXIT.failure,
+  STATE_UNREADABLE: EXIT.failure,
+  CONFLICT: EXIT.failure,
   LOCK_TIMEOUT: EXIT.failure,
   INTERRUPTED: EXIT.failure,
   VALIDATION_FAILED: EXIT.validation,
@@ -134,7 +137,7 @@ export async function loadConfiguration(
   const derived = await deriveSettings(resolved.settings, env, host);
   const parsed = toCaptureConfig(derived.settings, [...file.issues, ...resolved.issues]);
   if (derived.error) throw derived.error;
-  return parsed;
+  return derived.warnings.length > 0 ? { ...parsed, warnings: [...derived.warnings, ...parsed.warnings] } : parsed;
 }
 
 export async function main(
@@ -149,6 +152,10 @@ export async function main(
     // does not change.
     if (argv[0] === 'explain')
       return await (await import('./commands/explain.js')).explainCommand(argv.slice(1), env, io, deps);
+    if (argv[0] === 'doctor') {
+      const { doctor } = await import('./commands/doctor.js');
+      return await doctor(argv.slice(1), (rest) => loadConfiguration(rest, env, io, deps), io.stdout, log);
+    }
     if (argv[0] === 'pod') {
       const { podCommand } = await import('./commands/pod.js');
       return await podCommand(argv.slice(1), io, (args, podEnv) => main(args, podEnv, io, deps));
@@ -188,6 +195,7 @@ export async function main(
       log(`error: ${error.message}`);
       if (error.code === 'DRIFT_NOT_RECONCILED')
         log('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
+      for (const line of fixes(error)) log(line);
     }
     for (const problem of error.rollbackProblems) log(`  ${problem}`);
     return EXIT_BY_CODE[error.code];

@@ -88,6 +88,8 @@ export interface RunOptions {
   readonly reconcile: boolean;
   readonly cleanupOnly: boolean;
   readonly forceApply: boolean;
+  /** `--migrate`: remove a copy of our rules found in the other backend in the same run. */
+  readonly migrate: boolean;
   readonly iptables: 'auto' | 'legacy' | 'nft';
   /** The pod address the validation probe uses (its family picks the probe addresses). */
   readonly hostIp?: IpAddress;

@@ -335,6 +335,7 @@ function runOptions(r: SettingsReader): RunOptions {
     reconcile: r.boolean('reconcile'),
     cleanupOnly: r.boolean('cleanup-only'),
     forceApply: r.boolean('force-apply'),
+    migrate: r.boolean('migrate'),
     iptables: binary === 'legacy' || binary === 'nft' ? binary : 'auto',
     ...(hostIp && typeof hostIp !== 'string' ? { hostIp } : {}),
   };
