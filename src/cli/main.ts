@@ -11,6 +11,7 @@ import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
 import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './options.js';
+import type { NftApply } from './nftables.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
@@ -48,6 +49,8 @@ export interface CliDeps {
   hostFacts(networkNamespace: string | undefined): Promise<HostFacts>;
   /** Applies a plan for real; absent means the CLI can only dry-run. */
   readonly apply?: (plan: CapturePlan, parsed: ParsedConfig, log: (line: string) => void) => Promise<void>;
+  /** Applies a `--native-nftables` plan for real; absent means such runs can only dry-run. */
+  readonly applyNftables?: NftApply;
 }
 
 /** yargs' "Unknown arguments: a, b" → one issue per argument, named as it was typed. */
@@ -151,6 +154,20 @@ export async function main(
       return EXIT.ok;
     }
     for (const warning of parsed.warnings) log(`warning: ${warning}`);
+    if (parsed.options.nativeNftables) {
+      const transcriptPath = env.DRY_RUN_FILE_PATH;
+      const { runNftables } = await import('./nftables.js');
+      await runNftables(
+        parsed,
+        {
+          stdout: io.stdout,
+          log,
+          ...(transcriptPath ? { transcript: (t) => writeTranscript(transcriptPath, t) } : {}),
+        },
+        deps.applyNftables,
+      );
+      return EXIT.ok;
+    }
     const plan = planCapture(parsed.config);
     for (const line of planNotes(plan, parsed.config, parsed.options)) log(line);
     if (parsed.options.dryRun) {

@@ -84,6 +84,8 @@ export interface RunOptions {
   readonly reconcile: boolean;
   readonly cleanupOnly: boolean;
   readonly forceApply: boolean;
+  /** Native nftables (`inet` tables, one `nft -f -` transaction) instead of iptables. */
+  readonly nativeNftables: boolean;
   readonly iptables: 'auto' | 'legacy' | 'nft';
   /** The pod address the validation probe uses (its family picks the probe addresses). */
   readonly hostIp?: IpAddress;

@@ -304,7 +304,7 @@ export const FLAG_SPECS = [
     undefined,
     ['NATIVE_NFTABLES'],
     'NATIVE_NFTABLES',
-    'Use native nftables (not supported by this tool; rejected).',
+    'Write native nftables rules (three inet tables, one `nft -f -` transaction) instead of iptables rules.',
   ),
   stringFlag(
     'force-iptables-binary',
@@ -392,7 +392,7 @@ export const FLAG_SPECS = [
       undefined,
       ['ISTIO_IPTABLES_COMPACT_RULES'],
       undefined,
-      "Fewer rules, same effect: merge overlapping and adjacent CIDRs (-x, -i) per family, and group port lists (-b, -d, -o, -q) into multiport rules of up to 15 ports. The output then differs from upstream's.",
+      "Fewer rules, same effect: merge overlapping and adjacent CIDRs (-x, -i) per family, and group port lists (-b, -d, -o, -q) into multiport rules of up to 15 ports (with --native-nftables: one rule per list, with an anonymous set). The output then differs from upstream's.",
     ),
   ),
   extension(

@@ -3,11 +3,11 @@
  * keep the proxy's own upstream queries (zone 1) apart from the app's captured ones (zone 2),
  * so that the two UDP flows with the same 5-tuple after NAT cannot collide.
  */
-import { FAMILY, FAMILIES, type IpFamily } from '../model/family.js';
+import { FAMILIES } from '../model/family.js';
 import type { Match, Target } from '../model/netfilter.js';
-import type { IpAddress } from '../model/network.js';
 import { append } from './builder.js';
 import { proxyOwners, type PlanContext } from './context.js';
+import { dnsHost as host, dnsServers } from './decisions.js';
 import { dport, dst, jump, ownerOf, port, sport, src, TCP, UDP } from './matches.js';
 
 /** Where the agent's DNS proxy listens. */
@@ -20,13 +20,12 @@ const toAgent = (singularOption?: true): Target => ({
   ...(singularOption ? { singularOption } : {}),
 });
 const zone = (n: number): Target => ({ kind: 'ct', zone: n });
-const host = (server: IpAddress) => `${server.text}/${FAMILY[server.family].hostPrefixLength}`;
 
 export function dnsCapture({ config, rules }: PlanContext): void {
   const dns = config.dns;
   if (dns.mode === 'off') return;
   const all = dns.mode === 'all';
-  const servers = (family: IpFamily) => (dns.mode === 'servers' ? dns.servers.filter((s) => s.family === family) : []);
+  const servers = (family: (typeof FAMILIES)[number]) => dnsServers(config, family);
 
   rules.both(append('raw', 'OUTPUT', [], jump('ISTIO_OUTPUT_DNS')));
   for (const family of FAMILIES) {

@@ -1,0 +1,33 @@
+/**
+ * The `--native-nftables` branch of a run, loaded only when the flag is given: plan the
+ * transaction, then print it (dry run) or hand it to the applier.
+ */
+import { ConfigError } from '../errors.js';
+import type { ParsedConfig } from '../config/to-capture-config.js';
+import { planNftCapture, type NftPlan } from '../plan/nft/plan-nft.js';
+import { renderNftDryRun } from '../render/nft/dry-run.js';
+import { renderTransaction } from '../render/nft/transaction.js';
+
+/** Applies an nftables plan for real. */
+export type NftApply = (plan: NftPlan, parsed: ParsedConfig, log: (line: string) => void) => Promise<void>;
+
+export interface NftRunIo {
+  stdout(text: string): void;
+  log(line: string): void;
+  /** Writes the dry-run transcript (DRY_RUN_FILE_PATH), when one is asked for. */
+  transcript?(text: string): void;
+}
+
+export async function runNftables(parsed: ParsedConfig, io: NftRunIo, apply: NftApply | undefined): Promise<void> {
+  const plan = planNftCapture(parsed.config);
+  const { options } = parsed;
+  if (options.dryRun) {
+    // Upstream never writes the transcript in this mode (spec §17.1); here it is the transaction.
+    io.transcript?.(renderTransaction(options.cleanupOnly ? plan.cleanup : plan.transaction));
+    if (!options.skipRuleApply) io.stdout(renderNftDryRun(plan, options));
+    if (options.runValidation) io.log('dry run: skipping --run-validation');
+    return;
+  }
+  if (!apply) throw new ConfigError([{ source: '--dry-run', value: 'false', message: 'this build can only dry-run' }]);
+  await apply(plan, parsed, io.log);
+}
