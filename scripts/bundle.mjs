@@ -15,6 +15,8 @@
  *   dist/bundle/cli/command-line.js               yargs: --help, and argv the fast path leaves to it
  *   dist/bundle/config/generated/validate-config.js   the --config validator
  *   dist/bundle/cli/probe.js                      the --run-validation probe, spawned as its own process
+ *   dist/bundle/cli/nftables.js                   --native-nftables: its planner and renderer
+ *   dist/bundle/exec/nft/apply.js                 --native-nftables: applying (state reading included)
  *
  * The executor is in bin.js rather than a lazy file: the code cache makes its extra size cost a
  * dry run nothing measurable, and a real run saves loading a second file (~3 ms). What it
@@ -43,7 +45,7 @@ const src = resolve(root, 'src');
 const outdir = resolve(root, 'dist/bundle');
 
 /** Modules the CLI imports lazily: each becomes its own file, never part of its importer. */
-const LAZY = ['cli/command-line.ts', 'config/generated/validate-config.js'];
+const LAZY = ['cli/command-line.ts', 'config/generated/validate-config.js', 'cli/nftables.ts', 'exec/nft/apply.ts'];
 const ENTRIES = ['cli/bin.ts', 'cli/probe.ts', ...LAZY];
 
 /** Where esbuild writes a source file's bundle (outbase src/, `.ts` → `.js`). */

@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'VERIFY_FAILED'
   | 'DRIFT_NOT_RECONCILED'
   | 'VALIDATION_FAILED'
-  | 'NOT_PRIVILEGED';
+  | 'NOT_PRIVILEGED'
+  | 'MODE_CONFLICT';
 
 /**
  * Marks this tool's errors. `isIptablesError` checks it rather than `instanceof`, which fails
@@ -199,5 +200,18 @@ export class ValidationFailedError extends IptablesError {
         'When the rules are applied by the CNI plugin, the pod may have started before they were in place; ' +
         'the CNI repair controller (values.cni.repair.deletePods) restarts such pods.',
     );
+  }
+}
+
+/**
+ * Rules of ours from the other mode (iptables or native nftables) are live in the namespace:
+ * applying this mode too would capture traffic twice.
+ */
+export class ModeConflictError extends IptablesError {
+  override name = 'ModeConflictError';
+  readonly found: readonly string[];
+  constructor(message: string, found: readonly string[]) {
+    super('MODE_CONFLICT', `${message}\n  ${found.join('\n  ')}`);
+    this.found = found;
   }
 }

@@ -34,6 +34,7 @@ const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   VERIFY_FAILED: EXIT.failure,
   DRIFT_NOT_RECONCILED: EXIT.failure,
   NOT_PRIVILEGED: EXIT.failure,
+  MODE_CONFLICT: EXIT.failure,
   VALIDATION_FAILED: EXIT.validation,
 };
 

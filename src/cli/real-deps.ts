@@ -3,12 +3,14 @@ import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { applyCapture } from '../exec/apply.js';
+import { refuseNftablesMode } from '../exec/nft/other-mode.js';
 import { netnsHostFacts } from '../exec/host-facts.js';
 import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
-import { legacyTablesIn, localHostFacts, localLegacyTables } from './host-facts.js';
+import type { NftPlan } from '../plan/nft/plan-nft.js';
+import { legacyTablesIn, localHostFacts, localLegacyTables, readTextFile } from './host-facts.js';
 
 export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
   await checkNetnsPath(netns);
@@ -24,6 +26,7 @@ export async function applyForReal(
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
+    if (!options.cleanupOnly) await refuseNftablesMode(netnsRunner(processRunner, options.networkNamespace));
     await applyCapture(plan, options, {
       runner: processRunner,
       log,
@@ -34,6 +37,29 @@ export async function applyForReal(
       legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
     });
   }
+  await validateIfAsked(parsed, log);
+}
+
+/**
+ * `--native-nftables` for real: the same namespace check, skip and validation as the iptables
+ * mode around the nftables applier, which is loaded only for such runs.
+ */
+export async function applyNftablesForReal(
+  plan: NftPlan,
+  parsed: ParsedConfig,
+  log: (line: string) => void,
+): Promise<void> {
+  const { options, config } = parsed;
+  if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
+  if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
+  else {
+    const { applyNftables } = await import('../exec/nft/apply.js');
+    await applyNftables(plan, config, options, { runner: processRunner, log, readTextFile });
+  }
+  await validateIfAsked(parsed, log);
+}
+
+async function validateIfAsked({ options, config }: ParsedConfig, log: (line: string) => void): Promise<void> {
   if (!options.runValidation) return;
   await runValidation(
     netnsRunner(processRunner, options.networkNamespace),

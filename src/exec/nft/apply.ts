@@ -1,0 +1,165 @@
+/**
+ * Applying a `--native-nftables` plan for real, all or nothing:
+ * 1. resolve user and group names (unknown ones are bad input, before any process);
+ * 2. list the ruleset: our tables as they are, and our iptables-mode chains, which stop the run;
+ * 3. compare our tables with the plan: none → upstream's transaction; the same → nothing (unless
+ *    --force-apply); different → one transaction that deletes our tables and writes the plan
+ *    (--reconcile, the default), or a refusal that changes nothing. Unlike upstream, tables and
+ *    chains the plan no longer has go too (spec §17.2);
+ * 4. `nft --check`, then `nft -f -`: atomic, so a refused transaction changed nothing;
+ * 5. list again and compare with the plan; a difference puts our tables back as they were;
+ * 6. add the ip rules/routes and ::6 that are missing (as the iptables mode does).
+ */
+import type { CaptureConfig, RunOptions } from '../../config/capture-config.js';
+import { IptablesError, ModeConflictError, VerifyError } from '../../errors.js';
+import { NFT_TABLES } from '../../model/nftables.js';
+import type { NftPlan } from '../../plan/nft/plan-nft.js';
+import { renderTransaction } from '../../render/nft/transaction.js';
+import { compareNft, iptablesModeChains, ownTables } from '../../state/nft/compare.js';
+import type { OwnerIds } from '../../state/nft/listing.js';
+import { parseRuleset, type LiveTable } from '../../state/nft/ruleset.js';
+import type { CommandRunner } from '../command.js';
+import { applyNetwork, removeNetwork } from '../network.js';
+import { netnsRunner } from '../netns.js';
+import { Nft } from './nft.js';
+import { resolveOwners } from './owners.js';
+
+export interface NftApplyDeps {
+  readonly runner: CommandRunner;
+  readonly log: (line: string) => void;
+  /** Reads /etc/passwd and /etc/group (the files nft resolves names from). */
+  readonly readTextFile: (path: string) => Promise<string>;
+}
+
+export type NftAction = 'applied' | 'reconciled' | 'unchanged' | 'cleaned';
+
+/** Deletes tables whether or not they exist (`add` first, as upstream's cleanup does). */
+const deleteTables = (names: readonly string[]) =>
+  names.map((name) => `add table inet ${name}\ndelete table inet ${name}\n`).join('');
+
+export async function applyNftables(
+  plan: NftPlan,
+  config: CaptureConfig,
+  options: RunOptions,
+  deps: NftApplyDeps,
+): Promise<NftAction> {
+  const runner = netnsRunner(deps.runner, options.networkNamespace);
+  const nft = new Nft(runner);
+  const ids: OwnerIds = options.cleanupOnly
+    ? { users: new Map(), groups: new Map() }
+    : await resolveOwners(config, deps.readTextFile);
+  const before = parseRuleset(await nft.list());
+  if (options.cleanupOnly) return cleanup(plan, before, nft, runner, deps);
+  const other = iptablesModeChains(before);
+  if (other.length > 0)
+    throw new ModeConflictError(
+      'Rules of the iptables mode are live in this namespace; adding nftables rules would capture traffic twice. ' +
+        'Nothing was changed. Remove them first: run this command once with --cleanup-only and without --native-nftables, then again as it is. Found:',
+      other,
+    );
+  const verdict = compareNft(plan.tables, before, ids);
+  const label = 'nftables';
+  let transaction: string;
+  let action: NftAction;
+  if (verdict.status === 'clean') {
+    transaction = renderTransaction(plan.transaction);
+    action = 'applied';
+    deps.log(`${label}: no tables of ours yet; applying ${plan.transaction.operations.length} operations`);
+  } else if (verdict.status === 'match' && !options.forceApply) {
+    deps.log(`${label}: the live tables already match the plan; nothing to do`);
+    await network(plan, nft, runner, deps, undefined);
+    return 'unchanged';
+  } else {
+    const why =
+      verdict.status === 'drift'
+        ? `the live tables differ from the plan:\n  ${verdict.differences.join('\n  ')}`
+        : 'the live tables match, but --force-apply is set';
+    if (verdict.status === 'drift' && !options.reconcile)
+      throw new IptablesError(
+        'DRIFT_NOT_RECONCILED',
+        `${label}: ${why}\nNothing was changed: --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).`,
+      );
+    deps.log(`${label}: ${why}\n  replacing them in one transaction`);
+    transaction = deleteTables(ownTables(before).map((t) => t.name)) + renderTransaction(plan.transaction);
+    action = 'reconciled';
+  }
+  await nft.check(transaction);
+  await nft.apply(transaction);
+  try {
+    const after = compareNft(plan.tables, parseRuleset(await nft.list()), ids);
+    if (after.status !== 'match')
+      throw new VerifyError(
+        label,
+        after.status === 'drift' ? after.differences : ['none of the planned tables is live'],
+      );
+  } catch (error) {
+    throw await rolledBack(error, before, nft, deps);
+  }
+  await network(plan, nft, runner, deps, before);
+  return action;
+}
+
+/** Puts our tables back as `before` listed them, and adds the outcome to the error. */
+async function rolledBack(
+  error: unknown,
+  before: readonly LiveTable[],
+  nft: Nft,
+  deps: NftApplyDeps,
+): Promise<unknown> {
+  const restore =
+    deleteTables(NFT_TABLES) +
+    ownTables(before)
+      .map((t) => t.text)
+      .join('');
+  try {
+    await nft.apply(restore);
+    deps.log('nftables: rolled back to the tables before this run');
+  } catch (undo) {
+    if (error instanceof IptablesError) error.message += `\n  rollback failed: ${(undo as Error).message}`;
+  }
+  return error;
+}
+
+async function network(
+  plan: NftPlan,
+  nft: Nft,
+  runner: CommandRunner,
+  deps: NftApplyDeps,
+  before: readonly LiveTable[] | undefined,
+): Promise<void> {
+  try {
+    const added = await applyNetwork(runner, plan.network);
+    if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
+  } catch (error) {
+    // The rules without their routes would capture to nowhere: put the tables back too.
+    throw before ? await rolledBack(error, before, nft, deps) : error;
+  }
+}
+
+async function cleanup(
+  plan: NftPlan,
+  before: readonly LiveTable[],
+  nft: Nft,
+  runner: CommandRunner,
+  deps: NftApplyDeps,
+): Promise<NftAction> {
+  if (ownTables(before).length === 0) deps.log('nftables: nothing of ours was live');
+  else {
+    const transaction = renderTransaction(plan.cleanup);
+    await nft.check(transaction);
+    await nft.apply(transaction);
+    const left = ownTables(parseRuleset(await nft.list()));
+    if (left.length > 0)
+      throw new VerifyError(
+        'nftables',
+        left.map((t) => `${t.name} is still live after cleanup`),
+      );
+    deps.log(
+      `nftables: removed our tables (${ownTables(before)
+        .map((t) => t.name)
+        .join(', ')})`,
+    );
+  }
+  for (const problem of await removeNetwork(runner, plan.network)) deps.log(`warning: ${problem}`);
+  return 'cleaned';
+}
