@@ -22,7 +22,7 @@ export async function applyForReal(
   parsed: ParsedConfig,
   log: (line: string) => void,
 ): Promise<void> {
-  const { options, config } = parsed;
+  const { options } = parsed;
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {

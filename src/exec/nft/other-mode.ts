@@ -17,7 +17,7 @@ function nftInstalled(path: string | undefined): boolean {
 export async function refuseNftablesMode(runner: CommandRunner, path = process.env.PATH): Promise<void> {
   if (!nftInstalled(path)) return;
   const result = await runner.run({ file: 'nft', args: ['list', 'tables', 'inet'] }).catch(() => undefined);
-  if (!result || result.exitCode !== 0) return;
+  if (result?.exitCode !== 0 || !result) return;
   const found = result.stdout
     .split('\n')
     .map((line) => line.trim())
