@@ -11,6 +11,7 @@ import { BIN, kernelSkipReason, sh } from './support/kernel.js';
 import {
   APP,
   at,
+  backendArgs,
   NET,
   PROXY,
   PROXY_GROUP_ONLY,
@@ -26,7 +27,7 @@ import {
   type Who,
 } from './support/traffic.js';
 
-const BACKENDS: readonly Backend[] = ['nft', 'legacy'];
+const BACKENDS: readonly Backend[] = ['nft', 'legacy', 'native-nftables'];
 const BOTH_MODES: readonly Mode[] = ['REDIRECT', 'TPROXY'];
 const BOTH_FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
 
@@ -477,7 +478,7 @@ describe.skipIf(kernelSkipReason)('traffic through the applied rules', () => {
       );
 
     for (const backend of BACKENDS) {
-      const args = [...VALIDATION_ARGS, '--force-iptables-binary', backend];
+      const args = [...VALIDATION_ARGS, ...backendArgs(backend)];
       test(`${backend}: passes after the REDIRECT rules are applied`, async () => {
         await withNamespacePair('val', async (pair) => {
           await applyOk(pair, [...common('REDIRECT'), '-b', '*', '-i', '*'], backend, 'ipv4');
