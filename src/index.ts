@@ -14,6 +14,13 @@ export type { Cidr, IpAddress, PortRange } from './model/network.js';
 export { planCapture, type CapturePlan } from './plan/plan-capture.js';
 export type { NetworkStep } from './plan/routes.js';
 export { renderRestore } from './render/restore.js';
+export type * from './model/nftables.js';
+export { NFT_TABLES } from './model/nftables.js';
+export { planNftCapture, type NftPlan } from './plan/nft/plan-nft.js';
+export { renderTransaction } from './render/nft/transaction.js';
+export { renderNftDryRun } from './render/nft/dry-run.js';
+export { parseRuleset, type LiveTable, type LiveChain } from './state/nft/ruleset.js';
+export { compareNft, type NftVerdict } from './state/nft/compare.js';
 export { renderDryRun, renderUpstreamTranscript } from './render/dry-run.js';
 export { checkCommands, cleanupCommands } from './render/commands.js';
 export {
@@ -27,6 +34,7 @@ export {
 } from './errors.js';
 export { main, loadConfiguration, EXIT, type CliDeps, type CliIo } from './cli/main.js';
 export { applyCapture, type ApplyDeps, type ApplyReport } from './exec/apply.js';
+export { applyNftables, type NftApplyDeps } from './exec/nft/apply.js';
 export type { Command, CommandResult, CommandRunner } from './exec/command.js';
 export { inNetns, netnsRunner } from './exec/netns.js';
 export { processRunner } from './exec/process-runner.js';
@@ -39,4 +47,5 @@ export {
   VerifyError,
   NotPrivilegedError,
   ValidationFailedError,
+  ModeConflictError,
 } from './errors.js';

@@ -7,6 +7,9 @@ import type { ParsedConfig } from '../config/to-capture-config.js';
 import { planNftCapture, type NftPlan } from '../plan/nft/plan-nft.js';
 import { renderNftDryRun } from '../render/nft/dry-run.js';
 import { renderTransaction } from '../render/nft/transaction.js';
+import { thousands } from '../render/limits.js';
+
+const ruleCount = (plan: NftPlan) => plan.transaction.operations.filter((op) => op.object === 'rule').length;
 
 /** Applies an nftables plan for real. */
 export type NftApply = (plan: NftPlan, parsed: ParsedConfig, log: (line: string) => void) => Promise<void>;
@@ -20,7 +23,11 @@ export interface NftRunIo {
 
 export async function runNftables(parsed: ParsedConfig, io: NftRunIo, apply: NftApply | undefined): Promise<void> {
   const plan = planNftCapture(parsed.config);
-  const { options } = parsed;
+  const { options, config } = parsed;
+  if (config.compactRules && !options.cleanupOnly && !options.skipRuleApply) {
+    const plain = ruleCount(planNftCapture({ ...config, compactRules: false }));
+    io.log(`info: --compact-rules: ${thousands(ruleCount(plan))} rules instead of ${thousands(plain)}`);
+  }
   if (options.dryRun) {
     // Upstream never writes the transcript in this mode (spec §17.1); here it is the transaction.
     io.transcript?.(renderTransaction(options.cleanupOnly ? plan.cleanup : plan.transaction));
