@@ -7,9 +7,24 @@ import type { ParsedConfig } from '../config/to-capture-config.js';
 import { planNftCapture, type NftPlan } from '../plan/nft/plan-nft.js';
 import { renderNftDryRun } from '../render/nft/dry-run.js';
 import { renderTransaction } from '../render/nft/transaction.js';
-import { thousands } from '../render/limits.js';
+import { LIMITS, thousands } from '../render/limits.js';
 
 const ruleCount = (plan: NftPlan) => plan.transaction.operations.filter((op) => op.object === 'rule').length;
+
+/** Chains long enough that every new connection pays for walking them (LIMITS.chainRules, as in the iptables mode). */
+function chainWarnings(plan: NftPlan): string[] {
+  const long = plan.tables.flatMap((table) =>
+    table.chains
+      .filter(({ rules }) => rules.length > LIMITS.chainRules)
+      .map(
+        ({ chain, rules }) =>
+          `warning: ${table.name} ${chain.name} has ${thousands(rules.length)} rules; every new connection walks them`,
+      ),
+  );
+  return long.length > 0
+    ? [...long, 'hint: --compact-rules puts each CIDR and port list into one rule with a set']
+    : [];
+}
 
 /** Applies an nftables plan for real. */
 export type NftApply = (plan: NftPlan, parsed: ParsedConfig, log: (line: string) => void) => Promise<void>;
@@ -28,6 +43,7 @@ export async function runNftables(parsed: ParsedConfig, io: NftRunIo, apply: Nft
     const plain = ruleCount(planNftCapture({ ...config, compactRules: false }));
     io.log(`info: --compact-rules: ${thousands(ruleCount(plan))} rules instead of ${thousands(plain)}`);
   }
+  if (!options.cleanupOnly && !options.skipRuleApply) for (const line of chainWarnings(plan)) io.log(line);
   if (options.dryRun) {
     // Upstream never writes the transcript in this mode (spec §17.1); here it is the transaction.
     io.transcript?.(renderTransaction(options.cleanupOnly ? plan.cleanup : plan.transaction));
