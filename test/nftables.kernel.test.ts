@@ -171,6 +171,16 @@ describe.skipIf(kernelSkipReason)('--native-nftables applied into a network name
     });
   });
 
+  test('legacy iptables chains of ours, which nft cannot see, stop the run too', async () => {
+    await withNamespace('nft-legacy', async (ns) => {
+      await ns.exec('ip6tables-legacy', ['-t', 'mangle', '-N', 'ISTIO_INBOUND']);
+      const result = await run(ns, REDIRECT);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('legacy ip6 mangle ISTIO_INBOUND');
+      expect(await tables(ns)).toEqual([]);
+    });
+  });
+
   test("values nft reads differently are translated, and a user's text cannot leave its quotes", async () => {
     await withNamespace('nft-values', async (ns) => {
       const args = [...REDIRECT, '-c', 'eth+', '-k', 'a;b{c}#', '-o', '1000:2000'];

@@ -54,7 +54,12 @@ export async function applyNftablesForReal(
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
     const { applyNftables } = await import('../exec/nft/apply.js');
-    await applyNftables(plan, config, options, { runner: processRunner, log, readTextFile });
+    await applyNftables(plan, config, options, {
+      runner: processRunner,
+      log,
+      readTextFile,
+      legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
+    });
   }
   await validateIfAsked(parsed, log);
 }

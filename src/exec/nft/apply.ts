@@ -12,6 +12,7 @@
  */
 import type { CaptureConfig, RunOptions } from '../../config/capture-config.js';
 import { IptablesError, ModeConflictError, VerifyError } from '../../errors.js';
+import type { IpFamily } from '../../model/family.js';
 import { NFT_TABLES } from '../../model/nftables.js';
 import type { NftPlan } from '../../plan/nft/plan-nft.js';
 import { renderTransaction } from '../../render/nft/transaction.js';
@@ -22,6 +23,7 @@ import type { CommandRunner } from '../command.js';
 import { applyNetwork, removeNetwork } from '../network.js';
 import { netnsRunner } from '../netns.js';
 import { Nft } from './nft.js';
+import { legacyIptablesChains } from './other-mode.js';
 import { resolveOwners } from './owners.js';
 
 export interface NftApplyDeps {
@@ -29,6 +31,11 @@ export interface NftApplyDeps {
   readonly log: (line: string) => void;
   /** Reads /etc/passwd and /etc/group (the files nft resolves names from). */
   readonly readTextFile: (path: string) => Promise<string>;
+  /**
+   * Whether legacy iptables may hold tables in the namespace (false: certainly not). Given, the
+   * run also looks for our iptables-mode chains there, which nft cannot see.
+   */
+  readonly legacyTables?: (family: IpFamily) => boolean | undefined;
 }
 
 export type NftAction = 'applied' | 'reconciled' | 'unchanged' | 'cleaned';
@@ -50,7 +57,10 @@ export async function applyNftables(
     : await resolveOwners(config, deps.readTextFile);
   const before = parseRuleset(await nft.list());
   if (options.cleanupOnly) return cleanup(plan, before, nft, runner, deps);
-  const other = iptablesModeChains(before);
+  const other = [
+    ...iptablesModeChains(before),
+    ...(deps.legacyTables ? await legacyIptablesChains(runner, deps.legacyTables) : []),
+  ];
   if (other.length > 0)
     throw new ModeConflictError(
       'Rules of the iptables mode are live in this namespace; adding nftables rules would capture traffic twice. ' +

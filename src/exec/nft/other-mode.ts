@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModeConflictError } from '../../errors.js';
+import { FAMILIES, FAMILY, type IpFamily } from '../../model/family.js';
 import { NFT_TABLES } from '../../model/nftables.js';
 import type { CommandRunner } from '../command.js';
 
@@ -28,4 +29,29 @@ export async function refuseNftablesMode(runner: CommandRunner, path = process.e
       'Nothing was changed. Remove them first: run this command once with --cleanup-only --native-nftables, then again as it is. Found:',
     found,
   );
+}
+
+/**
+ * Our chains of the iptables mode in legacy iptables, which nft cannot see: read with
+ * `iptables-legacy-save` only for a family whose legacy tables may exist (`legacyTables`, as
+ * the iptables mode's detection knows it without a process). `ip nat ISTIO_OUTPUT`, …
+ */
+export async function legacyIptablesChains(
+  runner: CommandRunner,
+  legacyTables: (family: IpFamily) => boolean | undefined,
+): Promise<string[]> {
+  const found: string[] = [];
+  for (const family of FAMILIES) {
+    if (legacyTables(family) === false) continue;
+    const binary = `${FAMILY[family].iptables}-legacy-save`;
+    const result = await runner.run({ file: binary, args: [] }).catch(() => undefined);
+    if (result?.exitCode !== 0 || !result) continue;
+    let table = '';
+    for (const line of result.stdout.split('\n')) {
+      if (line.startsWith('*')) table = line.slice(1);
+      const chain = /^:(ISTIO_\S+)/.exec(line)?.[1];
+      if (chain) found.push(`legacy ${family === 'ipv4' ? 'ip' : 'ip6'} ${table} ${chain}`);
+    }
+  }
+  return found;
 }
