@@ -455,6 +455,22 @@ describe.skipIf(kernelSkipReason)('traffic through the applied rules', () => {
     });
   }
 
+  // Upstream's nftables rules without an address match IPv6 too, so a pod whose IPv6 is off has
+  // its IPv6 traffic captured anyway (spec §17.4); --strict lets it pass, as the iptables mode does.
+  for (const strict of [false, true]) {
+    test(`native-nftables · IPv6 off${strict ? ' --strict: IPv6 traffic passes' : ' (upstream output, §17.4): IPv6 traffic is captured anyway'}`, async () => {
+      const n = NET.ipv6;
+      const check = outboundCaptured((a) => a.ext, 80, 'app → external:80 over IPv6');
+      await withNamespacePair('v6off', async (pair) => {
+        await startStandardServers(pair, 'REDIRECT');
+        const args = [...common('REDIRECT'), '-i', '*', ...(strict ? ['--strict'] : [])];
+        await applyOk(pair, args, 'native-nftables', 'ipv4');
+        const seen = await observe(pair, [check], n);
+        expect(seen[check.what]).toBe(strict ? reply('external', at(n.ext, 80), n.pod) : check.expect(n));
+      });
+    });
+  }
+
   describe('--run-validation', () => {
     const VALIDATION_ARGS = [...common('REDIRECT'), '-b', '*', '-i', '*', '--enable-inbound-ipv6=false'];
     /** The CLI itself, run inside the pod as the proxy user, as an istio-validation container would. */

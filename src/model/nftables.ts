@@ -49,6 +49,8 @@ export type NftMatch =
   | { readonly kind: 'iifname' | 'oifname'; readonly name: string }
   /** `meta l4proto tcp`. */
   | { readonly kind: 'l4proto'; readonly protocol: 'tcp' }
+  /** `meta nfproto ipv6`: the packet's family, in an `inet` table. */
+  | { readonly kind: 'nfproto'; readonly family: 'ipv4' | 'ipv6' }
   /** One value, or an anonymous set `{ a, b }` when there are several (`--compact-rules`). */
   | {
       readonly kind: 'address';

@@ -4,6 +4,9 @@
  */
 import type { CaptureConfig } from '../../config/capture-config.js';
 import type { IpFamily } from '../../model/family.js';
+import type { NftChainName } from '../../model/nftables.js';
+import type { ShortTable } from './builder.js';
+import type { NftPlanContext } from './context.js';
 import type { Cidr, PortRange } from '../../model/network.js';
 import { cidrList } from '../compact.js';
 import { dnsServers, portGroups } from '../decisions.js';
@@ -59,4 +62,26 @@ export function writesDnsJumps(config: CaptureConfig, ipv6: boolean): boolean {
  */
 export function dropsInvalidTcpOnly(config: CaptureConfig): boolean {
   return !config.strict;
+}
+
+/**
+ * In an `inet` table a rule without an address matches IPv6 too, so upstream captures a pod's
+ * IPv6 traffic even when IPv6 is off (spec §17.4), where the iptables mode writes no IPv6 rule
+ * at all. Rule text, so kept by default; with `--strict` and IPv6 off, every base chain the plan
+ * uses first lets IPv6 pass (`meta nfproto ipv6 counter return`, inserted at index 0).
+ */
+export function passIpv6WhenOff(ctx: NftPlanContext): void {
+  if (!ctx.config.strict || ctx.records.ipv6) return;
+  const bases: readonly [ShortTable, NftChainName][] = [
+    ['nat', 'prerouting'],
+    ['nat', 'output'],
+    ['mangle', 'prerouting'],
+    ['mangle', 'output'],
+    ['raw', 'prerouting'],
+    ['raw', 'output'],
+  ];
+  for (const [table, chain] of bases) {
+    if (ctx.records.holds(table, chain))
+      ctx.records.insert(table, chain, 0, [{ kind: 'nfproto', family: 'ipv6' }], { kind: 'return' });
+  }
 }

@@ -8,6 +8,7 @@ import type { NftTableState, NftTransaction } from '../../model/nftables.js';
 import { planNetwork, type NetworkStep } from '../routes.js';
 import { cleanupTransaction, tablesAfter } from './builder.js';
 import { nftPlanContext, type NftPlanContext } from './context.js';
+import { passIpv6WhenOff } from './differences.js';
 import { dnsCapture } from './dns.js';
 import { dropInvalidRules, inboundCapture, interfaceRules, natRedirectChains, tproxyMarking } from './inbound.js';
 import { outboundEnd, outboundStart, ownerGroupRules, proxyOwnerRules } from './outbound.js';
@@ -35,6 +36,7 @@ const STEPS: readonly ((ctx: NftPlanContext) => void)[] = [
   dnsCapture,
   outboundEnd,
   tproxyMarking,
+  passIpv6WhenOff,
 ];
 
 /** Plans the nftables transaction, the tables it leaves, and the network steps. */

@@ -29,6 +29,8 @@ export function matchText(match: NftMatch): string {
       return `${match.kind} ${nftString(match.name)}`;
     case 'l4proto':
       return `meta l4proto ${match.protocol}`;
+    case 'nfproto':
+      return `meta nfproto ${match.family}`;
     case 'address': {
       const value = match.values.length === 1 ? (match.values[0] ?? '') : set(match.values);
       return `${match.family} ${match.field} ${not(match.negated)}${value}`;

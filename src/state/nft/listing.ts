@@ -25,6 +25,8 @@ function listedMatch(match: NftMatch, ids: OwnerIds): string {
       return `${match.kind} "${match.name}"`;
     case 'l4proto':
       return `meta l4proto ${match.protocol}`;
+    case 'nfproto':
+      return `meta nfproto ${match.family}`;
     case 'address':
       return `${match.family} ${match.field} ${not(match.negated)}${set(match.values)}`;
     case 'port': {
