@@ -383,7 +383,7 @@ export const FLAG_SPECS = [
       undefined,
       ['ISTIO_IPTABLES_STRICT'],
       undefined,
-      "Fix upstream's rule bugs: exempt the tunnel port from TPROXY capture, and DNS from the GID self-redirect. The output then differs from upstream's.",
+      "Fix upstream's rule bugs: exempt the tunnel port from TPROXY capture, and DNS from the GID self-redirect (with --native-nftables also: drop invalid packets of every protocol, and let IPv6 pass when IPv6 is off). The output then differs from upstream's.",
     ),
   ),
   extension(
