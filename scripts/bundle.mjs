@@ -5,7 +5,7 @@
  *
  * The bundle is CommonJS (dist/bundle/package.json says so, as bin/package.json does for
  * bin/istio-iptables): node runs a CommonJS entry without starting its ES module loader, which
- * an ES module entry pays about 4 ms for, a third of what a dry run adds to `node -e 0`.
+ * an ES module entry pays a third of what a dry run adds to `node -e 0` for (bench/RESULTS.md).
  *
  * The large parts a usual run does not need stay files of their own, loaded with `import()`
  * (which the bundle turns into `require`) only when a run needs them; the layout follows src/:
@@ -19,8 +19,8 @@
  *   dist/bundle/exec/nft/apply.js                 --native-nftables: applying (state reading included)
  *
  * The executor is in bin.js rather than a lazy file: the code cache makes its extra size cost a
- * dry run nothing measurable, and a real run saves loading a second file (~3 ms). What it
- * needs from node (node:child_process, ~3 ms to load) it loads at its first command.
+ * dry run nothing measurable, and a real run saves loading a second file. What it needs from
+ * node (node:child_process, slow to load) it loads at its first command.
  *
  * Each file is a complete bundle, without shared chunks: esbuild's code splitting puts the
  * modules bin.js shares with a lazy file into chunks of their own, more files for a dry run to
@@ -28,9 +28,9 @@
  * bin.js; nothing depends on their identity across files except the error classes, which
  * `isIptablesError` recognises by a brand rather than by `instanceof`.
  *
- * exec/validation.ts finds the probe at `../cli/probe.js` from its own module URL: that holds
- * for the tsc output (dist/exec → dist/cli) and here (dist/bundle/cli → dist/bundle/cli), where
- * `import.meta.url` is defined as the bundle file's URL.
+ * cli/real-deps.ts finds the probe at `../cli/probe.js` from its own module URL and hands the
+ * path to exec/validation.ts: that holds for the tsc output (dist/cli) and here
+ * (dist/bundle/cli), where `import.meta.url` is defined as the bundle file's URL.
  */
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
@@ -96,7 +96,7 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   // CommonJS has no import.meta: each file's own URL stands in for it, worked out when first
-  // asked for (a dry run never asks, and pathToFileURL costs a start ~0.2 ms).
+  // asked for (a dry run never asks, and pathToFileURL costs a start measurable time).
   define: { 'import.meta.url': '__bundle_meta.url' },
   banner: { js: 'var __bundle_meta = { get url() { return require("node:url").pathToFileURL(__filename).href; } };' },
   plugins: [lazyImports],

@@ -1,7 +1,11 @@
 /**
  * Typed errors. Library code throws these; only the CLI turns them into exit codes and
  * messages. Each carries a stable `code` and the context needed to explain itself.
+ * Longer than ~200 lines because every error of the library is here, with its guard: one
+ * file to read for what can go wrong.
  */
+
+import type { IpFamily } from './model/family.js';
 
 /** One problem with one input value. */
 export interface Issue {
@@ -14,7 +18,6 @@ export interface Issue {
 export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'HOST_FACT_UNAVAILABLE'
-  | 'UNSUPPORTED'
   | 'COMMAND_FAILED'
   | 'RESTORE_FAILED'
   | 'BINARY_NOT_FOUND'
@@ -35,6 +38,11 @@ export class IptablesError extends Error {
   override name = 'IptablesError';
   readonly [BRAND] = true;
   readonly code: ErrorCode;
+  /**
+   * What went wrong while undoing a failed run, when undoing failed too: the state may be
+   * half-changed. Empty when there was nothing to undo or the undo worked.
+   */
+  rollbackProblems: readonly string[] = [];
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
@@ -63,20 +71,12 @@ export class HostFactError extends IptablesError {
   }
 }
 
-/** An accepted upstream feature this tool does not implement. */
-export class UnsupportedError extends IptablesError {
-  override name = 'UnsupportedError';
-  constructor(message: string) {
-    super('UNSUPPORTED', message);
-  }
-}
-
 export function isIptablesError(error: unknown): error is IptablesError {
   return error instanceof IptablesError || (typeof error === 'object' && error !== null && BRAND in error);
 }
 
 export function isConfigError(error: unknown): error is ConfigError {
-  return error instanceof ConfigError;
+  return isIptablesError(error) && error.code === 'CONFIG_INVALID';
 }
 
 /** A command the tool ran failed. */
@@ -103,13 +103,18 @@ export class CommandFailedError extends IptablesError {
   }
 }
 
+/** A command failed or could not run (a refused restore included). */
+export function isCommandFailedError(error: unknown): error is CommandFailedError {
+  return isIptablesError(error) && (error.code === 'COMMAND_FAILED' || error.code === 'RESTORE_FAILED');
+}
+
 /** iptables-restore refused a payload; `line` is the payload line it named, when it did. */
 export class RestoreFailedError extends CommandFailedError {
   override name = 'RestoreFailedError';
-  readonly family: string;
+  readonly family: IpFamily;
   readonly line: { readonly number: number; readonly text: string } | undefined;
   constructor(
-    family: string,
+    family: IpFamily,
     command: readonly string[],
     exitCode: number | undefined,
     stderr: string,
@@ -139,9 +144,9 @@ export class RestoreFailedError extends CommandFailedError {
 /** No iptables backend is usable in the target namespace. */
 export class BinaryNotFoundError extends IptablesError {
   override name = 'BinaryNotFoundError';
-  readonly family: string;
+  readonly family: IpFamily;
   readonly tried: readonly { readonly binary: string; readonly problem: string }[];
-  constructor(family: string, tried: BinaryNotFoundError['tried']) {
+  constructor(family: IpFamily, tried: BinaryNotFoundError['tried']) {
     const list = tried.map((t) => `\n  ${t.binary}: ${t.problem}`).join('');
     super(
       'BINARY_NOT_FOUND',
@@ -167,7 +172,7 @@ export class NamespaceError extends IptablesError {
 export class VerifyError extends IptablesError {
   override name = 'VerifyError';
   readonly differences: readonly string[];
-  constructor(family: string, differences: readonly string[]) {
+  constructor(family: IpFamily, differences: readonly string[]) {
     super(
       'VERIFY_FAILED',
       `${family} rules read back after applying differ from the plan:\n  ${differences.join('\n  ')}`,
@@ -176,8 +181,24 @@ export class VerifyError extends IptablesError {
   }
 }
 
-/** How iptables, ip and the kernel say that the caller lacks the privileges (CAP_NET_ADMIN). */
-export const NOT_PERMITTED = /Permission denied|you must be root|Operation not permitted/i;
+/**
+ * Rules of ours are live but differ from the plan, and replacing them was not allowed: nothing
+ * was changed. The CLI says which flag allows it.
+ */
+export class DriftError extends IptablesError {
+  override name = 'DriftError';
+  readonly family: IpFamily;
+  readonly differences: readonly string[];
+  constructor(family: IpFamily, variant: string, differences: readonly string[]) {
+    super(
+      'DRIFT_NOT_RECONCILED',
+      `${family} (${variant}): the live rules differ from the plan:\n  ${differences.join('\n  ')}\n` +
+        'Nothing was changed: replacing drifted rules was not allowed.',
+    );
+    this.family = family;
+    this.differences = differences;
+  }
+}
 
 /** The tool lacks the privileges it needs (root or CAP_NET_ADMIN). */
 export class NotPrivilegedError extends IptablesError {
@@ -209,9 +230,42 @@ export class ValidationFailedError extends IptablesError {
  */
 export class ModeConflictError extends IptablesError {
   override name = 'ModeConflictError';
+  /** The mode whose rules were found live. */
+  readonly live: 'iptables' | 'nftables';
   readonly found: readonly string[];
-  constructor(message: string, found: readonly string[]) {
-    super('MODE_CONFLICT', `${message}\n  ${found.join('\n  ')}`);
+  constructor(live: 'iptables' | 'nftables', found: readonly string[]) {
+    const [other, self] = live === 'iptables' ? ['iptables', 'nftables'] : ['native nftables', 'iptables'];
+    super(
+      'MODE_CONFLICT',
+      `rules of the ${other} mode are live in this namespace; adding ${self} rules would capture traffic twice. Nothing was changed. Found:\n  ${found.join('\n  ')}`,
+    );
+    this.live = live;
     this.found = found;
+  }
+}
+
+/** The nftables tables read back after applying are not the plan; they were put back as they were. */
+export class NftVerifyError extends IptablesError {
+  override name = 'NftVerifyError';
+  readonly differences: readonly string[];
+  constructor(differences: readonly string[]) {
+    super(
+      'VERIFY_FAILED',
+      `nftables tables read back after applying differ from the plan:\n  ${differences.join('\n  ')}`,
+    );
+    this.differences = differences;
+  }
+}
+
+/** Our nftables tables differ from the plan, and replacing them was not allowed: nothing was changed. */
+export class NftDriftError extends IptablesError {
+  override name = 'NftDriftError';
+  readonly differences: readonly string[];
+  constructor(differences: readonly string[]) {
+    super(
+      'DRIFT_NOT_RECONCILED',
+      `nftables: the live tables differ from the plan:\n  ${differences.join('\n  ')}\nNothing was changed: replacing drifted rules was not allowed.`,
+    );
+    this.differences = differences;
   }
 }

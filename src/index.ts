@@ -1,6 +1,7 @@
 /**
- * Library API: parse settings into a typed `CaptureConfig`, plan the rules, render them.
- * Everything exported here is pure, except `main` (the CLI) and the executor.
+ * Library API: parse settings into a typed `CaptureConfig`, plan the rules, render them, and
+ * apply them. Everything exported here is pure, except the executor (src/exec). The CLI
+ * (src/cli) is not part of the library: it is the program bin/istio-iptables runs.
  */
 export type { CaptureConfig, DnsCapture, Interception, RunOptions, Selection } from './config/capture-config.js';
 export { FLAG_SPECS, type FlagSpec } from './config/flag-spec.js';
@@ -27,13 +28,11 @@ export {
   ConfigError,
   HostFactError,
   IptablesError,
-  UnsupportedError,
   isConfigError,
   isIptablesError,
   type Issue,
 } from './errors.js';
-export { main, loadConfiguration, EXIT, type CliDeps, type CliIo } from './cli/main.js';
-export { applyCapture, type ApplyDeps, type ApplyReport } from './exec/apply.js';
+export { applyCapture, type ApplyDeps, type ApplyOptions, type ApplyReport } from './exec/apply.js';
 export { applyNftables, type NftApplyDeps } from './exec/nft/apply.js';
 export type { Command, CommandResult, CommandRunner } from './exec/command.js';
 export { inNetns, netnsRunner } from './exec/netns.js';
@@ -45,6 +44,7 @@ export {
   BinaryNotFoundError,
   NamespaceError,
   VerifyError,
+  DriftError,
   NotPrivilegedError,
   ValidationFailedError,
   ModeConflictError,

@@ -11,7 +11,8 @@ import { resolveSettings } from '../src/config/settings.js';
 import { toCaptureConfig } from '../src/config/to-capture-config.js';
 import { RecordingRunner } from './doubles/recording-runner.js';
 import { isIptablesError } from '../src/errors.js';
-import { probeScript, runValidation } from '../src/exec/validation.js';
+import { runValidation } from '../src/exec/validation.js';
+import { probeScript } from '../src/cli/real-deps.js';
 
 function parse(flags: Record<string, string | boolean>) {
   const { settings } = resolveSettings({
@@ -413,7 +414,14 @@ test('from outside, with legacy iptables not loaded in the kernel, a first run s
 });
 
 describe('--run-validation', () => {
-  const settings = { ipv6: false, proxyPort: 15001, capturePort: 15006, probePort: 15002, timeoutMs: 1500.5 };
+  const settings = {
+    script: probeScript(),
+    family: 'ipv4' as const,
+    proxyPort: 15001,
+    capturePort: 15006,
+    probePort: 15002,
+    timeoutMs: 1500.5,
+  };
 
   test('runs the probe with the settings, bounded a little past --probe-timeout, and logs its report', async () => {
     const runner = new RecordingRunner([
@@ -436,7 +444,9 @@ describe('--run-validation', () => {
         result: { exitCode: 3, stderr: 'validation timeout\n' },
       },
     ]);
-    const error = await runValidation(runner, { ...settings, ipv6: true }, () => undefined).catch((e: unknown) => e);
+    const error = await runValidation(runner, { ...settings, family: 'ipv6' as const }, () => undefined).catch(
+      (e: unknown) => e,
+    );
     expect(isIptablesError(error) && error.code).toBe('VALIDATION_FAILED');
   });
 });

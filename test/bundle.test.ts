@@ -63,7 +63,7 @@ describe('the CLI bundle', () => {
       for (const path of relative)
         expect(existsSync(resolve(dirname(join(BUNDLE, file)), path)), `${file} requires ${path}`).toBe(true);
     }
-    // validation.ts resolves ../cli/probe.js from its own module, which is in cli/bin.js.
+    // real-deps.ts resolves ../cli/probe.js from its own module, which is in cli/bin.js.
     expect(readFileSync(join(BUNDLE, 'cli/bin.js'), 'utf8')).toContain('"../cli/probe.js"');
     expect(existsSync(resolve(BUNDLE, 'cli', '../cli/probe.js'))).toBe(true);
   });

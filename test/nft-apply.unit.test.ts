@@ -88,7 +88,9 @@ describe('applyNftables', () => {
 
   it('refuses drift with --reconcile=false after reading only', async () => {
     const drifted = LISTING.replace('\t}\n}\n', '\t\tcounter accept\n\t}\n}\n');
-    await expect(applyWith([list(drifted)], { reconcile: false })).rejects.toThrow(/--reconcile=false forbids/);
+    await expect(applyWith([list(drifted)], { reconcile: false })).rejects.toThrow(
+      /replacing drifted rules was not allowed/,
+    );
   });
 
   it('a transaction nft refuses is reported with its stderr, and nothing else runs', async () => {

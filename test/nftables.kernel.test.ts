@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { planNftCapture } from '../src/plan/nft/plan-nft.js';
 import { applyNftables } from '../src/exec/nft/apply.js';
 import { processRunner } from '../src/exec/process-runner.js';
-import { readTextFile } from '../src/cli/host-facts.js';
+import { readTextFile } from '../src/exec/host-facts.js';
 import type { CommandRunner } from '../src/exec/command.js';
 import type { RunOptions } from '../src/config/capture-config.js';
 import { REDIRECT_IPV4 } from './support/capture-config.js';

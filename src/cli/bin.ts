@@ -1,7 +1,7 @@
 /** Process glue: argv, env, stdio and the exit code. Everything else is in main(). */
 import { writeSync } from 'node:fs';
 import { main } from './main.js';
-import { localHostFacts, readTextFile } from './host-facts.js';
+import { localHostFacts, readTextFile } from '../exec/host-facts.js';
 import { applyForReal, applyNftablesForReal, namespaceHostFacts } from './real-deps.js';
 
 /**

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FLAG_SPECS } from '../config/flag-spec.js';
 import { commandLine } from './command-line.js';
-import { checkArgv, parseKnownFlags } from './options.js';
+import { checkArgv, parseKnownFlags } from './argv.js';
 
 function viaYargs(normalised: readonly string[]): Record<string, unknown> {
   const { _: positional, $0: _script, ...flags } = commandLine(normalised).parseSync() as Record<string, unknown>;

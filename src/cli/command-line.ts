@@ -1,11 +1,11 @@
 /**
  * The yargs command line, generated from the flag table: loaded only for `--help` and for an
- * argv that `parseKnownFlags` (options.ts) leaves to it, since loading yargs costs more than a
+ * argv that `parseKnownFlags` (argv.ts) leaves to it, since loading yargs costs more than a
  * whole dry run.
  */
 import yargs, { type Argv } from 'yargs';
 import { FLAG_SPECS, type FlagSpec } from '../config/flag-spec.js';
-import { CONFIG_FLAG } from './options.js';
+import { CONFIG_FLAG } from './argv.js';
 
 function describe(spec: FlagSpec): string {
   const notes = [

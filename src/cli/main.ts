@@ -3,19 +3,20 @@
  * messages; everything it calls throws typed errors and never exits.
  */
 import { writeFileSync } from 'node:fs';
-import { ConfigError, formatIssue, isIptablesError, type ErrorCode, type Issue } from '../errors.js';
+import { ConfigError, type ErrorCode, formatIssue, type Issue, isConfigError, isIptablesError } from '../errors.js';
+import type { ModeConflictError } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
 import { resolveSettings } from '../config/settings.js';
 import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.js';
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
-import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './options.js';
+import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
 import type { NftApply } from './nftables.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
-export const EXIT = {
+const EXIT = {
   ok: 0,
   failure: 1,
   usage: 2,
@@ -25,7 +26,6 @@ export const EXIT = {
 
 const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   CONFIG_INVALID: EXIT.usage,
-  UNSUPPORTED: EXIT.usage,
   HOST_FACT_UNAVAILABLE: EXIT.failure,
   COMMAND_FAILED: EXIT.failure,
   RESTORE_FAILED: EXIT.failure,
@@ -53,6 +53,12 @@ export interface CliDeps {
   /** Applies a `--native-nftables` plan for real; absent means such runs can only dry-run. */
   readonly applyNftables?: NftApply;
 }
+
+/** The flags of the run that removes the other mode's rules, by the mode whose rules are live. */
+const CLEANUP_OF = {
+  iptables: '--cleanup-only, without --native-nftables',
+  nftables: '--cleanup-only --native-nftables',
+};
 
 /** yargs' "Unknown arguments: a, b" → one issue per argument, named as it was typed. */
 function yargsIssues(message: string, argv: readonly string[]): Issue[] {
@@ -122,7 +128,7 @@ function writeTranscript(path: string, text: string): void {
 }
 
 /** Flags, file, env and machine → validated configuration. */
-export async function loadConfiguration(
+async function loadConfiguration(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo,
@@ -156,15 +162,11 @@ export async function main(
     }
     for (const warning of parsed.warnings) log(`warning: ${warning}`);
     if (parsed.options.nativeNftables) {
-      const transcriptPath = env.DRY_RUN_FILE_PATH;
-      const { runNftables } = await import('./nftables.js');
-      await runNftables(
+      const path = env.DRY_RUN_FILE_PATH;
+      const transcript = path ? (text: string) => writeTranscript(path, text) : undefined;
+      await (await import('./nftables.js')).runNftables(
         parsed,
-        {
-          stdout: io.stdout,
-          log,
-          ...(transcriptPath ? { transcript: (t) => writeTranscript(transcriptPath, t) } : {}),
-        },
+        { stdout: io.stdout, log, transcript },
         deps.applyNftables,
       );
       return EXIT.ok;
@@ -189,13 +191,18 @@ export async function main(
       log(`internal error: ${(error as Error)?.stack ?? String(error)}`);
       return EXIT.failure;
     }
-    if (error instanceof ConfigError) {
+    if (isConfigError(error)) {
       log(`error: invalid configuration (${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}):`);
       for (const issue of error.issues) log(`  ${formatIssue(issue)}`);
       log('Run with --help for the flags.');
     } else {
       log(`error: ${error.message}`);
+      if (error.code === 'DRIFT_NOT_RECONCILED')
+        log('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
+      const live = error.code === 'MODE_CONFLICT' ? (error as ModeConflictError).live : undefined;
+      if (live) log(`  Remove them first: run the same command once with ${CLEANUP_OF[live]}; then run it again.`);
     }
+    for (const problem of error.rollbackProblems) log(`  ${problem}`);
     return EXIT_BY_CODE[error.code];
   }
 }

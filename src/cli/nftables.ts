@@ -33,7 +33,7 @@ export interface NftRunIo {
   stdout(text: string): void;
   log(line: string): void;
   /** Writes the dry-run transcript (DRY_RUN_FILE_PATH), when one is asked for. */
-  transcript?(text: string): void;
+  readonly transcript: ((text: string) => void) | undefined;
 }
 
 export async function runNftables(parsed: ParsedConfig, io: NftRunIo, apply: NftApply | undefined): Promise<void> {

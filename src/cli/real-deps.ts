@@ -1,16 +1,22 @@
 /** The real process-running dependencies of the CLI (the process runner binds to node at its first command). */
+import { fileURLToPath } from 'node:url';
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { applyCapture } from '../exec/apply.js';
+import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts, readTextFile } from '../exec/host-facts.js';
 import { refuseNftablesMode } from '../exec/nft/other-mode.js';
-import { netnsHostFacts } from '../exec/host-facts.js';
 import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
 import type { NftPlan } from '../plan/nft/plan-nft.js';
-import { legacyTablesIn, localHostFacts, localLegacyTables, readTextFile } from './host-facts.js';
+
+/**
+ * The probe script, beside this file both in the tsc output (dist/cli) and in the bundle
+ * (dist/bundle/cli): worked out when a validation runs, not at every start.
+ */
+export const probeScript = (): string => fileURLToPath(new URL('../cli/probe.js', import.meta.url));
 
 export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
   await checkNetnsPath(netns);
@@ -27,15 +33,21 @@ export async function applyForReal(
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
     if (!options.cleanupOnly) await refuseNftablesMode(netnsRunner(processRunner, options.networkNamespace));
-    await applyCapture(plan, options, {
-      runner: processRunner,
-      log,
-      retry: { attempts: 4, delayMs: 250, sleep: realSleep },
-      // The kernel's table list tells whether legacy can hold rules, which spares the legacy
-      // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
-      // only whether legacy is loaded at all.
-      legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
-    });
+    const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply } = options;
+    const where = networkNamespace ? { networkNamespace } : {};
+    await applyCapture(
+      plan,
+      { iptables, ...where, cleanupOnly, reconcile, forceApply },
+      {
+        runner: processRunner,
+        log,
+        retry: { attempts: 4, delayMs: 250, sleep: realSleep },
+        // The kernel's table list tells whether legacy can hold rules, which spares the legacy
+        // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
+        // only whether legacy is loaded at all.
+        legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
+      },
+    );
   }
   await validateIfAsked(parsed, log);
 }
@@ -69,7 +81,8 @@ async function validateIfAsked({ options, config }: ParsedConfig, log: (line: st
   await runValidation(
     netnsRunner(processRunner, options.networkNamespace),
     {
-      ipv6: options.hostIp?.family === 'ipv6',
+      script: probeScript(),
+      family: options.hostIp?.family ?? 'ipv4',
       proxyPort: config.outbound.proxyPort,
       capturePort: config.inbound.capturePort,
       probePort: options.probePort,

@@ -55,7 +55,7 @@ export interface CaptureConfig {
   };
   readonly dropInvalid: boolean;
   /** Used verbatim, as upstream does (`127.0.0.1/8` stays as written). */
-  readonly hostIPv4LoopbackCidr: string;
+  readonly hostIPv4LoopbackCidr: Cidr;
   /**
    * Fix upstream's rule-level bugs instead of copying them: the tunnel port is exempted from
    * TPROXY capture, and DNS from the GID self-redirect. Off by default (byte parity).
@@ -80,6 +80,7 @@ export interface RunOptions {
   readonly probeTimeoutMs: number;
   /** Absent: the tool's own network namespace. */
   readonly networkNamespace?: string;
+  /** `--cni-mode`: parsed and accepted for compatibility; nothing reads it yet. */
   readonly cniMode: boolean;
   readonly reconcile: boolean;
   readonly cleanupOnly: boolean;

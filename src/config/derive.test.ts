@@ -1,3 +1,4 @@
+/** Settings derived from the machine. Longer than ~200 lines: one case per derived setting and per failure. */
 import { describe, expect, it } from 'vitest';
 import { HostFactError } from '../errors.js';
 import { deriveSettings, detectPodAddress, parseResolvConf, type HostFacts } from './derive.js';
@@ -39,7 +40,7 @@ const settingsFrom = (flags: Record<string, string | boolean>) => resolveSetting
 describe('detectPodAddress (spec §2.5 step 4)', () => {
   const detect = (addresses: string[], dualStack = false) => {
     const pod = detectPodAddress(addresses, dualStack);
-    return pod && { hostIp: pod.hostIp.text, family: pod.hostIp.family, ipv6: pod.ipv6 };
+    return pod && { hostIp: pod.hostIp.text, family: pod.hostIp.family, ipv6: pod.enableIpv6 };
   };
 
   it('without --dual-stack, the first usable address decides', () => {

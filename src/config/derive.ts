@@ -18,7 +18,7 @@ export interface HostFacts {
 }
 
 /** Upstream's fallback when ENVOY_USER cannot be resolved. */
-export const DEFAULT_PROXY_UID = '1337';
+const DEFAULT_PROXY_UID = '1337';
 
 function isUsable(address: IpAddress): boolean {
   const v = address.value;
@@ -47,15 +47,15 @@ function unmap(address: IpAddress): IpAddress {
 export function detectPodAddress(
   addresses: readonly string[],
   dualStack: boolean,
-): { hostIp: IpAddress; ipv6: boolean } | undefined {
+): { hostIp: IpAddress; enableIpv6: boolean } | undefined {
   const usable = addresses.flatMap((text) => {
     const parsed = parseIpAddress(text.split('%')[0] ?? '', { canonical: true });
     return typeof parsed === 'string' ? [] : [unmap(parsed)].filter(isUsable);
   });
   const first = usable[0];
   if (!first) return undefined;
-  if (!dualStack) return { hostIp: first, ipv6: first.family === 'ipv6' };
-  return { hostIp: first, ipv6: usable.some((a) => a.family === 'ipv6') };
+  if (!dualStack) return { hostIp: first, enableIpv6: first.family === 'ipv6' };
+  return { hostIp: first, enableIpv6: usable.some((a) => a.family === 'ipv6') };
 }
 
 /** `nameserver` entries, canonicalised; entries that are not plain addresses are dropped. */
@@ -72,7 +72,7 @@ export function parseResolvConf(text: string): { v4: string[]; v6: string[] } {
   return { v4, v6 };
 }
 
-/** The UID or GID list given as text, or the proxy user's. */
+/** The proxy user's UID (ENVOY_USER, else istio-proxy) from the user database, or upstream's fallback. */
 async function proxyUid(env: Readonly<Record<string, string | undefined>>, facts: HostFacts): Promise<string> {
   const user = env.ENVOY_USER ?? 'istio-proxy';
   const uid = await facts.lookupUserId(user).catch(() => undefined);
@@ -111,7 +111,8 @@ export async function deriveSettings(
       // A placeholder, so that validation can still report input problems first.
       if (settings['enable-inbound-ipv6'].value === undefined) set('enable-inbound-ipv6', false, 'pod addresses');
     } else {
-      if (settings['enable-inbound-ipv6'].value === undefined) set('enable-inbound-ipv6', pod.ipv6, 'pod addresses');
+      if (settings['enable-inbound-ipv6'].value === undefined)
+        set('enable-inbound-ipv6', pod.enableIpv6, 'pod addresses');
       if (settings['host-ip'].value === undefined) set('host-ip', pod.hostIp.text, 'pod addresses');
     }
   }

@@ -4,9 +4,9 @@
  * two rule sets that both see every packet). The state read that decides is kept: it is also
  * the state the re-run check needs, so detection costs no extra process.
  */
-import { BinaryNotFoundError, NOT_PERMITTED, NotPrivilegedError } from '../errors.js';
+import { BinaryNotFoundError, NotPrivilegedError } from '../errors.js';
 import { FAMILY, type IpFamily } from '../model/family.js';
-import type { CommandResult, CommandRunner } from './command.js';
+import { type CommandResult, type CommandRunner, notPrivileged } from './command.js';
 
 export type Variant = 'legacy' | 'nft';
 
@@ -28,7 +28,7 @@ export interface Detected {
 }
 
 /** Seconds iptables waits for the xtables lock, as upstream passes it. */
-export const LOCK_WAIT_SECONDS = 30;
+const LOCK_WAIT_SECONDS = 30;
 
 /** "Has rules": a rule or an owned chain, not just the empty tables a probe leaves behind. */
 function hasRules(save: string): boolean {
@@ -56,7 +56,8 @@ export function lockFileFor(netnsPath: string): string {
 
 /**
  * 64-bit FNV-1a of the UTF-8 bytes, as 16 hex digits: a stable name, no secret to keep (two paths
- * sharing a lock only wait for each other). Not node:crypto, whose loading costs a run ~5 ms.
+ * sharing a lock only wait for each other). Not node:crypto, whose loading costs
+ * a run more than its whole dry run (bench/RESULTS.md).
  */
 export function fnv1a64(text: string): string {
   let hash = 0xcbf29ce484222325n;
@@ -140,7 +141,7 @@ export async function detectBackend(
  * The nft backend, when detection would choose it whatever nft's own state holds: forced, or
  * legacy holds no rules (known from the kernel, or from legacy's state read, which this
  * reads). Undefined when legacy holds rules or is forced. Lets a first run restore before
- * reading (exec/apply.ts).
+ * reading (exec/first-run.ts).
  */
 export async function nftWithoutItsState(
   runner: CommandRunner,
@@ -157,7 +158,7 @@ export async function nftWithoutItsState(
 
 /** Why no state could be read: no privileges (said plainly), or no usable binary or module. */
 function noBackend(family: IpFamily, tried: readonly { binary: string; problem: string }[]): Error {
-  const denied = tried.filter(({ problem }) => NOT_PERMITTED.test(problem));
+  const denied = tried.filter(({ problem }) => notPrivileged(problem));
   if (denied.length > 0)
     return new NotPrivilegedError(denied.map(({ binary, problem }) => `${binary}: ${problem}`).join('; '));
   return new BinaryNotFoundError(family, tried);

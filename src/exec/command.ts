@@ -1,3 +1,5 @@
+import { NotPrivilegedError } from '../errors.js';
+
 /**
  * The one seam to processes. A `Command` is a value; a `CommandRunner` runs it and returns
  * data, throwing only when the process could not be started at all.
@@ -24,6 +26,13 @@ export interface CommandRunner {
   run(command: Command): Promise<CommandResult>;
 }
 
-export function commandLine(command: Command): string[] {
-  return [command.file, ...command.args];
+/** How iptables, ip and the kernel say that the caller lacks the privileges (CAP_NET_ADMIN). */
+const NOT_PERMITTED = /Permission denied|you must be root|Operation not permitted/i;
+
+/**
+ * The one place a command's complaint becomes "no privileges": a NotPrivilegedError when
+ * `stderr` says the caller may not change netfilter or routing state, otherwise undefined.
+ */
+export function notPrivileged(stderr: string): NotPrivilegedError | undefined {
+  return NOT_PERMITTED.test(stderr) ? new NotPrivilegedError(stderr.trim()) : undefined;
 }

@@ -3,10 +3,10 @@
  * run): an address or route that exists is left alone, and a policy rule is added only when
  * `ip rule show` does not list it. What a run adds is returned, so it can be undone.
  */
-import { CommandFailedError, NOT_PERMITTED, NotPrivilegedError } from '../errors.js';
+import { CommandFailedError } from '../errors.js';
 import type { NetworkStep } from '../plan/routes.js';
 import { ipArgs } from '../render/ip.js';
-import type { Command, CommandRunner } from './command.js';
+import { type Command, type CommandRunner, notPrivileged } from './command.js';
 
 const EXISTS = /File exists|already assigned/i;
 const GONE = /No such process|Cannot assign requested address|No such file or directory|not found/i;
@@ -16,8 +16,7 @@ function ipCommand(args: readonly string[]): Command {
 }
 
 function failed(command: Command, exitCode: number, stderr: string): Error {
-  if (NOT_PERMITTED.test(stderr)) return new NotPrivilegedError(stderr.trim());
-  return new CommandFailedError([command.file, ...command.args], exitCode, stderr);
+  return notPrivileged(stderr) ?? new CommandFailedError([command.file, ...command.args], exitCode, stderr);
 }
 
 /** `ip rule show` prints the mark in hex: `from all fwmark 0x539 lookup 133`. */

@@ -4,12 +4,12 @@
  *
  * Each command runs synchronously, one after another. The CLI has nothing to do while a
  * command runs, and a synchronous spawn skips the streams and sockets an asynchronous one
- * builds for every child: measured in a namespace, a read, a restore and a read-back take
- * ~5 ms less (15 → 10 ms). (execa was the runner before; loading it cost a run ~20 ms.)
+ * builds for every child (a third less time for a read, a restore and a read-back; execa,
+ * the runner before, took longer to load than a whole run's commands). Figures: bench/RESULTS.md.
  *
  * node's spawnSync is a thin layer over its `spawn_sync` binding, but loading
- * node:child_process also loads net, stream and dgram: ~1.4 ms, and its first call another
- * ~1 ms, together a fifth of what a real run adds to node's own start. So the runner calls the
+ * node:child_process also loads net, stream and dgram, and its first call costs as much
+ * again: together a fifth of what a real run adds to node's own start. So the runner calls the
  * binding itself, with the options spawnSync would give it, and falls back to spawnSync
  * wherever the binding is not there (a node that no longer offers it).
  */

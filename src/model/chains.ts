@@ -1,9 +1,10 @@
 /** Chain names: netfilter's built-ins and the chains this tool owns. */
+import type { TableName } from './netfilter.js';
 
-export const BUILTIN_CHAINS = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
+const BUILTIN_CHAINS = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
 export type BuiltinChain = (typeof BUILTIN_CHAINS)[number];
 
-export const ISTIO_CHAINS = [
+const ISTIO_CHAINS = [
   'ISTIO_INBOUND',
   'ISTIO_REDIRECT',
   'ISTIO_IN_REDIRECT',
@@ -14,6 +15,14 @@ export const ISTIO_CHAINS = [
   'ISTIO_DROP',
 ] as const;
 export type IstioChain = (typeof ISTIO_CHAINS)[number];
+
+/** Each table's built-in chains, in the order iptables-save lists them. */
+export const BUILTINS_BY_TABLE = {
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  raw: ['PREROUTING', 'OUTPUT'],
+} as const satisfies Readonly<Record<TableName, readonly BuiltinChain[]>>;
 
 const builtins: ReadonlySet<string> = new Set(BUILTIN_CHAINS);
 

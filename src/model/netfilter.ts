@@ -4,10 +4,17 @@
  */
 import type { IpFamily } from './family.js';
 import type { BuiltinChain, IstioChain } from './chains.js';
-import type { PortRange } from './network.js';
+import type { Cidr, PortRange } from './network.js';
 
-/** The tables the generator writes to. `filter` is only used by reconcile guardrails. */
-export type TableName = 'filter' | 'mangle' | 'nat' | 'raw';
+/**
+ * The tables this tool reads, in the order restore payloads list them (their built-in chains:
+ * `BUILTINS_BY_TABLE` in chains.ts). The one list of them.
+ */
+export const TABLES = ['filter', 'mangle', 'nat', 'raw'] as const;
+export type TableName = (typeof TABLES)[number];
+
+/** The tables a plan may write to (never filter): where rules of ours can be live. */
+export const CAPTURE_TABLES: readonly TableName[] = TABLES.filter((table) => table !== 'filter');
 
 /** Any chain the tool may name; a typo fails to compile. */
 export type ChainName = BuiltinChain | IstioChain;
@@ -18,8 +25,8 @@ export type OwnerKind = 'uid' | 'gid';
 /** One match of a rule, rendered in list order. */
 export type Match =
   | { readonly kind: 'protocol'; readonly protocol: 'tcp' | 'udp' }
-  | { readonly kind: 'source'; readonly cidr: string; readonly negated?: true }
-  | { readonly kind: 'destination'; readonly cidr: string; readonly negated?: true }
+  | { readonly kind: 'source'; readonly cidr: Cidr; readonly negated?: true }
+  | { readonly kind: 'destination'; readonly cidr: Cidr; readonly negated?: true }
   | { readonly kind: 'inInterface'; readonly name: string }
   | { readonly kind: 'outInterface'; readonly name: string }
   | { readonly kind: 'destinationPort'; readonly port: PortRange; readonly negated?: true }

@@ -1,3 +1,4 @@
+/** Ports, addresses and CIDRs. Longer than ~200 lines: one table of cases per value type. */
 import { describe, expect, it } from 'vitest';
 import {
   checkInterfaceName,

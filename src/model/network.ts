@@ -62,7 +62,7 @@ function ipv4Value(text: string): bigint {
   return text.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(octet), 0n);
 }
 
-export function formatIpv4(value: bigint): string {
+function formatIpv4(value: bigint): string {
   return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
 }
 
@@ -149,6 +149,32 @@ export function parseCidr(text: string): Cidr | string {
   const max = address.family === 'ipv4' ? 32 : 128;
   const prefixLength = parseDecimal(text.slice(slash + 1), max);
   if (prefixLength === undefined) return `the prefix length must be a decimal number 0-${max}`;
+  return { family: address.family, address, prefixLength, text: `${address.text}/${prefixLength}` };
+}
+
+/** Address bits per family. */
+export const ADDRESS_BITS: Readonly<Record<IpFamily, bigint>> = { ipv4: 32n, ipv6: 128n };
+
+/** A CIDR from an address value and prefix length, the address spelled as we print it. */
+export function cidrOf(family: IpFamily, value: bigint, prefixLength: number): Cidr {
+  const text = family === 'ipv6' ? formatIpv6(value) : formatIpv4(value);
+  return { family, address: { family, text, value }, prefixLength, text: `${text}/${prefixLength}` };
+}
+
+/** The first address a CIDR covers: its address with the host bits cleared. */
+export function networkValue(cidr: Cidr): bigint {
+  const host = ADDRESS_BITS[cidr.family] - BigInt(cidr.prefixLength);
+  return (cidr.address.value >> host) << host;
+}
+
+/** The CIDR with its host bits cleared (`10.0.0.1/8` → `10.0.0.0/8`), as the kernel stores it. */
+export function maskCidr(cidr: Cidr): Cidr {
+  return cidrOf(cidr.family, networkValue(cidr), cidr.prefixLength);
+}
+
+/** A host's CIDR (`/32` or `/128`), spelled as the address is. */
+export function hostCidr(address: IpAddress): Cidr {
+  const prefixLength = Number(ADDRESS_BITS[address.family]);
   return { family: address.family, address, prefixLength, text: `${address.text}/${prefixLength}` };
 }
 

@@ -13,21 +13,14 @@
  */
 import type { IpFamily } from '../model/family.js';
 import type { Match } from '../model/netfilter.js';
-import { formatIpv4, formatIpv6, type Cidr, type PortRange } from '../model/network.js';
+import { ADDRESS_BITS, type Cidr, cidrOf, networkValue, type PortRange } from '../model/network.js';
 
 /** multiport's limit: at most 15 ports per rule, a `first:last` range counting as two. */
 export const MULTIPORT_SLOTS = 15;
 
-const BITS: Readonly<Record<IpFamily, bigint>> = { ipv4: 32n, ipv6: 128n };
-
-function cidrOf(family: IpFamily, value: bigint, prefixLength: number): Cidr {
-  const text = family === 'ipv6' ? formatIpv6(value) : formatIpv4(value);
-  return { family, address: { family, text, value }, prefixLength, text: `${text}/${prefixLength}` };
-}
-
 /** The smallest set of prefixes covering exactly [first, last]. */
 function coverRange(family: IpFamily, first: bigint, last: bigint): Cidr[] {
-  const bits = BITS[family];
+  const bits = ADDRESS_BITS[family];
   const out: Cidr[] = [];
   let start = first;
   while (start <= last) {
@@ -49,13 +42,11 @@ function coverRange(family: IpFamily, first: bigint, last: bigint): Cidr[] {
 export function mergeCidrs(cidrs: readonly Cidr[]): Cidr[] {
   const out: Cidr[] = [];
   for (const family of ['ipv4', 'ipv6'] as const) {
-    const bits = BITS[family];
     const ranges = cidrs
       .filter((cidr) => cidr.family === family)
       .map((cidr) => {
-        const host = bits - BigInt(cidr.prefixLength);
-        const first = (cidr.address.value >> host) << host;
-        return [first, first + (1n << host) - 1n] as const;
+        const first = networkValue(cidr);
+        return [first, first + (1n << (ADDRESS_BITS[family] - BigInt(cidr.prefixLength))) - 1n] as const;
       })
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     let current: [bigint, bigint] | undefined;

@@ -6,11 +6,11 @@
  */
 import type { CaptureConfig } from '../config/capture-config.js';
 import { FAMILY, type IpFamily } from '../model/family.js';
-import { isLoopbackAddress, type IpAddress, type PortRange } from '../model/network.js';
+import { hostCidr, isLoopbackAddress, type Cidr, type IpAddress, type PortRange } from '../model/network.js';
 import { groupPorts, mergePorts } from './compact.js';
 
 /** The loopback destination CIDR of a family: configurable (verbatim) for IPv4, `::1/128` for IPv6. */
-export function loopbackOf(config: CaptureConfig, family: IpFamily): string {
+export function loopbackOf(config: CaptureConfig, family: IpFamily): Cidr {
   return family === 'ipv4' ? config.hostIPv4LoopbackCidr : FAMILY.ipv6.loopback;
 }
 
@@ -50,8 +50,8 @@ export function dnsServers(config: CaptureConfig, family: IpFamily): readonly Ip
 }
 
 /** A DNS server as a host prefix: upstream appends `/32` or `/128` to the text as given. */
-export function dnsHost(server: IpAddress): string {
-  return `${server.text}/${FAMILY[server.family].hostPrefixLength}`;
+export function dnsHost(server: IpAddress): Cidr {
+  return hostCidr(server);
 }
 
 /**

@@ -3,11 +3,11 @@
  * keep the proxy's own upstream queries (zone 1) apart from the app's captured ones (zone 2),
  * so that the two UDP flows with the same 5-tuple after NAT cannot collide.
  */
-import { FAMILIES } from '../model/family.js';
+import { FAMILIES, type IpFamily } from '../model/family.js';
 import type { Match, Target } from '../model/netfilter.js';
 import { append } from './builder.js';
 import { proxyOwners, type PlanContext } from './context.js';
-import { dnsHost as host, dnsServers } from './decisions.js';
+import { dnsHost as hostCidr, dnsServers } from './decisions.js';
 import { dport, dst, jump, ownerOf, port, sport, src, TCP, UDP } from './matches.js';
 
 /** Where the agent's DNS proxy listens. */
@@ -25,7 +25,7 @@ export function dnsCapture({ config, rules }: PlanContext): void {
   const dns = config.dns;
   if (dns.mode === 'off') return;
   const all = dns.mode === 'all';
-  const servers = (family: (typeof FAMILIES)[number]) => dnsServers(config, family);
+  const servers = (family: IpFamily) => dnsServers(config, family);
 
   rules.both(append('raw', 'OUTPUT', [], jump('ISTIO_OUTPUT_DNS')));
   for (const family of FAMILIES) {
@@ -45,7 +45,7 @@ export function dnsCapture({ config, rules }: PlanContext): void {
       for (const server of servers(family)) {
         rules.only(
           family,
-          append('nat', 'ISTIO_OUTPUT_DNS', [protocol, dport(DNS), dst(host(server))], toAgent(singular)),
+          append('nat', 'ISTIO_OUTPUT_DNS', [protocol, dport(DNS), dst(hostCidr(server))], toAgent(singular)),
         );
       }
     }
@@ -64,8 +64,8 @@ export function dnsCapture({ config, rules }: PlanContext): void {
   for (const family of FAMILIES) {
     if (servers(family).length > 0) rules.only(family, append('raw', 'PREROUTING', [], jump('ISTIO_INBOUND')));
     for (const server of servers(family)) {
-      rules.only(family, append('raw', 'ISTIO_OUTPUT_DNS', [UDP, dport(DNS), dst(host(server))], zone(2)));
-      rules.only(family, append('raw', 'ISTIO_INBOUND', [UDP, sport(DNS), src(host(server))], zone(1)));
+      rules.only(family, append('raw', 'ISTIO_OUTPUT_DNS', [UDP, dport(DNS), dst(hostCidr(server))], zone(2)));
+      rules.only(family, append('raw', 'ISTIO_INBOUND', [UDP, sport(DNS), src(hostCidr(server))], zone(1)));
     }
   }
 }

@@ -1,7 +1,7 @@
 /** Shorthands for the matches and targets the planner uses most. */
 import type { ChainName, Match, Target } from '../model/netfilter.js';
 import type { IstioChain } from '../model/chains.js';
-import type { PortRange } from '../model/network.js';
+import type { Cidr, PortRange } from '../model/network.js';
 
 export const TCP: Match = { kind: 'protocol', protocol: 'tcp' };
 export const UDP: Match = { kind: 'protocol', protocol: 'udp' };
@@ -16,20 +16,14 @@ export const dport = (p: PortRange, negated?: true): Match => ({
   ...(negated ? { negated } : {}),
 });
 export const sport = (p: PortRange): Match => ({ kind: 'sourcePort', port: p });
-export const dst = (cidr: string, negated?: true): Match => ({
+export const dst = (cidr: Cidr, negated?: true): Match => ({
   kind: 'destination',
   cidr,
   ...(negated ? { negated } : {}),
 });
-export const src = (cidr: string): Match => ({ kind: 'source', cidr });
+export const src = (cidr: Cidr): Match => ({ kind: 'source', cidr });
 export const inIf = (name: string): Match => ({ kind: 'inInterface', name });
 export const outIf = (name: string): Match => ({ kind: 'outInterface', name });
-export const uidOwner = (id: string, negated?: true): Match => ({
-  kind: 'owner',
-  owner: 'uid',
-  id,
-  ...(negated ? { negated } : {}),
-});
 export const gidOwner = (id: string, negated?: true): Match => ({
   kind: 'owner',
   owner: 'gid',

@@ -82,7 +82,7 @@ export function excludeOutboundCidrs({ config, rules }: PlanContext): void {
   const exclude = cidrList(config.outbound.cidrs.exclude, config.compactRules);
   for (const family of FAMILIES) {
     for (const cidr of exclude.filter((c) => c.family === family)) {
-      rules.only(family, append('nat', 'ISTIO_OUTPUT', [dst(cidr.text)], RETURN));
+      rules.only(family, append('nat', 'ISTIO_OUTPUT', [dst(cidr)], RETURN));
     }
   }
 }
@@ -111,8 +111,8 @@ export function includeOutboundCidrs({ config, rules }: PlanContext): void {
     }
     for (const cidr of include.filter((c) => c.family === family)) {
       for (const nic of virtual)
-        rules.only(family, insert('nat', 'PREROUTING', 1, [inIf(nic), dst(cidr.text)], jump('ISTIO_REDIRECT')));
-      rules.only(family, append('nat', 'ISTIO_OUTPUT', [dst(cidr.text)], jump('ISTIO_REDIRECT')));
+        rules.only(family, insert('nat', 'PREROUTING', 1, [inIf(nic), dst(cidr)], jump('ISTIO_REDIRECT')));
+      rules.only(family, append('nat', 'ISTIO_OUTPUT', [dst(cidr)], jump('ISTIO_REDIRECT')));
     }
   }
 }

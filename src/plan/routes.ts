@@ -14,7 +14,7 @@ export type NetworkStep =
 export function planNetwork(config: CaptureConfig): NetworkStep[] {
   const steps: NetworkStep[] = [];
   if (config.families.includes('ipv6')) {
-    steps.push({ kind: 'loopbackAddress', family: 'ipv6', address: FAMILY.ipv6.passthroughSource });
+    steps.push({ kind: 'loopbackAddress', family: 'ipv6', address: FAMILY.ipv6.passthroughSource.text });
   }
   const { interception, ports } = config.inbound;
   if (interception.mode === 'tproxy' && ports.kind !== 'none') {

@@ -7,14 +7,14 @@ import { formatPortRange } from '../model/network.js';
 
 const not = (negated: true | undefined): string[] => (negated ? ['!'] : []);
 
-export function matchArgs(match: Match): string[] {
+function matchArgs(match: Match): string[] {
   switch (match.kind) {
     case 'protocol':
       return ['-p', match.protocol];
     case 'source':
-      return [...not(match.negated), '-s', match.cidr];
+      return [...not(match.negated), '-s', match.cidr.text];
     case 'destination':
-      return [...not(match.negated), '-d', match.cidr];
+      return [...not(match.negated), '-d', match.cidr.text];
     case 'inInterface':
       return ['-i', match.name];
     case 'outInterface':
@@ -40,7 +40,7 @@ export function matchArgs(match: Match): string[] {
   }
 }
 
-export function targetArgs(target: Target): string[] {
+function targetArgs(target: Target): string[] {
   switch (target.kind) {
     case 'jump':
       return ['-j', target.chain];

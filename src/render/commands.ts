@@ -13,7 +13,7 @@ export function checkCommands(ruleset: Ruleset): string[][] {
 }
 
 /** Deletes a rule by its spec. */
-export function deleteCommand(op: RuleOp): string[] {
+function deleteCommand(op: RuleOp): string[] {
   return ['-t', op.rule.table, '-D', op.rule.chain, ...ruleSpec(op)];
 }
 

@@ -14,7 +14,7 @@ export interface Limits {
 
 export const LIMITS: Limits = { payloadBytes: 8 * 1024, chainRules: 1000 };
 
-/** `12345` → `12,345`. (toLocaleString would first load ICU's number formats: 15 ms.) */
+/** `12345` → `12,345`. (toLocaleString would first load ICU's number formats, slower than a dry run.) */
 export function thousands(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }

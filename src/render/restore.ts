@@ -5,10 +5,13 @@
  * makes a restore fail when they already exist, which the apply logic relies on.
  */
 import { isBuiltinChain } from '../model/chains.js';
-import type { Ruleset, TableName } from '../model/netfilter.js';
+import { type Ruleset, TABLES, type TableName } from '../model/netfilter.js';
 import { opArgs } from './args.js';
 
-const TABLE_ORDER: readonly TableName[] = ['filter', 'mangle', 'nat', 'raw'];
+/** The tables a ruleset's payload names, in the payload's order. */
+export function restoreTables(ruleset: Ruleset): TableName[] {
+  return TABLES.filter((table) => ruleset.ops.some((op) => op.rule.table === table));
+}
 
 /** Each ruleset's text, rendered once: the size warnings, the dry run and apply all need it. */
 const rendered = new WeakMap<Ruleset, string>();
@@ -23,7 +26,7 @@ export function renderRestore(ruleset: Ruleset): string {
 }
 
 function render(ruleset: Ruleset): string {
-  const lines = new Map<TableName, string[]>(TABLE_ORDER.map((t) => [t, []]));
+  const lines = new Map<TableName, string[]>(TABLES.map((t) => [t, []]));
   const seen = new Set<string>();
   const declare = (table: TableName, chain: string) => {
     const key = `${table}/${chain}`;
@@ -34,7 +37,7 @@ function render(ruleset: Ruleset): string {
   for (const { rule } of ruleset.ops) declare(rule.table, rule.chain);
   for (const { rule } of ruleset.ops) if (rule.target.kind === 'jump') declare(rule.table, rule.target.chain);
   for (const op of ruleset.ops) lines.get(op.rule.table)?.push(opArgs(op).join(' '));
-  return TABLE_ORDER.flatMap((table) => {
+  return TABLES.flatMap((table) => {
     const body = lines.get(table) ?? [];
     return body.length > 0 ? [`* ${table}`, ...body, 'COMMIT'] : [];
   })

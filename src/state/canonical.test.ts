@@ -103,17 +103,17 @@ describe('comparing plan and live state', () => {
 
   test('the replace transaction flushes our chains, deletes our jumps and stale chains, and re-adds the plan', () => {
     const live = parseSave(SAVED.replace(':ISTIO_INBOUND - [0:0]', ':ISTIO_INBOUND - [0:0]\n:ISTIO_OLD - [0:0]'));
-    expect(replacePayload(RULESET, live, expected)).toBe(
+    expect(replacePayload(RULESET, live, expected).text).toBe(
       '*nat\n:ISTIO_INBOUND - [0:0]\n:ISTIO_OLD - [0:0]\n-D PREROUTING -p tcp -j ISTIO_INBOUND\n-X ISTIO_OLD\n' +
         '-A PREROUTING -p tcp -j ISTIO_INBOUND\n-A ISTIO_INBOUND -p tcp -j RETURN\n-I ISTIO_INBOUND 1 -i lo -j RETURN\nCOMMIT\n',
     );
   });
 
   test('the cleanup transaction removes only what is ours', () => {
-    expect(cleanupPayload(parseSave(SAVED), expected)).toBe(
+    expect(cleanupPayload(parseSave(SAVED), expected).text).toBe(
       '*nat\n:ISTIO_INBOUND - [0:0]\n-D PREROUTING -p tcp -j ISTIO_INBOUND\n-X ISTIO_INBOUND\nCOMMIT\n',
     );
-    expect(cleanupPayload(parseSave('*nat\n-A PREROUTING -p udp -j ACCEPT\nCOMMIT\n'), expected)).toBe('');
+    expect(cleanupPayload(parseSave('*nat\n-A PREROUTING -p udp -j ACCEPT\nCOMMIT\n'), expected).text).toBe('');
   });
 
   test('rollback restores the tables named, and empties those that did not exist', () => {

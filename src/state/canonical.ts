@@ -6,7 +6,7 @@
  * CIDRs and prints owners as numbers. Both backends (legacy and nft) print the same text.
  * The canonical form is the sorted list of option groups, each tagged with its match module.
  */
-import { formatIpv6, parseCidr } from '../model/network.js';
+import { maskCidr, parseCidr } from '../model/network.js';
 
 export interface CanonicalOptions {
   /** Resolves a user or group name to its id, as iptables does when it parses the rule. */
@@ -18,13 +18,7 @@ const FULL_MASK = 0xffffffff;
 function maskedCidr(text: string): string {
   const withLength = text.includes('/') ? text : `${text}/${text.includes(':') ? 128 : 32}`;
   const cidr = parseCidr(withLength);
-  if (typeof cidr === 'string') return text;
-  const bits = cidr.family === 'ipv4' ? 32n : 128n;
-  const hostBits = bits - BigInt(cidr.prefixLength);
-  const value = (cidr.address.value >> hostBits) << hostBits;
-  const address =
-    cidr.family === 'ipv4' ? [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.') : formatIpv6(value);
-  return `${address}/${cidr.prefixLength}`;
+  return typeof cidr === 'string' ? text : maskCidr(cidr).text;
 }
 
 /** `0x539`, `1337`, `0x539/0xffffffff` → `1337/4294967295`. */

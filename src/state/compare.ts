@@ -5,16 +5,13 @@
  * planned (a duplicate jump is the mark of an earlier run applied twice).
  */
 import { isBuiltinChain, isOwnedChain } from '../model/chains.js';
-import type { Ruleset, TableName } from '../model/netfilter.js';
+import { CAPTURE_TABLES, type Ruleset, type TableName } from '../model/netfilter.js';
 import { ruleSpec } from '../render/args.js';
-import { canonicalRule, type CanonicalOptions } from './canonical.js';
-import type { LiveRule, NetfilterState } from './save-parser.js';
+import type { CanonicalOptions } from './canonical.js';
+import { type LiveRule, liveRule, type NetfilterState } from './save-parser.js';
 
-export const PLAN_TABLES: readonly TableName[] = ['mangle', 'nat', 'raw'];
-
-export interface PlannedRule extends LiveRule {
-  readonly text: string;
-}
+/** A planned rule, in the form a live one is read in. */
+export type PlannedRule = LiveRule;
 
 /** table → chain → rules in the order the kernel will hold them after the ops run. */
 export type ExpectedState = Map<TableName, Map<string, PlannedRule[]>>;
@@ -29,12 +26,7 @@ export function expectedState(ruleset: Ruleset, options: CanonicalOptions = {}):
     return rules;
   };
   for (const op of ruleset.ops) {
-    const spec = ruleSpec(op);
-    const rule: PlannedRule = {
-      spec,
-      key: canonicalRule(spec, options),
-      text: `-A ${op.rule.chain} ${spec.join(' ')}`,
-    };
+    const rule = liveRule(op.rule.chain, ruleSpec(op), options);
     const rules = chain(op.rule.table, op.rule.chain);
     if (op.op === 'append') rules.push(rule);
     else rules.splice(op.position - 1, 0, rule);
@@ -49,7 +41,8 @@ export type Verdict =
   | { readonly status: 'match' }
   | { readonly status: 'drift'; readonly differences: readonly string[] };
 
-const jumpsToOwned = (rule: LiveRule) => rule.key.split(' ; ').some((group) => group.startsWith('j:ISTIO_'));
+/** True for a rule that jumps into a chain of ours. */
+export const jumpsToOwned = (rule: LiveRule): boolean => rule.jumpsTo !== undefined && isOwnedChain(rule.jumpsTo);
 
 function count<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
   const counts = new Map<string, number>();
@@ -59,7 +52,7 @@ function count<T>(items: readonly T[], key: (item: T) => string): Map<string, nu
 
 /** True when the live state holds anything this tool owns: an owned chain, or a jump into one. */
 export function hasOwnedState(live: NetfilterState): boolean {
-  for (const table of PLAN_TABLES) {
+  for (const table of CAPTURE_TABLES) {
     for (const [name, rules] of live.get(table) ?? []) {
       if (isOwnedChain(name) || rules.some(jumpsToOwned)) return true;
     }
@@ -73,7 +66,7 @@ export function compareState(expected: ExpectedState, live: NetfilterState): Ver
     return planned ? { status: 'clean' } : { status: 'match' };
   }
   const differences: string[] = [];
-  for (const table of PLAN_TABLES) {
+  for (const table of CAPTURE_TABLES) {
     const want = expected.get(table) ?? new Map<string, PlannedRule[]>();
     const have = live.get(table) ?? new Map<string, LiveRule[]>();
     for (const [name, rules] of want) {

@@ -1,5 +1,6 @@
 /** A plain REDIRECT configuration, IPv4 only, for unit tests to vary with spreads. */
 import type { CaptureConfig } from '../../src/config/capture-config.js';
+import { FAMILY } from '../../src/model/family.js';
 
 export const REDIRECT_IPV4: CaptureConfig = {
   families: ['ipv4'],
@@ -19,7 +20,7 @@ export const REDIRECT_IPV4: CaptureConfig = {
   dns: { mode: 'off' },
   interfaces: { exclude: [], virtual: [] },
   dropInvalid: false,
-  hostIPv4LoopbackCidr: '127.0.0.1/32',
+  hostIPv4LoopbackCidr: FAMILY.ipv4.loopback,
   strict: false,
   compactRules: false,
 };

@@ -11,12 +11,12 @@
  * 6. add the ip rules/routes and ::6 that are missing (as the iptables mode does).
  */
 import type { CaptureConfig, RunOptions } from '../../config/capture-config.js';
-import { IptablesError, ModeConflictError, VerifyError } from '../../errors.js';
+import { isIptablesError, ModeConflictError, NftDriftError, NftVerifyError } from '../../errors.js';
 import type { IpFamily } from '../../model/family.js';
 import { NFT_TABLES } from '../../model/nftables.js';
 import type { NftPlan } from '../../plan/nft/plan-nft.js';
-import { renderTransaction } from '../../render/nft/transaction.js';
-import { compareNft, iptablesModeChains, ownTables } from '../../state/nft/compare.js';
+import { deleteTables, renderTransaction } from '../../render/nft/transaction.js';
+import { compareNft, iptablesModeChains, ownTableNames, ownTables } from '../../state/nft/compare.js';
 import type { OwnerIds } from '../../state/nft/listing.js';
 import { parseRuleset, type LiveTable } from '../../state/nft/ruleset.js';
 import type { CommandRunner } from '../command.js';
@@ -40,10 +40,6 @@ export interface NftApplyDeps {
 
 export type NftAction = 'applied' | 'reconciled' | 'unchanged' | 'cleaned';
 
-/** Deletes tables whether or not they exist (`add` first, as upstream's cleanup does). */
-const deleteTables = (names: readonly string[]) =>
-  names.map((name) => `add table inet ${name}\ndelete table inet ${name}\n`).join('');
-
 export async function applyNftables(
   plan: NftPlan,
   config: CaptureConfig,
@@ -61,12 +57,7 @@ export async function applyNftables(
     ...iptablesModeChains(before),
     ...(deps.legacyTables ? await legacyIptablesChains(runner, deps.legacyTables) : []),
   ];
-  if (other.length > 0)
-    throw new ModeConflictError(
-      'Rules of the iptables mode are live in this namespace; adding nftables rules would capture traffic twice. ' +
-        'Nothing was changed. Remove them first: run this command once with --cleanup-only and without --native-nftables, then again as it is. Found:',
-      other,
-    );
+  if (other.length > 0) throw new ModeConflictError('iptables', other);
   const verdict = compareNft(plan.tables, before, ids);
   const label = 'nftables';
   let transaction: string;
@@ -83,14 +74,10 @@ export async function applyNftables(
     const why =
       verdict.status === 'drift'
         ? `the live tables differ from the plan:\n  ${verdict.differences.join('\n  ')}`
-        : 'the live tables match, but --force-apply is set';
-    if (verdict.status === 'drift' && !options.reconcile)
-      throw new IptablesError(
-        'DRIFT_NOT_RECONCILED',
-        `${label}: ${why}\nNothing was changed: --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).`,
-      );
+        : 'the live tables match, but forcing is asked for';
+    if (verdict.status === 'drift' && !options.reconcile) throw new NftDriftError(verdict.differences);
     deps.log(`${label}: ${why}\n  replacing them in one transaction`);
-    transaction = deleteTables(ownTables(before).map((t) => t.name)) + renderTransaction(plan.transaction);
+    transaction = deleteTables(ownTableNames(before)) + renderTransaction(plan.transaction);
     action = 'reconciled';
   }
   await nft.check(transaction);
@@ -98,10 +85,7 @@ export async function applyNftables(
   try {
     const after = compareNft(plan.tables, parseRuleset(await nft.list()), ids);
     if (after.status !== 'match')
-      throw new VerifyError(
-        label,
-        after.status === 'drift' ? after.differences : ['none of the planned tables is live'],
-      );
+      throw new NftVerifyError(after.status === 'drift' ? after.differences : ['none of the planned tables is live']);
   } catch (error) {
     throw await rolledBack(error, before, nft, deps);
   }
@@ -125,7 +109,8 @@ async function rolledBack(
     await nft.apply(restore);
     deps.log('nftables: rolled back to the tables before this run');
   } catch (undo) {
-    if (error instanceof IptablesError) error.message += `\n  rollback failed: ${(undo as Error).message}`;
+    if (isIptablesError(error))
+      error.rollbackProblems = [...error.rollbackProblems, `rollback failed: ${(undo as Error).message}`];
   }
   return error;
 }
@@ -159,11 +144,7 @@ async function cleanup(
     await nft.check(transaction);
     await nft.apply(transaction);
     const left = ownTables(parseRuleset(await nft.list()));
-    if (left.length > 0)
-      throw new VerifyError(
-        'nftables',
-        left.map((t) => `${t.name} is still live after cleanup`),
-      );
+    if (left.length > 0) throw new NftVerifyError(left.map((t) => `${t.name} is still live after cleanup`));
     deps.log(
       `nftables: removed our tables (${ownTables(before)
         .map((t) => t.name)

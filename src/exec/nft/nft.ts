@@ -2,8 +2,8 @@
  * Running `nft`: list the ruleset, check a transaction, apply one. Transactions go through
  * stdin (`nft -f -`), never a file, and nft applies a `-f` batch atomically: all or nothing.
  */
-import { CommandFailedError, IptablesError, NOT_PERMITTED, NotPrivilegedError } from '../../errors.js';
-import type { Command, CommandResult, CommandRunner } from '../command.js';
+import { CommandFailedError, IptablesError } from '../../errors.js';
+import { notPrivileged, type Command, type CommandResult, type CommandRunner } from '../command.js';
 
 /** `nft` is not installed where the run looks for it. */
 export class NftMissingError extends IptablesError {
@@ -42,7 +42,8 @@ export class Nft {
     if (result.exitCode === 0) return result;
     if (result.exitCode === NOT_STARTED && /execute nft/.test(result.stderr))
       throw new NftMissingError(result.stderr.trim());
-    if (NOT_PERMITTED.test(result.stderr)) throw new NotPrivilegedError(result.stderr.trim());
+    const denied = notPrivileged(result.stderr);
+    if (denied) throw denied;
     throw new NftFailedError([command.file, ...command.args], result.exitCode, result.stderr, what);
   }
 

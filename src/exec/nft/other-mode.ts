@@ -24,11 +24,7 @@ export async function refuseNftablesMode(runner: CommandRunner, path = process.e
     .map((line) => line.trim())
     .filter((line) => NFT_TABLES.some((name) => line === `table inet ${name}`));
   if (found.length === 0) return;
-  throw new ModeConflictError(
-    'Tables of the native nftables mode are live in this namespace; adding iptables rules would capture traffic twice. ' +
-      'Nothing was changed. Remove them first: run this command once with --cleanup-only --native-nftables, then again as it is. Found:',
-    found,
-  );
+  throw new ModeConflictError('nftables', found);
 }
 
 /**

@@ -9,6 +9,7 @@ export interface NftPlanContext {
   readonly records: NftRecords;
   /** The enabled families, IPv4 first: an IPv6 twin follows its IPv4 record immediately. */
   readonly families: readonly IpFamily[];
+  /** Its text as given (`127.0.0.1/8` stays), as upstream writes it. */
   loopback(family: IpFamily): string;
 }
 
@@ -17,6 +18,6 @@ export function nftPlanContext(config: CaptureConfig): NftPlanContext {
     config,
     records: new NftRecords(config.families),
     families: config.families.includes('ipv6') ? ['ipv4', 'ipv6'] : ['ipv4'],
-    loopback: (family) => loopbackOf(config, family),
+    loopback: (family) => loopbackOf(config, family).text,
   };
 }

@@ -25,7 +25,7 @@ export function dnsCapture(ctx: NftPlanContext): void {
     for (const match of [tcpDport(53), udpDport(53)]) {
       for (const family of ctx.families) {
         for (const server of dnsServers(config, family))
-          records.add('nat', 'istio-output-dns', [daddr(family, dnsHost(server)), match], toAgent);
+          records.add('nat', 'istio-output-dns', [daddr(family, dnsHost(server).text), match], toAgent);
       }
     }
   }
@@ -41,8 +41,8 @@ export function dnsCapture(ctx: NftPlanContext): void {
   }
   for (const family of ctx.families) {
     for (const server of dnsServers(config, family)) {
-      records.add('raw', 'istio-output-dns', [udpDport(53), daddr(family, dnsHost(server))], zone(2));
-      records.add('raw', 'istio-inbound', [udpSport(53), saddr(family, dnsHost(server))], zone(1));
+      records.add('raw', 'istio-output-dns', [udpDport(53), daddr(family, dnsHost(server).text)], zone(2));
+      records.add('raw', 'istio-inbound', [udpSport(53), saddr(family, dnsHost(server).text)], zone(1));
     }
   }
 }

@@ -120,6 +120,12 @@ export function tproxyMarking(ctx: NftPlanContext): void {
   records.add('mangle', 'output', [TCP, { kind: 'ctMark', mark: interception.mark }], { kind: 'restoreMark' });
   records.insert('mangle', 'istio-inbound', 0, [TCP, mark(interception.mark)], RETURN);
   for (const family of ctx.families)
-    records.insert('mangle', 'istio-inbound', 1, [LO_IN, TCP, saddr(family, FAMILY[family].passthroughSource)], RETURN);
+    records.insert(
+      'mangle',
+      'istio-inbound',
+      1,
+      [LO_IN, TCP, saddr(family, FAMILY[family].passthroughSource.text)],
+      RETURN,
+    );
   records.insert('mangle', 'istio-inbound', 2, [LO_IN, TCP, mark(OUTBOUND_MARK, true)], RETURN);
 }

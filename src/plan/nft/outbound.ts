@@ -20,7 +20,7 @@ export function outboundStart(ctx: NftPlanContext): void {
     records.add('nat', 'istio-output', [udpDport(group)], RETURN);
   }
   for (const family of ctx.families)
-    records.add('nat', 'istio-output', [LO_OUT, saddr(family, FAMILY[family].passthroughSource)], RETURN);
+    records.add('nat', 'istio-output', [LO_OUT, saddr(family, FAMILY[family].passthroughSource.text)], RETURN);
 }
 
 /** Steps 9 and 10: per proxy UID, then GID (see the iptables planner's proxyOwnerRules for why). */

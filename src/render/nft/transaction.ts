@@ -3,7 +3,7 @@
  * one operation per line, byte for byte as upstream (knftables) writes it. See nft(8).
  */
 import type { NftAction, NftChain, NftMatch, NftOperation, NftRule, NftTransaction } from '../../model/nftables.js';
-import { NFT_FAMILY } from '../../model/nftables.js';
+import { NFT_FAMILY, type NftTableName } from '../../model/nftables.js';
 import type { PortRange } from '../../model/network.js';
 
 /**
@@ -117,4 +117,14 @@ export function operationText(op: NftOperation): string {
 /** The stdin of `nft -f -`: one line per operation, each ending in a newline. */
 export function renderTransaction(transaction: NftTransaction): string {
   return transaction.operations.map((op) => `${operationText(op)}\n`).join('');
+}
+
+/** Deletes tables whether or not they exist (`add` first, as upstream's cleanup does). */
+export function deleteTables(tables: readonly NftTableName[]): string {
+  return renderTransaction({
+    operations: tables.flatMap((table) => [
+      { verb: 'add', object: 'table', table } as const,
+      { verb: 'delete', object: 'table', table } as const,
+    ]),
+  });
 }

@@ -36,7 +36,7 @@ const CONFIG: CaptureConfig = {
   dns: { mode: 'off' },
   interfaces: { exclude: ['eth9'], virtual: ['vnet0'] },
   dropInvalid: true,
-  hostIPv4LoopbackCidr: '127.0.0.1/32',
+  hostIPv4LoopbackCidr: cidr('127.0.0.1/32'),
   strict: false,
   compactRules: false,
 };

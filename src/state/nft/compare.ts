@@ -3,7 +3,7 @@
  * of our tables), match (exactly the planned tables, chains and rules, nothing more), or drift
  * (anything else, with what differs). Tables of others are never looked at here.
  */
-import { NFT_FAMILY, NFT_TABLES, type NftTableState } from '../../model/nftables.js';
+import { NFT_FAMILY, NFT_TABLES, type NftTableName, type NftTableState } from '../../model/nftables.js';
 import { listedRule, normalHook, normalRule, type OwnerIds } from './listing.js';
 import type { LiveTable } from './ruleset.js';
 
@@ -18,6 +18,11 @@ const ours = (table: LiveTable) =>
 /** Our tables among everything listed. */
 export function ownTables(live: readonly LiveTable[]): LiveTable[] {
   return live.filter(ours);
+}
+
+/** The names of our tables that are live, in transaction order. */
+export function ownTableNames(live: readonly LiveTable[]): NftTableName[] {
+  return NFT_TABLES.filter((name) => live.some((t) => t.family === NFT_FAMILY && t.name === name));
 }
 
 function hookOf(state: NftTableState['chains'][number]): string | undefined {

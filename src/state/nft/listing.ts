@@ -6,7 +6,7 @@
  * counters with their values, priorities by name.
  */
 import type { NftAction, NftMatch, NftRule } from '../../model/nftables.js';
-import { formatIpv4, formatIpv6, ipv6Value, parseIpAddress } from '../../model/network.js';
+import { cidrOf, ipv6Value, parseIpAddress } from '../../model/network.js';
 
 /** Numeric ids of user and group names, as nft resolves them when it loads the rules. */
 export interface OwnerIds {
@@ -93,9 +93,8 @@ function canonicalAddress(token: string): string {
   const prefix = length === undefined ? bits : Number(length);
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > bits) return token;
   const host = BigInt(bits - prefix);
-  const value = (address.value >> host) << host;
-  const printed = address.family === 'ipv4' ? formatIpv4(value) : formatIpv6(value);
-  return prefix === bits ? printed : `${printed}/${prefix}`;
+  const masked = cidrOf(address.family, (address.value >> host) << host, prefix);
+  return prefix === bits ? masked.address.text : masked.text;
 }
 
 const looksLikeAddress = (token: string) =>
