@@ -48,4 +48,6 @@ export {
   NotPrivilegedError,
   ValidationFailedError,
   ModeConflictError,
+  NftDriftError,
+  NftVerifyError,
 } from './errors.js';
