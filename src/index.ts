@@ -33,7 +33,7 @@ export {
   type Issue,
 } from './errors.js';
 export { applyCapture, type ApplyDeps, type ApplyOptions, type ApplyReport } from './exec/apply.js';
-export { applyNftables, type NftApplyDeps } from './exec/nft/apply.js';
+export { applyNftables, type NftAction, type NftApplyDeps, type NftApplyOptions } from './exec/nft/apply.js';
 export type { Command, CommandResult, CommandRunner } from './exec/command.js';
 export { inNetns, netnsRunner } from './exec/netns.js';
 export { processRunner } from './exec/process-runner.js';

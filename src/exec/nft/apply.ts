@@ -38,12 +38,22 @@ export interface NftApplyDeps {
   readonly legacyTables?: (family: IpFamily) => boolean | undefined;
 }
 
+/** What a run did to our tables. */
 export type NftAction = 'applied' | 'reconciled' | 'unchanged' | 'cleaned';
 
+/** The run options applying reads (a `RunOptions` will do). */
+export type NftApplyOptions = Pick<RunOptions, 'networkNamespace' | 'cleanupOnly' | 'reconcile' | 'forceApply'>;
+
+/**
+ * Applies the plan into the namespace (ours, or `options.networkNamespace`), all or nothing.
+ * @throws ConfigError for unknown user or group names; ModeConflictError when our iptables-mode
+ *   chains are live; NftDriftError when replacing drift is not allowed; NftVerifyError (after
+ *   putting the tables back) when the read-back is not the plan; nft's own failures.
+ */
 export async function applyNftables(
   plan: NftPlan,
   config: CaptureConfig,
-  options: RunOptions,
+  options: NftApplyOptions,
   deps: NftApplyDeps,
 ): Promise<NftAction> {
   const runner = netnsRunner(deps.runner, options.networkNamespace);
