@@ -13,10 +13,12 @@
  *   dist/bundle/cli/bin.js                        the CLI, executor included (bin/istio-iptables runs it)
  *   dist/bundle/cli/bin.js.cache                  V8's code cache for bin.js (see bin/istio-iptables)
  *   dist/bundle/cli/command-line.js               yargs: --help, and argv the fast path leaves to it
+ *   dist/bundle/cli/commands/pod.js               `istio-iptables pod`: the pod layer and the YAML library
  *   dist/bundle/config/generated/validate-config.js   the --config validator
  *   dist/bundle/cli/probe.js                      the --run-validation probe, spawned as its own process
  *   dist/bundle/cli/nftables.js                   --native-nftables: its planner and renderer
  *   dist/bundle/exec/nft/apply.js                 --native-nftables: applying (state reading included)
+ *   dist/bundle/cni/main.js                       the chained CNI plugin (bin/istio-iptables-cni runs it)
  *
  * The executor is in bin.js rather than a lazy file: the code cache makes its extra size cost a
  * dry run nothing measurable, and a real run saves loading a second file. What it needs from
@@ -45,8 +47,14 @@ const src = resolve(root, 'src');
 const outdir = resolve(root, 'dist/bundle');
 
 /** Modules the CLI imports lazily: each becomes its own file, never part of its importer. */
-const LAZY = ['cli/command-line.ts', 'config/generated/validate-config.js', 'cli/nftables.ts', 'exec/nft/apply.ts'];
-const ENTRIES = ['cli/bin.ts', 'cli/probe.ts', ...LAZY];
+const LAZY = [
+  'cli/command-line.ts',
+  'cli/commands/pod.ts',
+  'config/generated/validate-config.js',
+  'cli/nftables.ts',
+  'exec/nft/apply.ts',
+];
+const ENTRIES = ['cli/bin.ts', 'cli/probe.ts', 'cni/main.ts', ...LAZY];
 
 /** Where esbuild writes a source file's bundle (outbase src/, `.ts` → `.js`). */
 const outputOf = (file) => resolve(outdir, relative(src, file)).replace(/\.ts$/, '.js');
@@ -66,10 +74,9 @@ const lazyImports = {
       if (!file || args.kind === 'entry-point') return undefined;
       if (args.kind !== 'dynamic-import')
         return { errors: [{ text: `${args.path} is loaded lazily: import it with import(), not statically` }] };
-      // Every bundle that imports a lazy file is in cli/ (bin.js, command-line.js).
-      let path = relative(resolve(outdir, 'cli'), outputOf(file));
-      if (!path.startsWith('.')) path = `./${path}`;
-      return { path, external: true };
+      // Every bundle that imports a lazy file sits one directory below dist/bundle (cli/bin.js,
+      // cli/command-line.js, cni/main.js), so one path from there serves them all.
+      return { path: `../${relative(outdir, outputOf(file))}`, external: true };
     });
   },
 };

@@ -32,6 +32,10 @@ export {
   isIptablesError,
   type Issue,
 } from './errors.js';
+export { podCapture, type CapturePath, type PodCapture, type PodCaptureInput } from './pod/capture.js';
+export { readPod, type PodContainer, type PodView } from './pod/kube.js';
+export { readMesh, readValues, type InjectorValues, type MeshSettings } from './pod/mesh.js';
+export { parseDocuments } from './pod/documents.js';
 export { applyCapture, type ApplyDeps, type ApplyOptions, type ApplyReport } from './exec/apply.js';
 export { applyNftables, type NftAction, type NftApplyDeps, type NftApplyOptions } from './exec/nft/apply.js';
 export type { Command, CommandResult, CommandRunner } from './exec/command.js';

@@ -72,15 +72,34 @@ function rows(
   });
 }
 
-const SINGLE_PORT_VALUES = ['0', '65536', 'abc', '80,x', ' 81', '5:3', '1000:2000', '080', INJECTION];
+const SINGLE_PORT_VALUES = ['0', '65536', 'abc', '80,x', ' 81', '5:3', '1000:2000', '15001-15002', '080', INJECTION];
+/** -e takes a closed range too, but not what multiport (DNS capture) rejects. */
+const TUNNEL_PORT_VALUES = [
+  '0',
+  '65536',
+  'abc',
+  '80,x',
+  ' 81',
+  '5:3',
+  '15008:15008',
+  ':15008',
+  '15008:',
+  '080',
+  INJECTION,
+];
 /** In a list each item is checked and reported on its own. */
 const PORT_LIST_VALUES: (string | [string, string])[] = [
   '0',
   '65536',
   'abc',
   ['80,x', 'x'],
-  ['80, 81', ' 81'],
+  ['80,\t81', '\t81'],
   '5:3',
+  '0:0',
+  ':',
+  '080',
+  '010',
+  'http',
   '1:2:3',
   '-5',
   INJECTION,
@@ -90,12 +109,18 @@ const table: Record<string, Row[]> = {
   'single ports (-p -z -e)': [
     ...rows('-p', '--envoy-port', SINGLE_PORT_VALUES),
     ...rows('-z', '--inbound-capture-port', SINGLE_PORT_VALUES),
-    ...rows('-e', '--inbound-tunnel-port', SINGLE_PORT_VALUES),
+    ...rows('-e', '--inbound-tunnel-port', TUNNEL_PORT_VALUES),
     {
       title: 'INBOUND_CAPTURE_PORT env',
       argv: BASE,
       env: { INBOUND_CAPTURE_PORT: '0' },
       expect: [env('INBOUND_CAPTURE_PORT', '0')],
+    },
+    {
+      title: 'INBOUND_CAPTURE_PORT= (empty; upstream writes --to-ports with no port)',
+      argv: BASE,
+      env: { INBOUND_CAPTURE_PORT: '' },
+      expect: [env('INBOUND_CAPTURE_PORT', '')],
     },
   ],
   'port lists (-b -d -q -o)': [
@@ -168,7 +193,7 @@ const table: Record<string, Row[]> = {
     ...rows(
       '--dns-servers-v6',
       '--dns-servers-v6',
-      ['10.96.0.10', 'fe80::1%eth0', '2001:db8::53/128', '::1 -j ACCEPT'],
+      ['10.96.0.10', 'fe80::1%eth0', 'fe80::1%', '2001:db8::53/128', '::1 -j ACCEPT'],
       ['--redirect-dns'],
     ),
   ],
@@ -192,8 +217,17 @@ const table: Record<string, Row[]> = {
     ]),
   ),
   'UIDs and GIDs (-u -g)': [
-    ...rows('-u', '--proxy-uid', ['-1', 'a b', '1337 -j ACCEPT', ',', '4294967295', '$x', `1337\n-A OUTPUT -j ACCEPT`]),
-    ...rows('-g', '--proxy-gid', ['-1', 'a b', '1337 -j ACCEPT', ',', ',,', '4294967295']),
+    ...rows('-u', '--proxy-uid', [
+      '-1',
+      'a b',
+      '1337 -j ACCEPT',
+      '4294967295',
+      '$x',
+      '2000-1000',
+      '0x539',
+      `1337\n-A OUTPUT -j ACCEPT`,
+    ]),
+    ...rows('-g', '--proxy-gid', ['-1', 'a b', '1337 -j ACCEPT', '4294967295', '1000-']),
     { title: 'PROXY_GID env', argv: BASE, env: { PROXY_GID: 'a b' }, expect: [env('PROXY_GID', 'a b')] },
   ],
   'owner groups': [
@@ -245,7 +279,7 @@ const table: Record<string, Row[]> = {
   ],
   'probe settings': [
     ...rows('--probe-timeout', '--probe-timeout', ['5 s', 'abc', '-1s', '1', '.s', '5sec']),
-    ...rows('--iptables-probe-port', '--iptables-probe-port', ['70000', 'abc', '0x3a9a', '-1']),
+    ...rows('--iptables-probe-port', '--iptables-probe-port', ['70000', 'abc', '0x10000', '08', '1__0', '-1']),
     {
       title: '--run-validation with probe port 0',
       argv: [...BASE, '--host-ip', '10.0.0.1', '--run-validation', '--iptables-probe-port', '0'],
@@ -253,6 +287,12 @@ const table: Record<string, Row[]> = {
     },
     ...rows('--host-ip', '--host-ip', ['1.2.3', '10.0.0.1/32']),
     { title: 'PROBE_TIMEOUT env', argv: BASE, env: { PROBE_TIMEOUT: 'abc' }, expect: [env('PROBE_TIMEOUT', 'abc')] },
+    {
+      title: 'IPTABLES_PROBE_PORT=99999 (upstream: 65535)',
+      argv: BASE,
+      env: { IPTABLES_PROBE_PORT: '99999' },
+      expect: [env('IPTABLES_PROBE_PORT', '99999')],
+    },
   ],
   'booleans in env vars': [
     { title: 'REDIRECT_DNS=yes', argv: BASE, env: { REDIRECT_DNS: 'yes' }, expect: [env('REDIRECT_DNS', 'yes')] },
@@ -396,6 +436,8 @@ describe('the config file (--config)', () => {
         PROXY_PORT: '0',
         EXCLUDE_INTERFACES: 'eth0,a\u0000b',
         DNS_SERVERS_V4: ['::1'],
+        DNS_SERVERS_V6: ['fe80::1%eth0'],
+        REDIRECT_DNS: true,
         INBOUND_INTERCEPTION_MODE: 'tproxy',
       }),
     );
@@ -403,6 +445,7 @@ describe('the config file (--config)', () => {
       configKey('PROXY_PORT', '0'),
       configKey('EXCLUDE_INTERFACES', 'a\u0000b'),
       configKey('DNS_SERVERS_V4', '::1'),
+      configKey('DNS_SERVERS_V6', 'fe80::1%eth0'),
       configKey('INBOUND_INTERCEPTION_MODE', 'tproxy'),
     ]);
   });
@@ -437,8 +480,8 @@ describe('reporting', () => {
           '-1',
           '-m',
           'tproxy',
-          '-r',
-          '254',
+          '-e',
+          '15008:15008',
           '--probe-timeout',
           '5 s',
         ],
@@ -453,7 +496,7 @@ describe('reporting', () => {
         issue('--istio-exclude-interfaces', 'eth 0'),
         issue('--proxy-uid', '-1'),
         issue('--istio-inbound-interception-mode', 'tproxy'),
-        issue('--istio-inbound-tproxy-route-table', '254'),
+        issue('--inbound-tunnel-port', '15008:15008'),
         issue('--probe-timeout', '5 s'),
         env('ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR', '10.0.0.1/8'),
       ];

@@ -56,7 +56,7 @@ describe('the CLI bundle', () => {
   });
 
   it('has every file its lazy requires name, and the probe where exec/validation.ts looks', () => {
-    for (const file of ['cli/bin.js', 'cli/command-line.js']) {
+    for (const file of ['cli/bin.js', 'cli/command-line.js', 'cli/commands/pod.js']) {
       const text = readFileSync(join(BUNDLE, file), 'utf8');
       const relative = [...text.matchAll(/require\("(\.[^"]+)"\)/g)].map(([, path]) => path ?? '');
       if (file === 'cli/bin.js') expect(relative.length).toBeGreaterThan(0);
@@ -93,6 +93,31 @@ describe('the CLI bundle', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('runs `pod` from its own lazy file, which alone carries the YAML library', async () => {
+    const pod = JSON.stringify({ kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'app' }] } });
+    const child = spawn(BIN, ['pod', '-', '--print-args', '--path', 'cni'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(`# YAML comments are fine\n${pod}\n`);
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
+    expect(JSON.parse(stdout)).toContain('--cni-mode');
+    // A ConfigError from the lazy file (its own copy of the error classes) is reported as one.
+    const bad = JSON.stringify({
+      kind: 'Pod',
+      metadata: { annotations: { 'sidecar.istio.io/interceptionMode': 'x' } },
+    });
+    const refused = spawn(BIN, ['pod', '-', '--print-args'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    refused.stdin.end(bad);
+    let stderr = '';
+    refused.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    expect(await new Promise((resolve) => refused.on('close', resolve))).toBe(2);
+    expect(stderr).toContain(
+      'error: invalid configuration (1 problem):\n  annotation sidecar.istio.io/interceptionMode="x"',
+    );
+    expect(readFileSync(join(BUNDLE, 'cli/commands/pod.js'), 'utf8')).toContain('parseAllDocuments');
+    expect(readFileSync(join(BUNDLE, 'cli/bin.js'), 'utf8')).not.toContain('parseAllDocuments');
   });
 
   it('has a code cache for bin.js that V8 accepts', async () => {

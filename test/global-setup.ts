@@ -11,9 +11,15 @@ export default async function setup() {
   const before = await rootSnapshot();
   return async function teardown() {
     const after = await rootSnapshot();
-    if (after !== before)
+    // vitest reports an error thrown here but still exits 0: set the exit code too.
+    if (after !== before) {
+      process.exitCode = 1;
       throw new Error(`the test suite changed the root namespace's rules:\n--- before\n${before}\n--- after\n${after}`);
+    }
     const left = await leftoverNamespaces();
-    if (left.length > 0) throw new Error(`test namespaces left behind: ${left.join(', ')}`);
+    if (left.length > 0) {
+      process.exitCode = 1;
+      throw new Error(`test namespaces left behind: ${left.join(', ')}`);
+    }
   };
 }

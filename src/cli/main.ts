@@ -4,7 +4,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { ConfigError, type ErrorCode, formatIssue, type Issue, isConfigError, isIptablesError } from '../errors.js';
-import type { ModeConflictError } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
 import { resolveSettings } from '../config/settings.js';
@@ -12,6 +11,7 @@ import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
 import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
+import { modeConflictHints } from './mode-conflict.js';
 import type { NftApply } from './nftables.js';
 import { planNotes } from './plan-notes.js';
 
@@ -53,12 +53,6 @@ export interface CliDeps {
   /** Applies a `--native-nftables` plan for real; absent means such runs can only dry-run. */
   readonly applyNftables?: NftApply;
 }
-
-/** The flags of the run that removes the other mode's rules, by the mode whose rules are live. */
-const CLEANUP_OF = {
-  iptables: '--cleanup-only, without --native-nftables',
-  nftables: '--cleanup-only --native-nftables',
-};
 
 /** yargs' "Unknown arguments: a, b" → one issue per argument, named as it was typed. */
 function yargsIssues(message: string, argv: readonly string[]): Issue[] {
@@ -154,6 +148,11 @@ export async function main(
 ): Promise<number> {
   const log = (line: string) => io.stderr(`${line}\n`);
   try {
+    // The pod sub-command (and the YAML library it brings) loads only when asked for.
+    if (argv[0] === 'pod') {
+      const { podCommand } = await import('./commands/pod.js');
+      return await podCommand(argv.slice(1), io, (args, podEnv) => main(args, podEnv, io, deps));
+    }
     const parsed = await loadConfiguration(argv, env, io, deps);
     if (parsed === 'help') {
       const { commandLine } = await import('./command-line.js');
@@ -164,11 +163,8 @@ export async function main(
     if (parsed.options.nativeNftables) {
       const path = env.DRY_RUN_FILE_PATH;
       const transcript = path ? (text: string) => writeTranscript(path, text) : undefined;
-      await (await import('./nftables.js')).runNftables(
-        parsed,
-        { stdout: io.stdout, log, transcript },
-        deps.applyNftables,
-      );
+      const { runNftables } = await import('./nftables.js');
+      await runNftables(parsed, { stdout: io.stdout, log, transcript }, deps.applyNftables);
       return EXIT.ok;
     }
     const plan = planCapture(parsed.config);
@@ -199,8 +195,7 @@ export async function main(
       log(`error: ${error.message}`);
       if (error.code === 'DRIFT_NOT_RECONCILED')
         log('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
-      const live = error.code === 'MODE_CONFLICT' ? (error as ModeConflictError).live : undefined;
-      if (live) log(`  Remove them first: run the same command once with ${CLEANUP_OF[live]}; then run it again.`);
+      for (const hint of modeConflictHints(error)) log(hint);
     }
     for (const problem of error.rollbackProblems) log(`  ${problem}`);
     return EXIT_BY_CODE[error.code];

@@ -36,7 +36,8 @@ export interface CaptureConfig {
   readonly inbound: {
     readonly ports: Selection<PortRange>;
     readonly capturePort: number;
-    readonly tunnelPort: number;
+    /** A port or a closed range, as written (upstream copies it into the rules). */
+    readonly tunnelPort: PortRange;
     readonly interception: Interception;
   };
   readonly outbound: {

@@ -115,11 +115,21 @@ describe('parseResolvConf', () => {
     expect(parseResolvConf(text)).toEqual({
       v4: ['10.96.0.10', '10.96.0.11'],
       v6: ['::7f00:35', '2001:db8::53', '::ffff:10.0.0.1'],
+      zoned: [],
+    });
+  });
+
+  it('returns zoned IPv6 servers apart, with their line (upstream would keep them; ip6tables cannot)', () => {
+    const text = 'nameserver 10.0.0.1\n  nameserver fe80::1%eth0  \nnameserver 10.0.0.2%eth0\nnameserver fe80::2%\n';
+    expect(parseResolvConf(text)).toEqual({
+      v4: ['10.0.0.1'],
+      v6: [],
+      zoned: [{ line: 2, text: 'nameserver fe80::1%eth0' }],
     });
   });
 
   it('returns empty lists for a file without nameservers', () => {
-    expect(parseResolvConf('search local\n')).toEqual({ v4: [], v6: [] });
+    expect(parseResolvConf('search local\n')).toEqual({ v4: [], v6: [], zoned: [] });
   });
 });
 

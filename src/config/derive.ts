@@ -58,18 +58,47 @@ export function detectPodAddress(
   return { hostIp: first, enableIpv6: usable.some((a) => a.family === 'ipv6') };
 }
 
-/** `nameserver` entries, canonicalised; entries that are not plain addresses are dropped. */
-export function parseResolvConf(text: string): { v4: string[]; v6: string[] } {
+/** A `nameserver` line upstream would keep but whose rules ip6tables rejects. */
+export interface ZonedNameserver {
+  /** 1-based line number in the file. */
+  readonly line: number;
+  readonly text: string;
+}
+
+/** An IPv6 address with a non-empty zone (`fe80::1%eth0`), which Go's address parser accepts. */
+function isZonedIpv6(value: string): boolean {
+  const percent = value.indexOf('%');
+  if (percent <= 0 || percent === value.length - 1) return false;
+  const address = parseIpAddress(value.slice(0, percent), { canonical: true });
+  return typeof address !== 'string' && address.family === 'ipv6';
+}
+
+/**
+ * `nameserver` entries, canonicalised; entries that are not addresses are dropped, as
+ * upstream drops them. Zoned IPv6 entries are returned apart: upstream keeps them, and its
+ * restore then fails on `-d ADDRESS%ZONE/128`.
+ */
+export function parseResolvConf(text: string): { v4: string[]; v6: string[]; zoned: ZonedNameserver[] } {
   const v4: string[] = [];
   const v6: string[] = [];
-  for (const line of text.split('\n')) {
+  const zoned: ZonedNameserver[] = [];
+  for (const [index, line] of text.split('\n').entries()) {
     const [keyword, value] = line.trim().split(/\s+/);
     if (keyword !== 'nameserver' || !value) continue;
+    if (isZonedIpv6(value)) zoned.push({ line: index + 1, text: line.trim() });
     const address = parseIpAddress(value, { canonical: true });
     if (typeof address === 'string') continue;
     (address.family === 'ipv4' ? v4 : v6).push(address.text);
   }
-  return { v4, v6 };
+  return { v4, v6, zoned };
+}
+
+function zonedNameserverError(path: string, entry: ZonedNameserver): HostFactError {
+  return new HostFactError(
+    `${path} line ${entry.line}: "${entry.text}": a DNS server with a zone cannot be captured ` +
+      `(ip6tables rejects "-d ADDRESS%ZONE/128", so upstream's restore fails); ` +
+      'pass --dns-servers-v4/--dns-servers-v6 without it, or --capture-all-dns',
+  );
 }
 
 /** The proxy user's UID (ENVOY_USER, else istio-proxy) from the user database, or upstream's fallback. */
@@ -121,9 +150,11 @@ export async function deriveSettings(
   if (flag('redirect-dns') && !flag('capture-all-dns') && !serversGiven) {
     const path = String(settings['resolv-conf'].value);
     try {
-      const { v4, v6 } = parseResolvConf(await facts.readTextFile(path));
+      const { v4, v6, zoned } = parseResolvConf(await facts.readTextFile(path));
       set('dns-servers-v4', v4, path);
       set('dns-servers-v6', v6, path);
+      const [first] = zoned;
+      if (first) error ??= zonedNameserverError(path, first);
     } catch (cause) {
       error ??= new HostFactError(
         `failed to read DNS servers from ${path}: ${(cause as Error).message}; pass --dns-servers-v4/--dns-servers-v6 to skip it`,

@@ -11,19 +11,23 @@ import type { Issue } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import { FAMILY, type IpFamily } from '../model/family.js';
 import {
-  checkInterfaceName,
-  checkOwnerId,
   parseCidr,
   parseDecimal,
   parseIpAddress,
-  parsePortRange,
   type Cidr,
   type IpAddress,
   type PortRange,
 } from '../model/network.js';
+import { checkInterfaceName, checkOwnerId } from '../model/names.js';
+import { parsePortItem, parseTunnelPort } from '../model/ports.js';
 import type { CaptureConfig, DnsCapture, Interception, RunOptions, Selection } from './capture-config.js';
 import { describeOrigin, type RawSettings, type SettingName } from './settings.js';
 import { parseGoDuration } from './duration.js';
+import { parseGoUint } from './go-uint.js';
+
+/** Why a zoned DNS server is refused: ip6tables cannot parse the rule upstream would write. */
+const ZONE_REFUSED =
+  'a zone (%IFACE) is not accepted: ip6tables rejects "-d ADDRESS%IFACE/128", so upstream\'s restore fails; give the address without its zone';
 
 /** Upstream's limit on the owner-group include list. */
 const MAX_OWNER_GROUPS = 64;
@@ -35,6 +39,16 @@ export interface ParsedConfig {
   readonly options: RunOptions;
   /** Things worth telling the user that do not stop the run. */
   readonly warnings: readonly string[];
+}
+
+/**
+ * Upstream copies list items untrimmed, and iptables-restore splits its lines on spaces, so an
+ * item padded with spaces (`-c "eth0, eth1"`) works there; it is checked without the padding
+ * and kept as written. Other whitespace is refused by the check itself.
+ */
+function checkPadded(item: string, check: (core: string) => string | undefined): string | undefined {
+  const core = item.replace(/^ +| +$/g, '');
+  return core === '' ? check(item) : check(core);
 }
 
 /** Reads settings and records issues; each getter returns a usable fallback on failure. */
@@ -88,9 +102,19 @@ class SettingsReader {
     return port;
   }
 
+  /** The tunnel port (`-e`): a port or a closed range, kept as written. */
+  tunnelPort(name: SettingName): PortRange {
+    const port = parseTunnelPort(this.string(name));
+    if (typeof port === 'string') {
+      this.fail(name, port);
+      return { first: 1, last: 1 };
+    }
+    return port;
+  }
+
   ports(name: SettingName, items = this.list(name)): PortRange[] {
     return items.flatMap((item) => {
-      const port = parsePortRange(item);
+      const port = parsePortItem(item);
       if (typeof port === 'string') {
         this.fail(name, port, item);
         return [];
@@ -112,36 +136,36 @@ class SettingsReader {
 
   interfaces(name: SettingName): string[] {
     return this.list(name).filter((item) => {
-      const problem = checkInterfaceName(item);
+      const problem = checkPadded(item, checkInterfaceName);
       if (problem) this.fail(name, problem, item);
       return !problem;
     });
   }
 
-  owners(name: SettingName, kind: string): string[] {
+  /** UIDs or GIDs; a list with no item (`-u ,`) is upstream's "no rules for these". */
+  owners(name: SettingName): string[] {
     // A GID list copied from the UIDs was checked as the UIDs: do not report it twice.
     const copied = this.settings[name].origin.kind === 'derived';
-    const items = this.list(name).filter((item) => {
-      const problem = checkOwnerId(item);
+    return this.list(name).filter((item) => {
+      const problem = checkPadded(item, checkOwnerId);
       if (problem && !copied) this.fail(name, problem, item);
       return !problem;
     });
-    if (this.list(name).length === 0) this.fail(name, `expected at least one ${kind}`);
-    return items;
   }
 
-  decimal(name: SettingName, min: number, max: number, what: string): number {
+  /** The number, or the problem (not recorded: the caller decides whether it matters). */
+  decimalOrProblem(name: SettingName, min: number, max: number, what: string): string | number {
     const n = parseDecimal(this.string(name), max);
-    if (n === undefined || n < min) {
-      this.fail(name, `expected ${what}: a decimal number ${min}-${max}`);
-      return min;
-    }
-    return n;
+    return n === undefined || n < min ? `expected ${what}: a decimal number ${min}-${max}` : n;
   }
 
   addresses(name: SettingName, family: IpFamily): IpAddress[] {
     return this.list(name).flatMap((item) => {
       const address = parseIpAddress(item, { canonical: false });
+      if (typeof address === 'string' && item.includes('%')) {
+        this.fail(name, ZONE_REFUSED, item);
+        return [];
+      }
       if (typeof address === 'string') {
         this.fail(name, address, item);
         return [];
@@ -153,6 +177,17 @@ class SettingsReader {
       return [address];
     });
   }
+}
+
+function proxyOwners(r: SettingsReader, warnings: string[]): CaptureConfig['proxy'] {
+  const uids = r.owners('proxy-uid');
+  const gids = r.owners('proxy-gid');
+  if (uids.length === 0 && gids.length === 0 && r.issues.length === 0) {
+    warnings.push(
+      "--proxy-uid and --proxy-gid name no UID and no GID: the proxy's own traffic is not exempt from capture (as upstream)",
+    );
+  }
+  return { uids, gids };
 }
 
 function inboundPorts(r: SettingsReader): Selection<PortRange> {
@@ -172,19 +207,41 @@ function inboundPorts(r: SettingsReader): Selection<PortRange> {
   };
 }
 
-function interception(r: SettingsReader): Interception {
-  const mark = r.decimal('istio-inbound-tproxy-mark', 1, 0xffffffff, 'a packet mark');
-  const routeTable = r.decimal('istio-inbound-tproxy-route-table', 1, 0xffffffff, 'a route table');
-  if (RESERVED_ROUTE_TABLES.has(routeTable)) {
-    r.fail('istio-inbound-tproxy-route-table', "tables 253 (default), 254 (main) and 255 (local) are the kernel's own");
-  }
+/**
+ * The TPROXY mark and route table: problems, or the values. Upstream reads them only when it
+ * sets up TPROXY routes, so in REDIRECT mode they are not checked (a warning says so).
+ */
+function tproxySettings(r: SettingsReader): { mark: number | string; routeTable: number | string } {
+  const mark = r.decimalOrProblem('istio-inbound-tproxy-mark', 1, 0xffffffff, 'a packet mark');
+  const table = r.decimalOrProblem('istio-inbound-tproxy-route-table', 1, 0xffffffff, 'a route table');
+  const routeTable =
+    typeof table === 'number' && RESERVED_ROUTE_TABLES.has(table)
+      ? "tables 253 (default), 254 (main) and 255 (local) are the kernel's own"
+      : table;
+  return { mark, routeTable };
+}
+
+function interception(r: SettingsReader, warnings: string[]): Interception {
+  const { mark, routeTable } = tproxySettings(r);
   const mode = r.string('istio-inbound-interception-mode');
   switch (mode) {
     case '':
     case 'REDIRECT':
+      for (const [name, value] of [
+        ['istio-inbound-tproxy-mark', mark],
+        ['istio-inbound-tproxy-route-table', routeTable],
+      ] as const) {
+        if (typeof value === 'string') warnings.push(`--${name} is not used in REDIRECT mode: ${value}`);
+      }
       return { mode: 'redirect' };
     case 'TPROXY':
-      return { mode: 'tproxy', mark, routeTable };
+      if (typeof mark === 'string') r.fail('istio-inbound-tproxy-mark', mark);
+      if (typeof routeTable === 'string') r.fail('istio-inbound-tproxy-route-table', routeTable);
+      return {
+        mode: 'tproxy',
+        mark: typeof mark === 'number' ? mark : 1,
+        routeTable: typeof routeTable === 'number' ? routeTable : 1,
+      };
     default:
       // Upstream treats any other value (even "tproxy") as REDIRECT, silently.
       r.fail('istio-inbound-interception-mode', 'expected REDIRECT or TPROXY (upper case)');
@@ -205,7 +262,7 @@ function outboundCidrs(r: SettingsReader): CaptureConfig['outbound']['cidrs'] {
 function ownerGroups(r: SettingsReader): Selection<string> {
   const check = (name: SettingName, items: string[]) =>
     items.filter((item) => {
-      const problem = checkOwnerId(item);
+      const problem = checkPadded(item, checkOwnerId);
       if (problem) r.fail(name, problem, item);
       return !problem;
     });
@@ -245,7 +302,9 @@ function dnsCapture(r: SettingsReader, warnings: string[]): DnsCapture {
 
 function runOptions(r: SettingsReader): RunOptions {
   const runValidation = r.boolean('run-validation');
-  const probePort = r.decimal('iptables-probe-port', 0, 65535, 'a port');
+  // A uint16 flag upstream: pflag accepts Go's base prefixes (0x3a9a) and digit separators.
+  const probePort = parseGoUint(r.string('iptables-probe-port'), 65535);
+  if (probePort === undefined) r.fail('iptables-probe-port', 'expected a port 0-65535 (Go syntax: 15002, 0x3a9a)');
   if (runValidation && probePort === 0) r.fail('iptables-probe-port', '--run-validation needs a probe port 1-65535');
   const timeout = parseGoDuration(r.string('probe-timeout'));
   if (timeout === undefined) r.fail('probe-timeout', 'expected a duration such as 5s, 1500ms or 1m30s');
@@ -261,7 +320,7 @@ function runOptions(r: SettingsReader): RunOptions {
     dryRun: r.boolean('dry-run'),
     skipRuleApply: r.boolean('skip-rule-apply'),
     runValidation,
-    probePort,
+    probePort: probePort ?? 0,
     probeTimeoutMs: (timeout ?? 0) / 1e6,
     ...(netns !== '' ? { networkNamespace: netns } : {}),
     cniMode: r.boolean('cni-mode'),
@@ -284,12 +343,12 @@ export function toCaptureConfig(settings: RawSettings, priorIssues: readonly Iss
   const warnings: string[] = [];
   const config: CaptureConfig = {
     families: r.boolean('enable-inbound-ipv6') ? ['ipv4', 'ipv6'] : ['ipv4'],
-    proxy: { uids: r.owners('proxy-uid', 'UID'), gids: r.owners('proxy-gid', 'GID') },
+    proxy: proxyOwners(r, warnings),
     inbound: {
       ports: inboundPorts(r),
       capturePort: r.port('inbound-capture-port'),
-      tunnelPort: r.port('inbound-tunnel-port'),
-      interception: interception(r),
+      tunnelPort: r.tunnelPort('inbound-tunnel-port'),
+      interception: interception(r, warnings),
     },
     outbound: {
       proxyPort: r.port('envoy-port'),

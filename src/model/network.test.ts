@@ -1,15 +1,6 @@
 /** Ports, addresses and CIDRs. Longer than ~200 lines: one table of cases per value type. */
 import { describe, expect, it } from 'vitest';
-import {
-  checkInterfaceName,
-  checkOwnerId,
-  formatIpv6,
-  isLoopbackAddress,
-  parseCidr,
-  parseIpAddress,
-  parsePortRange,
-  type IpAddress,
-} from './network.js';
+import { formatIpv6, isLoopbackAddress, parseCidr, parseIpAddress, type IpAddress } from './network.js';
 
 /** An IPv6 value from its eight 16-bit groups. */
 const groups = (...g: number[]): bigint => g.reduce((acc, x) => (acc << 16n) | BigInt(x), 0n);
@@ -133,47 +124,7 @@ describe('parseCidr (strict, as netip.ParsePrefix; spec §3.2)', () => {
   });
 });
 
-describe('parsePortRange', () => {
-  it.each([
-    ['80', 80, 80],
-    ['1', 1, 1],
-    ['65535', 65535, 65535],
-    ['1000:2000', 1000, 2000],
-    ['5:5', 5, 5],
-    ['1:65535', 1, 65535],
-  ])('accepts %s', (text, first, last) => {
-    expect(parsePortRange(text)).toEqual({ first, last });
-  });
-
-  it.each([
-    '0',
-    '65536',
-    '',
-    ' 80',
-    '80 ',
-    '+80',
-    '080',
-    '-5',
-    '1:2:3',
-    ':80',
-    '80:',
-    '0:10',
-    '10:65536',
-    'abc',
-    '1e3',
-    '0x50',
-    '80-90',
-    '80,81',
-  ])('rejects %j', (text) => {
-    expect(parsePortRange(text)).toBe('expected a port 1-65535 or a range FIRST:LAST');
-  });
-
-  it('rejects a reversed range with its own message', () => {
-    expect(parsePortRange('5:3')).toBe('the range starts after it ends');
-  });
-});
-
-describe('isLoopbackAddress (the address only: 127/8, or exactly ::1)', () => {
+describe('isLoopbackAddress (the address only, IPv4-mapped unmapped first, as Go)', () => {
   const address = (text: string) => parseIpAddress(text, { canonical: true }) as IpAddress;
   it.each([
     ['127.0.0.1', true],
@@ -182,47 +133,16 @@ describe('isLoopbackAddress (the address only: 127/8, or exactly ::1)', () => {
     ['0.0.0.0', false],
     ['::1', true],
     ['::2', false],
-    ['::ffff:127.0.0.1', false],
+    ['::ffff:127.0.0.1', true],
+    ['::ffff:7f00:1', true],
+    ['::ffff:127.255.0.9', true],
+    ['0:0:0:0:0:FFFF:7F00:0001', true],
+    ['::ffff:128.0.0.1', false],
+    ['::ffff:126.255.255.255', false],
+    // IPv4-compatible (not mapped) addresses are not unmapped by Go
+    ['::127.0.0.1', false],
+    ['::1:ffff:7f00:1', false],
   ])('%s → %s', (text, loopback) => {
     expect(isLoopbackAddress(address(text))).toBe(loopback);
   });
-});
-
-describe('names that go into rules', () => {
-  it.each(['eth0', 'veth1234567890a', 'eth+', 'br-1a2b', 'vnet0.100'])('interface %j is accepted', (name) => {
-    expect(checkInterfaceName(name)).toBeUndefined();
-  });
-
-  it.each([
-    '',
-    '0123456789abcdef',
-    'ethé12345678901',
-    'eth 0',
-    'a/b',
-    'a:b',
-    'a"b',
-    "a'b",
-    'a\\b',
-    '-jACCEPT',
-    '!eth0',
-    '.',
-    '..',
-    'a\u0000b',
-    'a\u0001b',
-    'a\u007fb',
-    'eth0\n-A',
-  ])('interface %j is refused', (name) => {
-    expect(checkInterfaceName(name)).toBeTypeOf('string');
-  });
-
-  it.each(['0', '1337', '4294967294', 'istio-proxy', '_apt', 'user.name', 'machine$'])('owner %j is accepted', (id) => {
-    expect(checkOwnerId(id)).toBeUndefined();
-  });
-
-  it.each(['', '-1', '4294967295', '01337', 'a b', '1337 -j ACCEPT', '$x', '*', 'a'.repeat(33), 'java\n-A'])(
-    'owner %j is refused',
-    (id) => {
-      expect(checkOwnerId(id)).toBeTypeOf('string');
-    },
-  );
 });

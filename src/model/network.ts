@@ -12,6 +12,12 @@ import type { IpFamily } from './family.js';
 export interface PortRange {
   readonly first: number;
   readonly last: number;
+  /**
+   * The item as the user wrote it (`51980:51980`, `:1000`, ` 81`), printed instead of the
+   * numbers: upstream copies port items into rules verbatim. Only `parsePortItem` sets it, and
+   * only to text it has checked (digits, one `:`, spaces).
+   */
+  readonly text?: string;
 }
 
 /** An IP address; `text` is how it is printed into rules. */
@@ -39,20 +45,10 @@ export function parseDecimal(text: string, max: number): number | undefined {
   return n <= max ? n : undefined;
 }
 
+/** The port as written when it was given, else `80` or `1000:2000`. */
 export function formatPortRange(port: PortRange): string {
+  if (port.text !== undefined) return port.text;
   return port.first === port.last ? String(port.first) : `${port.first}:${port.last}`;
-}
-
-/** `80` or `1000:2000`, ports 1–65535. Returns an error message on failure. */
-export function parsePortRange(text: string): PortRange | string {
-  const [first, last, ...rest] = text.split(':');
-  const a = parseDecimal(first ?? '', 65535);
-  const b = last === undefined ? a : parseDecimal(last, 65535);
-  if (rest.length > 0 || a === undefined || b === undefined || a === 0 || b === 0) {
-    return 'expected a port 1-65535 or a range FIRST:LAST';
-  }
-  if (a > b) return 'the range starts after it ends';
-  return { first: a, last: b };
 }
 
 const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
@@ -179,29 +175,11 @@ export function hostCidr(address: IpAddress): Cidr {
 }
 
 /**
- * Upstream's loopback test looks at the prefix's address only: `127.x.x.x`, or exactly `::1`.
- * (`0.0.0.0/0` contains loopback but does not count.)
+ * Upstream's loopback test (Go's `netip.Addr.IsLoopback`) looks at the prefix's address only:
+ * `127.x.x.x`, `::1`, and — because Go unmaps first — an IPv4-mapped `::ffff:127.x.x.x`.
+ * (`0.0.0.0/0` contains loopback but does not count; nor does IPv4-compatible `::127.0.0.1`.)
  */
 export function isLoopbackAddress(address: IpAddress): boolean {
-  return address.family === 'ipv4' ? address.value >> 24n === 127n : address.value === 1n;
-}
-
-/** Linux interface-name rules (at most 15 bytes; no whitespace, `/` or `:`), plus no quoting or control characters. */
-export function checkInterfaceName(name: string): string | undefined {
-  if (name.length === 0) return 'an interface name cannot be empty';
-  if (Buffer.byteLength(name) > 15) return 'an interface name has at most 15 bytes';
-  if (name === '.' || name === '..') return 'not a valid interface name';
-  if (/[\s/:"'\\]/.test(name)) return 'an interface name cannot contain whitespace, quotes, "/", ":" or "\\"';
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this check refuses.
-  if (/[\x00-\x1f\x7f]/.test(name)) return 'an interface name cannot contain control characters';
-  if (name.startsWith('-') || name.startsWith('!')) return 'an interface name cannot start with "-" or "!"';
-  return undefined;
-}
-
-const OWNER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
-
-/** A numeric uid/gid (0–4294967294) or a user/group name. */
-export function checkOwnerId(id: string): string | undefined {
-  if (parseDecimal(id, 4294967294) !== undefined || OWNER_NAME.test(id)) return undefined;
-  return 'expected a numeric id 0-4294967294 or a user/group name';
+  if (address.family === 'ipv4') return address.value >> 24n === 127n;
+  return address.value === 1n || address.value >> 24n === 0xffff7fn;
 }

@@ -8,7 +8,7 @@ import type { Match } from '../model/netfilter.js';
 import { append, insert } from './builder.js';
 import { destinationPortMatches } from './compact.js';
 import { proxyOwners, type PlanContext } from './context.js';
-import { dport, dst, jump, LO_IN, LO_OUT, mark, ownerOf, port, RETURN, src, TCP } from './matches.js';
+import { dport, dst, jump, LO_IN, LO_OUT, mark, ownerOf, RETURN, src, TCP } from './matches.js';
 
 /** Marks proxy→app traffic over lo in TPROXY mode, so the reply is not diverted again. */
 export const OUTBOUND_MARK = 1338;
@@ -17,7 +17,7 @@ const RELATED_ESTABLISHED: Match = { kind: 'conntrack', states: ['RELATED', 'EST
 
 /** The nat chains that always exist, even when nothing jumps to them. */
 export function natRedirectChains({ config, rules }: PlanContext): void {
-  rules.both(append('nat', 'ISTIO_INBOUND', [TCP, dport(port(config.inbound.tunnelPort))], RETURN));
+  rules.both(append('nat', 'ISTIO_INBOUND', [TCP, dport(config.inbound.tunnelPort)], RETURN));
   rules.both(append('nat', 'ISTIO_REDIRECT', [TCP], { kind: 'redirect', toPort: config.outbound.proxyPort }));
   rules.both(append('nat', 'ISTIO_IN_REDIRECT', [TCP], { kind: 'redirect', toPort: config.inbound.capturePort }));
 }
@@ -42,7 +42,7 @@ export function inboundCapture(ctx: PlanContext): void {
   if (config.strict && interception.mode === 'tproxy') {
     // Upstream exempts the tunnel port only in nat ISTIO_INBOUND, which TPROXY mode never
     // jumps to, so HBONE traffic to 15008 is captured to 15006.
-    rules.both(append('mangle', 'ISTIO_INBOUND', [TCP, dport(port(config.inbound.tunnelPort))], RETURN));
+    rules.both(append('mangle', 'ISTIO_INBOUND', [TCP, dport(config.inbound.tunnelPort)], RETURN));
   }
   const capture = (portMatch: Match[]) => {
     if (interception.mode === 'tproxy') {

@@ -35,7 +35,7 @@ export function passthroughSource({ rules }: PlanContext): void {
 export function proxyOwnerRules(ctx: PlanContext): void {
   const { config, rules } = ctx;
   const dns = capturesDns(config);
-  const tunnel = port(config.inbound.tunnelPort);
+  const tunnel = config.inbound.tunnelPort;
   for (const owner of proxyOwners(config)) {
     const exemptPorts: Match = selfRedirectExemptsDns(config, owner.kind)
       ? { kind: 'multiport', ports: [DNS_PORT, tunnel], negated: true }

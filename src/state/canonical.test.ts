@@ -36,6 +36,15 @@ const PAIRS: readonly [string, string][] = [
     '-p tcp -m multiport ! --dports 53,15008 -m owner --uid-owner 1337 -j RETURN',
     '-p tcp -m multiport ! --dports 53,15008 -m owner --uid-owner 1337 -j RETURN',
   ],
+  // Spellings upstream copies verbatim, as save prints them (checked in a namespace, issue 16).
+  ['-p tcp --dport 51980:51980 -j RETURN', '-p tcp -m tcp --dport 51980 -j RETURN'],
+  ['-p udp --dport :1000 -j RETURN', '-p udp -m udp --dport 0:1000 -j RETURN'],
+  ['-p tcp --dport 1000: -j RETURN', '-p tcp -m tcp --dport 1000:65535 -j RETURN'],
+  ['-p tcp --dport 0:65535 -j RETURN', '-p tcp -m tcp -j RETURN'],
+  ['-m owner --gid-owner 1000:2000 -j RETURN', '-m owner --gid-owner 1000-2000 -j RETURN'],
+  ['-m owner --uid-owner 1000-1000 -j RETURN', '-m owner --uid-owner 1000 -j RETURN'],
+  ['-d 10.0.0.1/0 -j ISTIO_REDIRECT', '-j ISTIO_REDIRECT'],
+  ['-i eth0 -d ::ffff:1.2.3.4/0 -j ISTIO_REDIRECT', '-i eth0 -j ISTIO_REDIRECT'],
 ];
 
 describe('canonical rules', () => {
@@ -49,8 +58,31 @@ describe('canonical rules', () => {
     ['-p tcp -m mark --mark 1337 -j RETURN', '-p tcp -m mark --mark 0x53a -j RETURN'],
     ['-d 10.0.0.0/8 -j ISTIO_REDIRECT', '-d 10.0.0.0/9 -j ISTIO_REDIRECT'],
     ['-j ISTIO_REDIRECT', '-j ISTIO_IN_REDIRECT'],
+    ['-p tcp --dport 1000: -j RETURN', '-p tcp -m tcp --dport 1000 -j RETURN'],
+    ['-p tcp --dport :1000 -j RETURN', '-p tcp -m tcp --dport 1000 -j RETURN'],
+    ['-d 10.0.0.1/1 -j ISTIO_REDIRECT', '-j ISTIO_REDIRECT'],
+    ['-m owner --uid-owner 1000-2000 -j RETURN', '-m owner --uid-owner 1000 -j RETURN'],
   ])('`%s` differs from `%s`', (a, b) => {
     expect(key(a)).not.toBe(key(b));
+  });
+
+  test('items padded with spaces (one token each, as the planner makes them) equal their saved form', () => {
+    expect(
+      canonicalRule([
+        '-o',
+        ' eth1',
+        '-p',
+        'tcp',
+        '--dport',
+        ' 81 ',
+        '-m',
+        'owner',
+        '--uid-owner',
+        ' 1337',
+        '-j',
+        'RETURN',
+      ]),
+    ).toBe(key('-o eth1 -p tcp -m tcp --dport 81 -m owner --uid-owner 1337 -j RETURN'));
   });
 
   test('owner names resolve to ids when a resolver is given', () => {

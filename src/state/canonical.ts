@@ -28,7 +28,18 @@ function markValue(text: string): string {
   return `${n(value, NaN)}/${n(mask, FULL_MASK)}`;
 }
 
+/** `51980:51980` → `51980`, `:1000` → `0:1000`, `1000:` → `1000:65535`, ` 81` → `81`; as save prints them. */
+function portValue(text: string): string {
+  const [first = '', last] = text.trim().split(':');
+  const a = first === '' ? 0 : Number(first);
+  const b = last === undefined ? a : last === '' ? 65535 : Number(last);
+  return a === b ? String(a) : `${a}:${b}`;
+}
+
+/** `1000-2000` and `1000:2000` → `1000-2000`, `1000-1000` → `1000`: as save prints owner ranges. */
 function ownerValue(kind: 'uid' | 'gid', text: string, options: CanonicalOptions): string {
+  const range = /^([0-9]+)[-:]([0-9]+)$/.exec(text);
+  if (range) return range[1] === range[2] ? String(range[1]) : `${range[1]}-${range[2]}`;
   if (/^[0-9]+$/.test(text)) return text;
   const id = options.resolveOwner?.(kind, text);
   return id === undefined ? text : String(id);
@@ -57,12 +68,28 @@ function normalise(option: string, args: string[], options: CanonicalOptions): [
       return ['--set-xmark', args.map(markValue)];
     case '--to-port':
       return ['--to-ports', args];
+    case '--dport':
+    case '--destination-port':
+      return ['--dport', args.map(portValue)];
+    case '--sport':
+    case '--source-port':
+      return ['--sport', args.map(portValue)];
     case '--uid-owner':
     case '--gid-owner':
       return [option, args.map((a) => ownerValue(option === '--uid-owner' ? 'uid' : 'gid', a, options))];
     default:
       return [option, args];
   }
+}
+
+/**
+ * A match save does not print because it matches every packet: `-d 10.0.0.1/0` (a /0 CIDR,
+ * which upstream keeps unmasked), `--dport 0:65535`.
+ */
+function matchesEverything(option: string, values: readonly string[]): boolean {
+  const [value] = values;
+  if (option === '-s' || option === '-d') return value === '0.0.0.0/0' || value === '::/0';
+  return (option === '--dport' || option === '--sport') && value === '0:65535';
 }
 
 /** The canonical key of a rule given as the tokens after `-A CHAIN`. */
@@ -79,7 +106,7 @@ export function canonicalRule(tokens: readonly string[], options: CanonicalOptio
     }
     const args: string[] = [];
     while (i + 1 < tokens.length && !(tokens[i + 1] ?? '').startsWith('-') && tokens[i + 1] !== '!')
-      args.push(tokens[++i] ?? '');
+      args.push((tokens[++i] ?? '').trim()); // an item padded with spaces, as upstream copies it
     if (token === '-m' || token === '--match') {
       module = args[0] ?? '';
       groups.push(`m:${module}`);
@@ -94,7 +121,8 @@ export function canonicalRule(tokens: readonly string[], options: CanonicalOptio
       const owner = module === '' && (token === '--dport' || token === '--sport') ? protocol : module;
       if (owner === protocol && owner !== '' && !groups.includes(`m:${owner}`)) groups.push(`m:${owner}`);
       const [option, values] = normalise(token, args, options);
-      groups.push(`${owner}|${negated ? '!' : ''}${option} ${values.join(' ')}`.trimEnd());
+      if (negated || !matchesEverything(option, values))
+        groups.push(`${owner}|${negated ? '!' : ''}${option} ${values.join(' ')}`.trimEnd());
     }
     negated = false;
   }

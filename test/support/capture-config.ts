@@ -8,7 +8,7 @@ export const REDIRECT_IPV4: CaptureConfig = {
   inbound: {
     ports: { kind: 'all', except: [] },
     capturePort: 15006,
-    tunnelPort: 15008,
+    tunnelPort: { first: 15008, last: 15008 },
     interception: { mode: 'redirect' },
   },
   outbound: {

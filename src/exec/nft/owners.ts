@@ -19,7 +19,8 @@ export function parseIdFile(text: string): Map<string, number> {
   return ids;
 }
 
-const isName = (id: string) => !/^[0-9]+$/.test(id);
+/** A name, not a number or a range (items may be padded with spaces, which nft skips). */
+const isName = (id: string) => !/^[0-9]+([-:][0-9]+)?$/.test(id.trim());
 
 /**
  * The ids of every name the rules use.
@@ -46,7 +47,7 @@ export async function resolveOwners(
   const groups = wanted.some((w) => w.kind === 'group' && w.names.some(isName)) ? await read('/etc/group') : new Map();
   const issues: Issue[] = [];
   for (const { source, kind, names } of wanted) {
-    for (const name of names.filter(isName)) {
+    for (const name of names.filter(isName).map((n) => n.trim())) {
       if (!(kind === 'user' ? users : groups).has(name))
         issues.push({
           source,

@@ -17,7 +17,8 @@ import { dnsServers, portGroups } from '../decisions.js';
  * §17.11). The user's value keeps its iptables meaning in both modes.
  */
 export function nftInterfaceName(name: string): string {
-  return name.endsWith('+') ? `${name.slice(0, -1)}*` : name;
+  const word = name.trim();
+  return word.endsWith('+') ? `${word.slice(0, -1)}*` : name;
 }
 
 /**

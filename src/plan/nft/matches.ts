@@ -30,8 +30,9 @@ export const saddr = (family: IpFamily, value: string): NftMatch => ({
   values: [value],
 });
 
-const ports = (p: number | readonly PortRange[]) => (typeof p === 'number' ? [port(p)] : p);
-export const tcpDport = (p: number | readonly PortRange[], negated?: boolean): NftMatch => ({
+const ports = (p: number | PortRange | readonly PortRange[]): readonly PortRange[] =>
+  typeof p === 'number' ? [port(p)] : 'first' in p ? [p] : p;
+export const tcpDport = (p: number | PortRange | readonly PortRange[], negated?: boolean): NftMatch => ({
   kind: 'port',
   protocol: 'tcp',
   field: 'dport',

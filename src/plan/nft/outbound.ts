@@ -31,7 +31,7 @@ export function proxyOwnerRules(ctx: NftPlanContext): void {
   for (const o of proxyOwners(config)) {
     // Upstream's anonymous set `{ 53, TUN }`, written as a set even when the tunnel port is 53.
     const exempt: NftMatch = selfRedirectExemptsDns(config, o.kind)
-      ? { kind: 'port', protocol: 'tcp', field: 'dport', ports: [port(53), port(tunnel)], set: true, negated: true }
+      ? { kind: 'port', protocol: 'tcp', field: 'dport', ports: [port(53), tunnel], set: true, negated: true }
       : tcpDport(tunnel, true);
     for (const family of ctx.families) {
       records.add(

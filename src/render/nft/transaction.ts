@@ -13,13 +13,34 @@ import type { PortRange } from '../../model/network.js';
  */
 const BARE = /^[A-Za-z_.][A-Za-z0-9_./-]*\*?$/;
 
-/** A user-given name (interface, user, group) as an nft string. */
+/**
+ * A user-given name (interface, user, group) as an nft string. Upstream copies list items as
+ * written, spaces included, which nft skips between words: kept as is where nft reads the word
+ * bare (upstream's bytes), else the word, without its padding, is quoted.
+ */
 export function nftString(value: string): string {
-  return BARE.test(value) ? value : `"${value}"`;
+  return BARE.test(value.trim()) ? value : `"${value.trim()}"`;
+}
+
+/**
+ * A UID, GID or group: a number as written (padding included, as upstream copies it); a range
+ * in nft's `first-last` form (iptables' owner match also takes `first:last`, which nft refuses);
+ * a name through nftString.
+ */
+export function ownerText(id: string): string {
+  if (/^ *[0-9]+ *$/.test(id)) return id;
+  const range = /^ *([0-9]+)[-:]([0-9]+) *$/.exec(id);
+  return range ? `${range[1]}-${range[2]}` : nftString(id);
 }
 
 const not = (negated: true | undefined) => (negated ? '!= ' : '');
-const portText = (p: PortRange) => (p.first === p.last ? String(p.first) : `${p.first}-${p.last}`);
+/** A port as written when nft reads it so (digits, maybe padded: upstream's bytes), else `first-last`. */
+const portText = (p: PortRange) =>
+  p.text !== undefined && /^ *[0-9]+ *$/.test(p.text)
+    ? p.text
+    : p.first === p.last
+      ? String(p.first)
+      : `${p.first}-${p.last}`;
 const set = (items: readonly string[]) => `{ ${items.join(', ')} }`;
 
 export function matchText(match: NftMatch): string {
@@ -41,8 +62,7 @@ export function matchText(match: NftMatch): string {
       return `${match.protocol} ${match.field} ${not(match.negated)}${value}`;
     }
     case 'owner':
-      // A numeric id is a number to nft; a name is a string it looks up.
-      return `${match.meta ? 'meta ' : ''}sk${match.owner} ${not(match.negated)}${/^[0-9]+$/.test(match.id) ? match.id : nftString(match.id)}`;
+      return `${match.meta ? 'meta ' : ''}sk${match.owner} ${not(match.negated)}${ownerText(match.id)}`;
     case 'mark':
       return `mark ${not(match.negated)}${match.mark}`;
     case 'ctMark':

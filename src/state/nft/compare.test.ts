@@ -24,7 +24,7 @@ const CONFIG: CaptureConfig = {
   inbound: {
     ports: { kind: 'only', items: [{ first: 80, last: 80 }] },
     capturePort: 15006,
-    tunnelPort: 15008,
+    tunnelPort: { first: 15008, last: 15008 },
     interception: { mode: 'tproxy', mark: 1337, routeTable: 133 },
   },
   outbound: {

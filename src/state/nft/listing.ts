@@ -22,7 +22,7 @@ function listedMatch(match: NftMatch, ids: OwnerIds): string {
   switch (match.kind) {
     case 'iifname':
     case 'oifname':
-      return `${match.kind} "${match.name}"`;
+      return `${match.kind} "${match.name.trim()}"`;
     case 'l4proto':
       return `meta l4proto ${match.protocol}`;
     case 'nfproto':
@@ -35,7 +35,8 @@ function listedMatch(match: NftMatch, ids: OwnerIds): string {
     }
     case 'owner': {
       const names = match.owner === 'uid' ? ids.users : ids.groups;
-      return `meta sk${match.owner} ${not(match.negated)}${names.get(match.id) ?? match.id}`;
+      const id = match.id.trim().replace(':', '-');
+      return `meta sk${match.owner} ${not(match.negated)}${names.get(id) ?? id}`;
     }
     case 'mark':
       return `meta mark ${not(match.negated)}${hex(match.mark)}`;
