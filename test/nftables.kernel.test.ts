@@ -196,6 +196,24 @@ describe.skipIf(kernelSkipReason)('--native-nftables applied into a network name
     });
   });
 
+  test('padded items and owner ranges, as upstream takes them, load and re-run as no-ops', async () => {
+    await withNamespace('nft-padded', async (ns) => {
+      const args = [...REDIRECT, '-c', 'eth0, veth+', '-o', '9000, 9001', '-g', '1337, 2000:2100'];
+      const env = { ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE: ' daemon' };
+      const dry = await run(ns, [...args, '--dry-run'], env);
+      expect(dry.stdout).toContain('add rule inet istio-proxy-nat istio-output tcp dport  9001 counter return');
+      expect(dry.stdout).toContain('skgid 2000-2100 counter return');
+      const first = await run(ns, args, env);
+      expect(first.code, first.stderr).toBe(0);
+      const live = await listing(ns);
+      expect(live).toContain('oifname "veth*" counter return');
+      expect(live).toContain('meta skgid 2000-2100 counter return');
+      expect(live).toMatch(/meta skgid \d+ counter return/);
+      const again = await run(ns, args, env);
+      expect(again.stderr).toContain('nothing to do');
+    });
+  });
+
   test('an unknown group name is refused before nft runs; the dry run still prints it', async () => {
     await withNamespace('nft-group', async (ns) => {
       const env = { ISTIO_OUTBOUND_OWNER_GROUPS: 'no-such-group-x1' };
