@@ -202,8 +202,8 @@ describe('istio-iptables-cni: which pods are programmed', () => {
       iptables: 'legacy',
       cleanupOnly: false,
     });
-    expect(parsed.config.inbound.ports).toEqual({ kind: 'only', items: [{ first: 8080, last: 8080 }] });
-    expect(parsed.config.outbound.ports.exclude).toEqual([{ first: 15020, last: 15020 }]);
+    expect(parsed.config.inbound.ports).toEqual({ kind: 'only', items: [{ first: 8080, last: 8080, text: '8080' }] });
+    expect(parsed.config.outbound.ports.exclude).toEqual([{ first: 15020, last: 15020, text: '15020' }]);
     expect(parsed.config.dns).toEqual({ mode: 'all' });
     expect(parsed.config.proxy).toEqual({ uids: ['1337'], gids: ['1337'] });
   });
