@@ -13,6 +13,7 @@
  *   dist/bundle/cli/bin.js                        the CLI, executor included (bin/istio-iptables runs it)
  *   dist/bundle/cli/bin.js.cache                  V8's code cache for bin.js (see bin/istio-iptables)
  *   dist/bundle/cli/command-line.js               yargs: --help, and argv the fast path leaves to it
+ *   dist/bundle/cli/explain.js                    `explain` (src/cli/commands/explain.ts), loaded only for it
  *   dist/bundle/cli/commands/pod.js               `istio-iptables pod`: the pod layer and the YAML library
  *   dist/bundle/config/generated/validate-config.js   the --config validator
  *   dist/bundle/cli/probe.js                      the --run-validation probe, spawned as its own process
@@ -50,14 +51,24 @@ const outdir = resolve(root, 'dist/bundle');
 const LAZY = [
   'cli/command-line.ts',
   'cli/commands/pod.ts',
+  'cli/commands/explain.ts',
   'config/generated/validate-config.js',
   'cli/nftables.ts',
   'exec/nft/apply.ts',
 ];
 const ENTRIES = ['cli/bin.ts', 'cli/probe.ts', 'cni/main.ts', ...LAZY];
+/**
+ * explain is bundled into cli/ itself (cli/commands/explain.ts → cli/explain.js): it imports
+ * lazy files (yargs, the --config validator), and every importer of one sits one directory below
+ * dist/bundle.
+ */
+const FLAT = { 'cli/commands/explain.ts': 'cli/explain' };
 
 /** Where esbuild writes a source file's bundle (outbase src/, `.ts` → `.js`). */
-const outputOf = (file) => resolve(outdir, relative(src, file)).replace(/\.ts$/, '.js');
+const outputOf = (file) => {
+  const flat = FLAT[relative(src, file)];
+  return flat ? resolve(outdir, `${flat}.js`) : resolve(outdir, relative(src, file)).replace(/\.ts$/, '.js');
+};
 
 /**
  * `import('./command-line.js')` stays a run-time import, its path rewritten to where the importer's
@@ -75,7 +86,7 @@ const lazyImports = {
       if (args.kind !== 'dynamic-import')
         return { errors: [{ text: `${args.path} is loaded lazily: import it with import(), not statically` }] };
       // Every bundle that imports a lazy file sits one directory below dist/bundle (cli/bin.js,
-      // cli/command-line.js, cni/main.js), so one path from there serves them all.
+      // cli/command-line.js, cli/explain.js, cni/main.js), so one path from there serves them all.
       return { path: `../${relative(outdir, outputOf(file))}`, external: true };
     });
   },
@@ -86,7 +97,7 @@ const staging = `${outdir}.${process.pid}`;
 await rm(staging, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ENTRIES.map((entry) => `src/${entry}`),
+  entryPoints: ENTRIES.map((entry) => (FLAT[entry] ? { in: `src/${entry}`, out: FLAT[entry] } : `src/${entry}`)),
   outbase: 'src',
   outdir: staging,
   entryNames: '[dir]/[name]',

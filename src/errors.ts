@@ -75,6 +75,7 @@ export function isIptablesError(error: unknown): error is IptablesError {
   return error instanceof IptablesError || (typeof error === 'object' && error !== null && BRAND in error);
 }
 
+/** By code rather than `instanceof`, for the same reason as `isIptablesError`. */
 export function isConfigError(error: unknown): error is ConfigError {
   return isIptablesError(error) && error.code === 'CONFIG_INVALID';
 }

@@ -56,7 +56,7 @@ describe('the CLI bundle', () => {
   });
 
   it('has every file its lazy requires name, and the probe where exec/validation.ts looks', () => {
-    for (const file of ['cli/bin.js', 'cli/command-line.js', 'cli/commands/pod.js']) {
+    for (const file of ['cli/bin.js', 'cli/command-line.js', 'cli/explain.js', 'cli/commands/pod.js']) {
       const text = readFileSync(join(BUNDLE, file), 'utf8');
       const relative = [...text.matchAll(/require\("(\.[^"]+)"\)/g)].map(([, path]) => path ?? '');
       if (file === 'cli/bin.js') expect(relative.length).toBeGreaterThan(0);
@@ -93,6 +93,23 @@ describe('the CLI bundle', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('loads explain from its own file only when asked: a plain run carries none of it', async () => {
+    const bin = readFileSync(join(BUNDLE, 'cli/bin.js'), 'utf8');
+    expect(bin).toContain('require("../cli/explain.js")');
+    expect(bin).not.toContain('SO_ORIGINAL_DST');
+    expect(readFileSync(join(BUNDLE, 'cli/explain.js'), 'utf8')).toContain('SO_ORIGINAL_DST');
+    const { stdout } = await run(BIN, [
+      'explain',
+      ...DRY_RUN.slice(1),
+      '--host-ip',
+      '192.0.2.10',
+      '--dst',
+      '198.51.100.5:80',
+      '--json',
+    ]);
+    expect(JSON.parse(stdout)).toMatchObject({ outcome: 'redirect', toPort: 15001 });
   });
 
   it('runs `pod` from its own lazy file, which alone carries the YAML library', async () => {

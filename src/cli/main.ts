@@ -16,7 +16,7 @@ import type { NftApply } from './nftables.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
-const EXIT = {
+export const EXIT = {
   ok: 0,
   failure: 1,
   usage: 2,
@@ -122,7 +122,7 @@ function writeTranscript(path: string, text: string): void {
 }
 
 /** Flags, file, env and machine → validated configuration. */
-async function loadConfiguration(
+export async function loadConfiguration(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo,
@@ -148,7 +148,10 @@ export async function main(
 ): Promise<number> {
   const log = (line: string) => io.stderr(`${line}\n`);
   try {
-    // The pod sub-command (and the YAML library it brings) loads only when asked for.
+    // Sub-commands (and the libraries they bring) load only when named: a plain run's start-up
+    // does not change.
+    if (argv[0] === 'explain')
+      return await (await import('./commands/explain.js')).explainCommand(argv.slice(1), env, io, deps);
     if (argv[0] === 'pod') {
       const { podCommand } = await import('./commands/pod.js');
       return await podCommand(argv.slice(1), io, (args, podEnv) => main(args, podEnv, io, deps));

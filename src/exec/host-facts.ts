@@ -69,7 +69,7 @@ export function legacyTablesIn(netnsPath: string, proc = '/proc'): (family: IpFa
 }
 
 /** `2: eth0    inet 192.0.2.2/24 brd …` → `192.0.2.2`, IPv4 first as the kernel's dump lists them. */
-function parseIpAddrShow(text: string): string[] {
+export function parseIpAddrShow(text: string): string[] {
   const entries = text.split('\n').flatMap((line) => {
     const match = /\s(inet6?)\s+([0-9a-fA-F:.]+)\//.exec(line);
     return match ? [{ v6: match[1] === 'inet6', address: match[2] ?? '' }] : [];

@@ -54,12 +54,23 @@ export type Target =
   | { readonly kind: 'connmark'; readonly action: 'save' | 'restore' }
   | { readonly kind: 'ct'; readonly zone: number };
 
+/**
+ * Why the planner wrote a rule: the setting a user would change (as typed on the command
+ * line, e.g. `-d 15021`), and what the rule does, in words. Data for `explain`; never rendered.
+ */
+export interface RuleOrigin {
+  readonly setting: string;
+  readonly why: string;
+}
+
 /** A rule in one table and chain. */
 export interface Rule {
   readonly table: TableName;
   readonly chain: ChainName;
   readonly matches: readonly Match[];
   readonly target: Target;
+  /** Provenance for `explain`; not part of the rule's text. */
+  readonly origin?: RuleOrigin;
 }
 
 /** Append (`-A`) or insert at a 1-based position (`-I CHAIN N`). */

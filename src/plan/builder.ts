@@ -1,9 +1,16 @@
 /** Collects rule operations per IP family, in creation order. */
 import type { IpFamily } from '../model/family.js';
-import type { ChainName, Match, Rule, RuleOp, Ruleset, TableName, Target } from '../model/netfilter.js';
+import type { ChainName, Match, Rule, RuleOp, RuleOrigin, Ruleset, TableName, Target } from '../model/netfilter.js';
 
-export function append(table: TableName, chain: ChainName, matches: readonly Match[], target: Target): RuleOp {
-  return { op: 'append', rule: { table, chain, matches, target } satisfies Rule };
+/** `origin` says which setting produced the rule (for `explain`); it changes no rendered text. */
+export function append(
+  table: TableName,
+  chain: ChainName,
+  matches: readonly Match[],
+  target: Target,
+  origin?: RuleOrigin,
+): RuleOp {
+  return { op: 'append', rule: { table, chain, matches, target, ...(origin ? { origin } : {}) } satisfies Rule };
 }
 
 export function insert(
@@ -12,8 +19,14 @@ export function insert(
   position: number,
   matches: readonly Match[],
   target: Target,
+  origin?: RuleOrigin,
 ): RuleOp {
-  return { op: 'insert', position, rule: { table, chain, matches, target } };
+  return { op: 'insert', position, rule: { table, chain, matches, target, ...(origin ? { origin } : {}) } };
+}
+
+/** A rule's provenance: the setting as a user types it, and what the rule does. */
+export function because(setting: string, why: string): RuleOrigin {
+  return { setting, why };
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import type { IpFamily } from '../model/family.js';
 import type { Match } from '../model/netfilter.js';
-import { ADDRESS_BITS, type Cidr, cidrOf, networkValue, type PortRange } from '../model/network.js';
+import { ADDRESS_BITS, type Cidr, cidrOf, formatPortRange, networkValue, type PortRange } from '../model/network.js';
 
 /** multiport's limit: at most 15 ports per rule, a `first:last` range counting as two. */
 export const MULTIPORT_SLOTS = 15;
@@ -106,4 +106,15 @@ export function destinationPortMatches(ports: readonly PortRange[], compact: boo
 /** A CIDR list as upstream uses it, or merged with `compact`. */
 export function cidrList(cidrs: readonly Cidr[], compact: boolean): readonly Cidr[] {
   return compact ? mergeCidrs(cidrs) : cidrs;
+}
+
+/** The ports a port match names (for provenance text). */
+export function portsOf(match: Match): readonly PortRange[] {
+  if (match.kind === 'destinationPort' || match.kind === 'sourcePort') return [match.port];
+  return match.kind === 'multiport' ? match.ports : [];
+}
+
+/** Ports as a user writes them in a flag: `80,443,1000:2000`. */
+export function portsText(ports: readonly PortRange[]): string {
+  return ports.map(formatPortRange).join(',');
 }

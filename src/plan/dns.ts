@@ -5,7 +5,8 @@
  */
 import { FAMILIES, type IpFamily } from '../model/family.js';
 import type { Match, Target } from '../model/netfilter.js';
-import { append } from './builder.js';
+import type { IpAddress } from '../model/network.js';
+import { append, because } from './builder.js';
 import { proxyOwners, type PlanContext } from './context.js';
 import { dnsHost as hostCidr, dnsServers } from './decisions.js';
 import { dport, dst, jump, ownerOf, port, sport, src, TCP, UDP } from './matches.js';
@@ -26,11 +27,15 @@ export function dnsCapture({ config, rules }: PlanContext): void {
   if (dns.mode === 'off') return;
   const all = dns.mode === 'all';
   const servers = (family: IpFamily) => dnsServers(config, family);
+  const setting = all ? '--redirect-dns --capture-all-dns' : '--redirect-dns';
+  const why = (text: string) => because(setting, text);
+  const toServer = (server: IpAddress) =>
+    because(`--redirect-dns (DNS server ${server.text})`, `DNS to ${server.text} is captured`);
 
-  rules.both(append('raw', 'OUTPUT', [], jump('ISTIO_OUTPUT_DNS')));
+  rules.both(append('raw', 'OUTPUT', [], jump('ISTIO_OUTPUT_DNS'), why('DNS gets its conntrack zones')));
   for (const family of FAMILIES) {
     if (all || servers(family).length > 0)
-      rules.only(family, append('nat', 'ISTIO_OUTPUT', [], jump('ISTIO_OUTPUT_DNS')));
+      rules.only(family, append('nat', 'ISTIO_OUTPUT', [], jump('ISTIO_OUTPUT_DNS'), why('DNS is captured')));
   }
   // TCP, then UDP; upstream spells the UDP option `--to-port` (singular).
   for (const [protocol, singular] of [
@@ -38,34 +43,74 @@ export function dnsCapture({ config, rules }: PlanContext): void {
     [UDP, true],
   ] as const) {
     if (all) {
-      rules.both(append('nat', 'ISTIO_OUTPUT_DNS', [protocol, dport(DNS)], toAgent(singular)));
+      rules.both(
+        append(
+          'nat',
+          'ISTIO_OUTPUT_DNS',
+          [protocol, dport(DNS)],
+          toAgent(singular),
+          why("DNS to any server goes to the agent's DNS proxy"),
+        ),
+      );
       continue;
     }
     for (const family of FAMILIES) {
       for (const server of servers(family)) {
         rules.only(
           family,
-          append('nat', 'ISTIO_OUTPUT_DNS', [protocol, dport(DNS), dst(hostCidr(server))], toAgent(singular)),
+          append(
+            'nat',
+            'ISTIO_OUTPUT_DNS',
+            [protocol, dport(DNS), dst(hostCidr(server))],
+            toAgent(singular),
+            toServer(server),
+          ),
         );
       }
     }
   }
   for (const owner of proxyOwners(config)) {
     const proxy: Match = ownerOf(owner.kind, owner.id);
-    rules.both(append('raw', 'ISTIO_OUTPUT_DNS', [UDP, dport(DNS), proxy], zone(1)));
-    rules.both(append('raw', 'ISTIO_OUTPUT_DNS', [UDP, sport(port(AGENT_DNS_PORT)), proxy], zone(2)));
+    const by = `${setting} -${owner.kind === 'uid' ? 'u' : 'g'} ${owner.id}`;
+    rules.both(
+      append(
+        'raw',
+        'ISTIO_OUTPUT_DNS',
+        [UDP, dport(DNS), proxy],
+        zone(1),
+        because(by, "the proxy's own DNS queries use conntrack zone 1"),
+      ),
+    );
+    rules.both(
+      append(
+        'raw',
+        'ISTIO_OUTPUT_DNS',
+        [UDP, sport(port(AGENT_DNS_PORT)), proxy],
+        zone(2),
+        because(by, "the agent's DNS answers use conntrack zone 2"),
+      ),
+    );
   }
+  const answers = 'DNS answers from servers use conntrack zone 1';
+  const queries = "the app's DNS queries use conntrack zone 2";
   if (all) {
-    rules.both(append('raw', 'PREROUTING', [], jump('ISTIO_INBOUND')));
-    rules.both(append('raw', 'ISTIO_OUTPUT_DNS', [UDP, dport(DNS)], zone(2)));
-    rules.both(append('raw', 'ISTIO_INBOUND', [UDP, sport(DNS)], zone(1)));
+    rules.both(append('raw', 'PREROUTING', [], jump('ISTIO_INBOUND'), why(answers)));
+    rules.both(append('raw', 'ISTIO_OUTPUT_DNS', [UDP, dport(DNS)], zone(2), why(queries)));
+    rules.both(append('raw', 'ISTIO_INBOUND', [UDP, sport(DNS)], zone(1), why(answers)));
     return;
   }
   for (const family of FAMILIES) {
-    if (servers(family).length > 0) rules.only(family, append('raw', 'PREROUTING', [], jump('ISTIO_INBOUND')));
+    if (servers(family).length > 0)
+      rules.only(family, append('raw', 'PREROUTING', [], jump('ISTIO_INBOUND'), why(answers)));
     for (const server of servers(family)) {
-      rules.only(family, append('raw', 'ISTIO_OUTPUT_DNS', [UDP, dport(DNS), dst(hostCidr(server))], zone(2)));
-      rules.only(family, append('raw', 'ISTIO_INBOUND', [UDP, sport(DNS), src(hostCidr(server))], zone(1)));
+      rules.only(
+        family,
+        append('raw', 'ISTIO_OUTPUT_DNS', [UDP, dport(DNS), dst(hostCidr(server))], zone(2), toServer(server)),
+      );
+      rules.only(
+        family,
+        append('raw', 'ISTIO_INBOUND', [UDP, sport(DNS), src(hostCidr(server))], zone(1), toServer(server)),
+      );
     }
   }
 }

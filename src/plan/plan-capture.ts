@@ -4,7 +4,7 @@
  */
 import type { CaptureConfig } from '../config/capture-config.js';
 import type { Ruleset } from '../model/netfilter.js';
-import { append, RulesetBuilder } from './builder.js';
+import { append, because, RulesetBuilder } from './builder.js';
 import { planContext, type PlanContext } from './context.js';
 import { dnsCapture } from './dns.js';
 import { inboundCapture, natRedirectChains, tproxyMarking } from './inbound.js';
@@ -32,8 +32,9 @@ export interface CapturePlan {
 
 function dropInvalid({ config, rules }: PlanContext): void {
   if (!config.dropInvalid) return;
-  rules.both(append('mangle', 'PREROUTING', [{ kind: 'conntrack', states: ['INVALID'] }], jump('ISTIO_DROP')));
-  rules.both(append('mangle', 'ISTIO_DROP', [], { kind: 'drop' }));
+  const origin = because('--drop-invalid', 'packets conntrack finds invalid are dropped');
+  rules.both(append('mangle', 'PREROUTING', [{ kind: 'conntrack', states: ['INVALID'] }], jump('ISTIO_DROP'), origin));
+  rules.both(append('mangle', 'ISTIO_DROP', [], { kind: 'drop' }, origin));
 }
 
 const STEPS: readonly ((ctx: PlanContext) => void)[] = [
