@@ -28,6 +28,7 @@ const apply = root ? bench('apply.mjs') : undefined;
 const { iptables: scale, nftables: nftScale } = bench('scale.mjs', root ? [] : ['--no-apply']);
 const connect = root ? bench('connect.mjs') : undefined;
 const memory = bench('memory.mjs');
+const nodeAgent = root ? bench('node-agent.mjs') : undefined;
 
 const ratio = (r) => `${r.toFixed(2)}×`;
 const ms = (value) => (value === undefined ? '–' : `${fmt(value)} ms`);
@@ -142,5 +143,25 @@ lines.push(
   ),
   '',
 );
+if (nodeAgent) lines.push(...nodeAgentSection(nodeAgent));
 writeFileSync(`${ROOT}bench/RESULTS.md`, lines.join('\n'));
 process.stderr.write('wrote bench/RESULTS.md\n');
+
+/** The node-agent load section: 200 fresh namespaces from outside, 1 and 4 runs at a time. */
+function nodeAgentSection(results) {
+  return [
+    '## Load from a node agent',
+    '',
+    "bench/node-agent.mjs: the injector's arguments (nft) applied from outside (`--network-namespace`) into fresh",
+    'namespaces, one run at a time and four at a time; every run exited 0 and every namespace was then checked against',
+    "one run's reference rules. Per-pod time is one run's wall time, from start to exit.",
+    '',
+    '| runs at once | pods | total | pods/s | per pod: median | p90 | max | load average (1 min) before → after |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...Object.entries(results).map(
+      ([parallel, r]) =>
+        `| ${parallel} | ${r.pods} | ${(r.totalMs / 1000).toFixed(2)} s | ${r.podsPerSecond.toFixed(1)} | ${fmt(r.medianMs)} ms | ${fmt(r.p90Ms)} ms | ${fmt(r.maxMs)} ms | ${r.loadBefore.toFixed(2)} → ${r.loadAfter.toFixed(2)} |`,
+    ),
+    '',
+  ];
+}

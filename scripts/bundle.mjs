@@ -132,7 +132,7 @@ await rm(`${staging}.old`, { recursive: true, force: true });
 // codes do not matter, only that they ran the bundle.
 //
 // The real run must change nothing here, so it runs where `nsenter` is a stub that does nothing
-// and prints nothing, and nothing else can be found: PATH is that one directory. Every command
+// and prints nothing, and nothing else can be found: PATH is that one directory of stubs. Every command
 // the CLI runs goes through nsenter when --network-namespace is given (here: our own namespace,
 // /proc/self/ns/net, which passes the namespace check). It reads empty states, "applies", reads
 // back nothing, rolls back and fails, compiling the executor's whole path on the way.
@@ -163,7 +163,10 @@ const warmUp = (args, env) =>
 warmUp(['--dry-run', ...injectorArgs], process.env);
 const stubs = await mkdtemp(join(tmpdir(), 'istio-iptables-build-'));
 try {
-  await writeFile(join(stubs, 'nsenter'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  // nsenter, and the programs the run looks for on PATH before its first change (flock, the
+  // namespace lock's helper, runs directly: as a stub it takes no lock).
+  for (const name of ['nsenter', 'flock', 'iptables-nft-save', 'iptables-nft-restore'])
+    await writeFile(join(stubs, name), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
   warmUp([...injectorArgs, '--enable-inbound-ipv6=false', '--network-namespace', '/proc/self/ns/net'], { PATH: stubs });
 } finally {
   await rm(stubs, { recursive: true, force: true });

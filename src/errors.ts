@@ -26,7 +26,9 @@ export type ErrorCode =
   | 'DRIFT_NOT_RECONCILED'
   | 'VALIDATION_FAILED'
   | 'NOT_PRIVILEGED'
-  | 'MODE_CONFLICT';
+  | 'MODE_CONFLICT'
+  | 'LOCK_TIMEOUT'
+  | 'INTERRUPTED';
 
 /**
  * Marks this tool's errors. `isIptablesError` checks it rather than `instanceof`, which fails
@@ -268,5 +270,50 @@ export class NftDriftError extends IptablesError {
       `nftables: the live tables differ from the plan:\n  ${differences.join('\n  ')}\nNothing was changed: replacing drifted rules was not allowed.`,
     );
     this.differences = differences;
+  }
+}
+
+/** Another run held the namespace's lock for longer than --lock-timeout; nothing was changed. */
+export class LockTimeoutError extends IptablesError {
+  override name = 'LockTimeoutError';
+  /** The processes found holding the lock (empty when they could not be found). */
+  readonly holders: readonly { readonly pid: number; readonly command: string }[];
+  constructor(what: string, timeoutMs: number, holders: LockTimeoutError['holders']) {
+    const by =
+      holders.length > 0
+        ? `held by ${holders.map((h) => `pid ${h.pid} (${h.command})`).join(', ')}`
+        : 'its holder could not be found';
+    super(
+      'LOCK_TIMEOUT',
+      `another run is working on ${what}: gave up waiting for its lock after ${timeoutMs / 1000}s (${by}). ` +
+        'Nothing was changed; retry later, or raise --lock-timeout.',
+    );
+    this.holders = holders;
+  }
+}
+
+/** SIGTERM or SIGINT stopped the run at a change it had not begun; what it had changed was rolled back. */
+export class InterruptedError extends IptablesError {
+  override name = 'InterruptedError';
+  readonly signal: string;
+  constructor(signal: string) {
+    super(
+      'INTERRUPTED',
+      `stopped by ${signal}: the run made no further change after the signal and rolled back what it had changed`,
+    );
+    this.signal = signal;
+  }
+}
+
+/** Programs a run needs are not on PATH; found before anything was changed. */
+export class ProgramsMissingError extends IptablesError {
+  override name = 'ProgramsMissingError';
+  readonly missing: readonly { readonly name: string; readonly why: string }[];
+  constructor(missing: ProgramsMissingError['missing'], path: string) {
+    super(
+      'BINARY_NOT_FOUND',
+      `not on PATH (${path}), so nothing was changed:${missing.map((m) => `\n  ${m.name}: needed for ${m.why}`).join('')}`,
+    );
+    this.missing = missing;
   }
 }

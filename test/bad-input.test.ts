@@ -294,6 +294,15 @@ const table: Record<string, Row[]> = {
       expect: [env('IPTABLES_PROBE_PORT', '99999')],
     },
   ],
+  'lock timeout': [
+    ...rows('--lock-timeout', '--lock-timeout', ['30', '-1s', 'abc', '30 s']),
+    {
+      title: 'ISTIO_IPTABLES_LOCK_TIMEOUT env',
+      argv: BASE,
+      env: { ISTIO_IPTABLES_LOCK_TIMEOUT: 'soon' },
+      expect: [env('ISTIO_IPTABLES_LOCK_TIMEOUT', 'soon')],
+    },
+  ],
   'booleans in env vars': [
     { title: 'REDIRECT_DNS=yes', argv: BASE, env: { REDIRECT_DNS: 'yes' }, expect: [env('REDIRECT_DNS', 'yes')] },
     {

@@ -187,6 +187,26 @@ describe.skipIf(skipReason)('istio-iptables-cni in a real CNI chain', () => {
     });
   });
 
+  it('four ADDs for one pod at once (a retried ADD) take turns on its lock: all succeed, the rules are there once', async () => {
+    await withChain('cni-race', async (chain, nsA) => {
+      const a = podRef(nsA, 'race');
+      const { result } = await chain.addPrimary(a);
+      const adds = await Promise.all(
+        [1, 2, 3, 4].map(() => chain.exec(PLUGIN, 'ADD', a, chain.ourConf(result, INJECTED))),
+      );
+      expect(
+        adds.map((add) => add.code),
+        adds.map((add) => add.stderr).join('\n---\n'),
+      ).toEqual([0, 0, 0, 0]);
+      const rules = await ours(nsA, 'iptables-nft');
+      expect(rules.filter((rule) => rule === '-A OUTPUT -j ISTIO_OUTPUT')).toHaveLength(1);
+      expect(rules.filter((rule) => rule === '-A PREROUTING -p tcp -j ISTIO_INBOUND')).toHaveLength(1);
+      expect((await chain.exec(PLUGIN, 'CHECK', a, chain.ourConf(result, INJECTED))).code).toBe(0);
+      expect((await chain.exec(PLUGIN, 'DEL', a, chain.ourConf(undefined, INJECTED))).code).toBe(0);
+      await chain.delPrimary(a, result);
+    });
+  });
+
   it('bad network configs and bad annotations: the error object, exit non-zero, nothing changed', async () => {
     await withChain('cni-bad', async (chain, nsA) => {
       const a = podRef(nsA, 'bad');

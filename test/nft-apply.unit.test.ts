@@ -4,8 +4,7 @@
  * nftables.kernel.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { RunOptions } from '../src/config/capture-config.js';
-import { applyNftables } from '../src/exec/nft/apply.js';
+import { applyNftables, type NftApplyOptions } from '../src/exec/nft/apply.js';
 import { CommandFailedError } from '../src/errors.js';
 import { planNftCapture } from '../src/plan/nft/plan-nft.js';
 import { renderTransaction } from '../src/render/nft/transaction.js';
@@ -35,21 +34,9 @@ const LISTING = plan.tables
   )
   .join('');
 
-const OPTIONS: RunOptions = {
-  dryRun: false,
-  skipRuleApply: false,
-  runValidation: false,
-  probePort: 0,
-  probeTimeoutMs: 0,
-  cniMode: false,
-  reconcile: true,
-  cleanupOnly: false,
-  forceApply: false,
-  nativeNftables: true,
-  iptables: 'auto',
-};
+const OPTIONS: NftApplyOptions = { cleanupOnly: false, reconcile: true, forceApply: false };
 
-async function applyWith(expectations: Expectation[], options: Partial<RunOptions> = {}) {
+async function applyWith(expectations: Expectation[], options: Partial<NftApplyOptions> = {}) {
   const runner = new RecordingRunner(expectations);
   const logs: string[] = [];
   const deps = { runner, log: (line: string) => logs.push(line), readTextFile: async () => '' };

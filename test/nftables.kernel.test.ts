@@ -7,11 +7,10 @@
 import { dirname } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { planNftCapture } from '../src/plan/nft/plan-nft.js';
-import { applyNftables } from '../src/exec/nft/apply.js';
+import { applyNftables, type NftApplyOptions } from '../src/exec/nft/apply.js';
 import { processRunner } from '../src/exec/process-runner.js';
 import { readTextFile } from '../src/exec/host-facts.js';
 import type { CommandRunner } from '../src/exec/command.js';
-import type { RunOptions } from '../src/config/capture-config.js';
 import { REDIRECT_IPV4 } from './support/capture-config.js';
 import { kernelSkipReason, runTool, withNamespace, type Namespace } from './support/kernel.js';
 
@@ -133,19 +132,7 @@ describe.skipIf(kernelSkipReason)('--native-nftables applied into a network name
       };
       const config = { ...REDIRECT_IPV4, dns: { mode: 'all' } } as const;
       const logs: string[] = [];
-      const options: RunOptions = {
-        dryRun: false,
-        skipRuleApply: false,
-        runValidation: false,
-        probePort: 0,
-        probeTimeoutMs: 0,
-        cniMode: false,
-        reconcile: true,
-        cleanupOnly: false,
-        forceApply: false,
-        nativeNftables: true,
-        iptables: 'auto',
-      };
+      const options: NftApplyOptions = { cleanupOnly: false, reconcile: true, forceApply: false };
       const deps = { runner: inNs, log: (line: string) => logs.push(line), readTextFile };
       await expect(applyNftables(planNftCapture(config), config, options, deps)).rejects.toThrow(
         /differ from the plan/,

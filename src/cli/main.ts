@@ -35,6 +35,8 @@ const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   DRIFT_NOT_RECONCILED: EXIT.failure,
   NOT_PRIVILEGED: EXIT.failure,
   MODE_CONFLICT: EXIT.failure,
+  LOCK_TIMEOUT: EXIT.failure,
+  INTERRUPTED: EXIT.failure,
   VALIDATION_FAILED: EXIT.validation,
 };
 

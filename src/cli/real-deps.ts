@@ -3,14 +3,14 @@ import { fileURLToPath } from 'node:url';
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
-import { applyCapture } from '../exec/apply.js';
+import type { NftPlan } from '../plan/nft/plan-nft.js';
 import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts, readTextFile } from '../exec/host-facts.js';
+import { applyExclusively } from '../exec/exclusive-apply.js';
+import { withNamespaceLock } from '../exec/lock.js';
 import { refuseNftablesMode } from '../exec/nft/other-mode.js';
 import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
-import { realSleep } from '../exec/retry.js';
 import { runValidation } from '../exec/validation.js';
-import type { NftPlan } from '../plan/nft/plan-nft.js';
 
 /**
  * The probe script, beside this file both in the tsc output (dist/cli) and in the bundle
@@ -32,29 +32,16 @@ export async function applyForReal(
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
+    // Our --native-nftables tables stop an iptables run: both would capture the traffic.
     if (!options.cleanupOnly) await refuseNftablesMode(netnsRunner(processRunner, options.networkNamespace));
-    const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply } = options;
-    const where = networkNamespace ? { networkNamespace } : {};
-    await applyCapture(
-      plan,
-      { iptables, ...where, cleanupOnly, reconcile, forceApply },
-      {
-        runner: processRunner,
-        log,
-        retry: { attempts: 4, delayMs: 250, sleep: realSleep },
-        // The kernel's table list tells whether legacy can hold rules, which spares the legacy
-        // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
-        // only whether legacy is loaded at all.
-        legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
-      },
-    );
+    await applyExclusively(plan, options, log);
   }
   await validateIfAsked(parsed, log);
 }
 
 /**
- * `--native-nftables` for real: the same namespace check, skip and validation as the iptables
- * mode around the nftables applier, which is loaded only for such runs.
+ * `--native-nftables` for real: the same namespace check, namespace lock, skip and validation as
+ * the iptables mode around the nftables applier, which is loaded only for such runs.
  */
 export async function applyNftablesForReal(
   plan: NftPlan,
@@ -62,16 +49,15 @@ export async function applyNftablesForReal(
   log: (line: string) => void,
 ): Promise<void> {
   const { options, config } = parsed;
-  if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
+  const netns = options.networkNamespace;
+  if (netns) await checkNetnsPath(netns);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
     const { applyNftables } = await import('../exec/nft/apply.js');
-    await applyNftables(plan, config, options, {
-      runner: processRunner,
-      log,
-      readTextFile,
-      legacyTables: options.networkNamespace ? legacyTablesIn(options.networkNamespace) : localLegacyTables,
-    });
+    const legacyTables = netns ? legacyTablesIn(netns) : localLegacyTables;
+    await withNamespaceLock(processRunner, netns, options.lockTimeoutMs, (runner) =>
+      applyNftables(plan, config, options, { runner, log, readTextFile, legacyTables }),
+    );
   }
   await validateIfAsked(parsed, log);
 }

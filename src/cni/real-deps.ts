@@ -1,10 +1,10 @@
 /** The plugin's real dependencies: the pod's namespace as host facts, and applying into it. */
 import { statSync, writeFileSync } from 'node:fs';
-import { applyCapture } from '../exec/apply.js';
-import { legacyTablesIn, localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
+import { applyExclusively } from '../exec/exclusive-apply.js';
+import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
+import { withNamespaceLock } from '../exec/lock.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { processRunner } from '../exec/process-runner.js';
-import { realSleep } from '../exec/retry.js';
 import { checkCapture } from './check.js';
 import type { PluginDeps } from './plugin.js';
 
@@ -14,21 +14,17 @@ export const realPluginDeps: PluginDeps = {
     return netnsHostFacts(localHostFacts, netnsRunner(processRunner, netns));
   },
   apply: async (plan, parsed, log) => {
-    const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply } = parsed.options;
+    const { networkNamespace } = parsed.options;
     if (!networkNamespace) throw new Error('the plugin always names the pod namespace');
     await checkNetnsPath(networkNamespace);
-    await applyCapture(
-      plan,
-      { iptables, networkNamespace, cleanupOnly, reconcile, forceApply },
-      {
-        runner: processRunner,
-        log,
-        retry: { attempts: 4, delayMs: 250, sleep: realSleep },
-        legacyTables: legacyTablesIn(networkNamespace),
-      },
-    );
+    // Overlapping ADDs (a retry, the repair controller) and an init container's run take turns.
+    await applyExclusively(plan, parsed.options, log);
   },
-  check: (plan, options) => checkCapture(plan, options, processRunner),
+  // A check reads only a whole state: never one a run is half-way through.
+  check: (plan, options) =>
+    withNamespaceLock(processRunner, options.networkNamespace, options.lockTimeoutMs, (runner) =>
+      checkCapture(plan, options, runner),
+    ),
   writeFile: (path, text) => writeFileSync(path, text),
   namespaceExists: (path) => {
     try {

@@ -81,8 +81,10 @@ export interface RunOptions {
   readonly probeTimeoutMs: number;
   /** Absent: the tool's own network namespace. */
   readonly networkNamespace?: string;
-  /** `--cni-mode`: parsed and accepted for compatibility; nothing reads it yet. */
+  /** Accepted for compatibility: every run takes its namespace's lock (exec/lock.ts) whatever it says. */
   readonly cniMode: boolean;
+  /** How long to wait for the namespace's run lock, and legacy iptables for its xtables lock. */
+  readonly lockTimeoutMs: number;
   readonly reconcile: boolean;
   readonly cleanupOnly: boolean;
   readonly forceApply: boolean;

@@ -269,7 +269,8 @@ export const FLAG_SPECS = [
     long: 'cni-mode',
     env: ['CNI_MODE'],
     configKey: 'CNI_MODE',
-    describe: 'Accepted for compatibility with upstream (running from a CNI agent on the node); it has no effect yet.',
+    describe:
+      "Upstream's CNI-agent switch, accepted for compatibility. Every run already behaves so: it takes its network namespace's own lock, and legacy's xtables lock is per namespace from outside.",
   }),
   boolFlag({
     long: 'reconcile',
@@ -371,6 +372,16 @@ export const FLAG_SPECS = [
       env: ['ISTIO_IPTABLES_COMPACT_RULES'],
       describe:
         "Fewer rules, same effect: merge overlapping and adjacent CIDRs (-x, -i) per family, and group port lists (-b, -d, -o, -q) into multiport rules of up to 15 ports (with --native-nftables: one rule per list, with an anonymous set). The output then differs from upstream's.",
+    }),
+  ),
+  extension(
+    stringFlag({
+      long: 'lock-timeout',
+      env: ['ISTIO_IPTABLES_LOCK_TIMEOUT'],
+      configKey: 'LOCK_TIMEOUT',
+      default: '30s',
+      describe:
+        "How long a run waits for its network namespace's lock, and legacy iptables for its xtables lock (Go duration). 0: do not wait.",
     }),
   ),
   extension(

@@ -9,6 +9,7 @@ import { FLAG_SPECS } from './flag-spec.js';
 const FIELD_TYPES: Readonly<Record<string, object>> = {
   IPTABLES_PROBE_PORT: { type: 'integer', minimum: 0, maximum: 65535 },
   PROBE_TIMEOUT: { type: 'integer', minimum: 0, description: 'nanoseconds (Go time.Duration)' },
+  LOCK_TIMEOUT: { type: 'integer', minimum: 0, description: 'nanoseconds (Go time.Duration)' },
   DNS_SERVERS_V4: { type: ['array', 'null'], items: { type: 'string' } },
   DNS_SERVERS_V6: { type: ['array', 'null'], items: { type: 'string' } },
 };

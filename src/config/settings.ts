@@ -66,8 +66,8 @@ export interface SettingsInput {
 function fromConfig(spec: FlagSpec, value: unknown): SettingValue {
   if (value === null) return [];
   if (Array.isArray(value)) return value.map(String);
-  // PROBE_TIMEOUT is a Go time.Duration: an integer number of nanoseconds in JSON.
-  if (spec.long === 'probe-timeout' && typeof value === 'number') return `${value}ns`;
+  // PROBE_TIMEOUT (and our LOCK_TIMEOUT) is a Go time.Duration: an integer number of nanoseconds in JSON.
+  if ((spec.long === 'probe-timeout' || spec.long === 'lock-timeout') && typeof value === 'number') return `${value}ns`;
   if (typeof value === 'number') return String(value);
   return value as string | boolean;
 }

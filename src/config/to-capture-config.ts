@@ -308,6 +308,8 @@ function runOptions(r: SettingsReader): RunOptions {
   if (runValidation && probePort === 0) r.fail('iptables-probe-port', '--run-validation needs a probe port 1-65535');
   const timeout = parseGoDuration(r.string('probe-timeout'));
   if (timeout === undefined) r.fail('probe-timeout', 'expected a duration such as 5s, 1500ms or 1m30s');
+  const lockTimeout = parseGoDuration(r.string('lock-timeout'));
+  if (lockTimeout === undefined) r.fail('lock-timeout', 'expected a duration such as 30s, 1500ms or 1m');
   const binary = r.string('force-iptables-binary');
   if (!['', 'legacy', 'nft'].includes(binary)) r.fail('force-iptables-binary', 'expected "legacy", "nft" or empty');
   const netns = r.string('network-namespace');
@@ -324,6 +326,7 @@ function runOptions(r: SettingsReader): RunOptions {
     probeTimeoutMs: (timeout ?? 0) / 1e6,
     ...(netns !== '' ? { networkNamespace: netns } : {}),
     cniMode: r.boolean('cni-mode'),
+    lockTimeoutMs: (lockTimeout ?? 0) / 1e6,
     reconcile: r.boolean('reconcile'),
     cleanupOnly: r.boolean('cleanup-only'),
     forceApply: r.boolean('force-apply'),

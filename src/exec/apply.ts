@@ -41,6 +41,8 @@ export interface ApplyOptions {
   readonly reconcile: boolean;
   /** Replace rules of ours even when they match the plan. */
   readonly forceApply: boolean;
+  /** Seconds legacy iptables waits for its xtables lock (`--wait=N`); upstream's 30 when absent. */
+  readonly lockWaitSeconds?: number;
 }
 
 export interface ApplyDeps {
@@ -66,6 +68,7 @@ function detectOptions(family: IpFamily, options: ApplyOptions, deps: ApplyDeps)
   return {
     forced: options.iptables,
     ...(options.networkNamespace ? { netnsPath: options.networkNamespace } : {}),
+    ...(options.lockWaitSeconds === undefined ? {} : { lockWaitSeconds: options.lockWaitSeconds }),
     ...(legacyTables === undefined ? {} : { legacyTables }),
   };
 }

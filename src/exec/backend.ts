@@ -75,6 +75,8 @@ export interface DetectOptions {
    * iptables-legacy-save itself reads): an empty list means legacy holds no rules.
    */
   readonly legacyTables?: boolean;
+  /** Seconds legacy iptables waits for its xtables lock (`--wait=N`); upstream's 30 unless given. */
+  readonly lockWaitSeconds?: number;
 }
 
 export async function detectBackend(
@@ -102,7 +104,7 @@ export async function detectBackend(
     if (variant === 'legacy') {
       const version = versionOf(state) ??
         versionOf((await runner.run({ file: `${binary}-save`, args: ['--version'] })).stdout) ?? [0, 0, 0];
-      if (supportsWait(version)) writeSuffix = [`--wait=${LOCK_WAIT_SECONDS}`];
+      if (supportsWait(version)) writeSuffix = [`--wait=${options.lockWaitSeconds ?? LOCK_WAIT_SECONDS}`];
     }
     const env = variant === 'legacy' && options.netnsPath ? { XTABLES_LOCKFILE: lockFileFor(options.netnsPath) } : {};
     return { backend: { family, variant, binary, writeSuffix, env }, state };

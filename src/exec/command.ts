@@ -14,6 +14,11 @@ export interface Command {
   readonly env?: Readonly<Record<string, string>>;
   /** How long the process may run before it is killed; the runner's own bound otherwise. */
   readonly timeoutMs?: number;
+  /**
+   * Open descriptors the process gets as its fds 3, 4, …: the namespace lock's descriptor,
+   * so that a child left running after the tool is killed holds the lock until it ends.
+   */
+  readonly fds?: readonly number[];
 }
 
 export interface CommandResult {

@@ -31,7 +31,9 @@ export class Iptables {
     };
     const result = await retry(
       () => this.runner.run(command),
-      (r) => backend.variant === 'legacy' && r.exitCode === XTABLES_RESOURCE_PROBLEM,
+      // With --wait, iptables has waited for the lock itself: another wait would only double it.
+      (r) =>
+        backend.variant === 'legacy' && backend.writeSuffix.length === 0 && r.exitCode === XTABLES_RESOURCE_PROBLEM,
       {
         ...this.retryPolicy,
         onRetry: (attempt, delayMs) =>

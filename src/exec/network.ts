@@ -42,15 +42,20 @@ async function ruleListing(runner: CommandRunner, step: NetworkStep): Promise<st
  */
 export async function applyNetwork(runner: CommandRunner, steps: readonly NetworkStep[]): Promise<NetworkStep[]> {
   const added: NetworkStep[] = [];
-  for (const step of steps) {
-    if (step.kind === 'policyRule' && ruleListed(await ruleListing(runner, step), step.mark, step.table) > 0) continue;
-    const command = ipCommand(ipArgs(step));
-    const result = await runner.run(command);
-    if (result.exitCode === 0) added.push(step);
-    else if (!(step.kind !== 'policyRule' && EXISTS.test(result.stderr))) {
-      await removeNetwork(runner, added);
-      throw failed(command, result.exitCode, result.stderr);
+  try {
+    for (const step of steps) {
+      if (step.kind === 'policyRule' && ruleListed(await ruleListing(runner, step), step.mark, step.table) > 0)
+        continue;
+      const command = ipCommand(ipArgs(step));
+      const result = await runner.run(command);
+      if (result.exitCode === 0) added.push(step);
+      else if (!(step.kind !== 'policyRule' && EXISTS.test(result.stderr)))
+        throw failed(command, result.exitCode, result.stderr);
     }
+  } catch (error) {
+    // Also when a command could not run at all (or a signal stopped the run), not only when one failed.
+    await removeNetwork(runner, added);
+    throw error;
   }
   return added;
 }

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CommandFailedError } from '../errors.js';
@@ -39,6 +40,20 @@ describe.each([
       env: { IIT_TEST_VALUE: 'set' },
     });
     expect(result).toEqual({ exitCode: 0, stdout: 'set path', stderr: '' });
+  });
+
+  it('passes extra open descriptors on as fds 3, 4, … (the namespace lock)', async () => {
+    const fd = openSync(fileURLToPath(import.meta.url), 'r');
+    try {
+      const result = await runner.run({
+        file: 'sh',
+        args: ['-c', 'head -c 7 <&3; readlink /proc/self/fd/3'],
+        fds: [fd],
+      });
+      expect(result.stdout).toBe(`import ${fileURLToPath(import.meta.url)}\n`);
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it('passes arguments as they are, with no shell between', async () => {

@@ -43,7 +43,11 @@ interface SpawnSyncBinding {
     file: string;
     args: string[];
     envPairs: string[];
-    stdio: ({ type: 'ignore' } | { type: 'pipe'; readable: boolean; writable: boolean; input?: Buffer })[];
+    stdio: (
+      | { type: 'ignore' }
+      | { type: 'fd'; fd: number }
+      | { type: 'pipe'; readable: boolean; writable: boolean; input?: Buffer }
+    )[];
     timeout: number;
     maxBuffer: number;
     killSignal: number;
@@ -84,6 +88,7 @@ export function bindingRunSync(): RunSync | undefined {
           : { type: 'pipe', readable: true, writable: false, input: Buffer.from(command.input) },
         { type: 'pipe', readable: false, writable: true },
         { type: 'pipe', readable: false, writable: true },
+        ...(command.fds ?? []).map((fd) => ({ type: 'fd' as const, fd })),
       ],
       timeout: timeoutMs,
       maxBuffer: MAX_OUTPUT_BYTES,
@@ -106,7 +111,7 @@ export async function childProcessRunSync(): Promise<RunSync> {
   const spawnSync: typeof SpawnSync = (await import('node:child_process')).spawnSync;
   return (command, timeoutMs) => {
     const result = spawnSync(command.file, command.args, {
-      stdio: [command.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [command.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(command.fds ?? [])],
       ...(command.input === undefined ? {} : { input: command.input }),
       env: environment(command),
       encoding: 'utf8',

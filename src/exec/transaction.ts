@@ -3,6 +3,7 @@
  * any failure put every family already touched back to the state read before the run.
  */
 import { isIptablesError, VerifyError } from '../errors.js';
+import { isBuiltinChain } from '../model/chains.js';
 import type { Ruleset, TableName } from '../model/netfilter.js';
 import { type Payload, renderRollback } from '../render/transactions.js';
 import type { CanonicalOptions } from '../state/canonical.js';
@@ -44,10 +45,25 @@ export function withRollbackProblems(error: unknown, problems: readonly string[]
   return error;
 }
 
+/** A table's chains and rules, comparable as text; built-in chains without rules left out (an empty table is no change). */
+function tableText(state: NetfilterState, table: TableName): string {
+  return [...(state.get(table) ?? [])]
+    .filter(([chain, rules]) => rules.length > 0 || !isBuiltinChain(chain))
+    .map(([chain, rules]) => [chain, ...rules.map((rule) => rule.key)].join('\n'))
+    .join('\n\n');
+}
+
 async function rollback(applied: readonly Applied[], iptables: Iptables, log: (line: string) => void) {
   const problems: string[] = [];
   for (const { run, tables } of [...applied].reverse()) {
     try {
+      // A restore that failed before changing anything (legacy's lock not taken, or a read-only
+      // /run where it lives) needs no rollback, which would only repeat its failure and wait.
+      const now = await iptables.save(run.backend).then(parseSave, () => undefined);
+      if (now && tables.every((table) => tableText(now, table) === tableText(run.live, table))) {
+        log(`${run.ruleset.family}: unchanged, nothing to roll back`);
+        continue;
+      }
       await iptables.restore(run.backend, renderRollback(run.before, tables), false);
       log(`${run.ruleset.family}: rolled back to the state before this run`);
     } catch (error) {

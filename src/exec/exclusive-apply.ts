@@ -1,0 +1,59 @@
+/**
+ * A real run as every entry point (the CLI, the CNI plugin) makes it: the programs it needs
+ * checked before the first change, then everything it does to the namespace under that
+ * namespace's lock (lock.ts), with SIGTERM/SIGINT letting the change under way finish and
+ * rolling back (interrupt.ts).
+ */
+import type { RunOptions } from '../config/capture-config.js';
+import type { CapturePlan } from '../plan/plan-capture.js';
+import { applyCapture } from './apply.js';
+import { legacyTablesIn, localLegacyTables } from './host-facts.js';
+import { watchInterrupts } from './interrupt.js';
+import { withNamespaceLock } from './lock.js';
+import { checkPrograms } from './preflight.js';
+import { processRunner } from './process-runner.js';
+import { realSleep } from './retry.js';
+
+/** The run options a real run uses. */
+export type ExclusiveApplyOptions = Pick<
+  RunOptions,
+  'iptables' | 'networkNamespace' | 'cleanupOnly' | 'reconcile' | 'forceApply' | 'lockTimeoutMs'
+>;
+
+/** Applies (or, with `cleanupOnly`, removes) the plan for real, alone in its namespace. */
+export async function applyExclusively(
+  plan: CapturePlan,
+  options: ExclusiveApplyOptions,
+  log: (line: string) => void,
+): Promise<void> {
+  const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply, lockTimeoutMs } = options;
+  checkPrograms(plan, options);
+  await withNamespaceLock(processRunner, networkNamespace, lockTimeoutMs, async (runner) => {
+    const interrupts = watchInterrupts();
+    try {
+      await applyCapture(
+        plan,
+        {
+          iptables,
+          ...(networkNamespace ? { networkNamespace } : {}),
+          cleanupOnly,
+          reconcile,
+          forceApply,
+          lockWaitSeconds: Math.ceil(lockTimeoutMs / 1000),
+        },
+        {
+          runner: interrupts.wrap(runner),
+          log,
+          retry: { attempts: 4, delayMs: 250, sleep: realSleep },
+          // The kernel's table list tells whether legacy can hold rules, which spares the legacy
+          // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
+          // only whether legacy is loaded at all.
+          legacyTables: networkNamespace ? legacyTablesIn(networkNamespace) : localLegacyTables,
+        },
+      );
+      if (interrupts.received) log(`${interrupts.received} came after the run's last change; it finished`);
+    } finally {
+      interrupts.dispose();
+    }
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * One run at a time per network namespace. The lock is flock(2) on the namespace's own file
+ * (`/var/run/netns/NAME`, `/proc/PID/ns/net`, or `/proc/self/ns/net` for our own), so:
+ * - every spelling of a namespace is one lock: they all open the same nsfs inode;
+ * - there is no lock file: a read-only or full /run does not matter, and nothing is left behind;
+ * - the kernel drops the lock when the last descriptor of it closes, so a killed run holds it no
+ *   longer than the children it left running (each command gets the descriptor as its fd 3,
+ *   so a restore still running after `kill -9` keeps others out until it is done).
+ * node has no flock(2). util-linux `flock` takes it on our descriptor, passed as its fd 3:
+ * the helper and we share one open file description, so the lock stays ours when the helper
+ * exits. That costs one short process per run; waiting is the helper's (`-w`), bounded.
+ * Our lock is always taken before iptables-legacy's xtables lock and never while holding it,
+ * and the xtables lock is another file: the two cannot deadlock.
+ */
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { CommandFailedError, LockTimeoutError, NamespaceError } from '../errors.js';
+import type { CommandRunner } from './command.js';
+
+/** flock's exit code when it gave up waiting (`-E`); its own errors use others. */
+const GAVE_UP = 75;
+
+/** A lock held by this process. */
+export interface HeldLock {
+  /** The descriptor the lock is on: closing it (or exiting) releases the lock. */
+  readonly fd: number;
+  /** `st_dev:st_ino` of the locked file: the namespace's identity. */
+  readonly identity: string;
+  release(): void;
+}
+
+function identityOf(stat: { dev: number; ino: number }): string {
+  return `${stat.dev}:${stat.ino}`;
+}
+
+/** The namespace file a run locks: the one given, or our own. */
+export function lockPath(netnsPath: string | undefined): string {
+  return netnsPath ?? '/proc/self/ns/net';
+}
+
+/**
+ * Takes the exclusive lock on `path`, waiting at most `timeoutMs`.
+ * @throws LockTimeoutError naming the processes that hold it, when the wait ran out.
+ */
+export async function acquireLock(
+  runner: CommandRunner,
+  path: string,
+  timeoutMs: number,
+  what = path,
+): Promise<HeldLock> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (cause) {
+    throw new NamespaceError(`cannot open ${path} to lock it: ${(cause as Error).message}`, { cause });
+  }
+  const identity = identityOf(fstatSync(fd));
+  try {
+    const wait = timeoutMs > 0 ? ['-w', String(timeoutMs / 1000)] : ['-n'];
+    const command = { file: 'flock', args: ['-x', ...wait, '-E', String(GAVE_UP), '3'], fds: [fd] };
+    const result = await runner.run({ ...command, timeoutMs: timeoutMs + 10_000 });
+    if (result.exitCode === GAVE_UP) throw new LockTimeoutError(what, timeoutMs, lockHolders(identity));
+    if (result.exitCode !== 0)
+      throw new CommandFailedError([command.file, ...command.args], result.exitCode, result.stderr);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return { fd, identity, release: () => closeSync(fd) };
+}
+
+/** A runner whose every command carries the lock's descriptor (as fd 3). */
+export function lockedRunner(runner: CommandRunner, lock: HeldLock): CommandRunner {
+  return { run: (command) => runner.run({ ...command, fds: [...(command.fds ?? []), lock.fd] }) };
+}
+
+/** `/proc/locks` and fdinfo write a device as hex `major:minor`. */
+function procDevice(dev: number): string {
+  const major = (dev >>> 8) & 0xfff;
+  const minor = (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+  return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * The processes (other than us) holding an exclusive flock on the file with this identity,
+ * found through their descriptors' fdinfo, which lists the locks held through each. (The pid
+ * in /proc/locks is the process that took the lock, which may be gone: our own helper is.)
+ * Reads every process's descriptors, so it is only for when a wait ran out.
+ */
+export function lockHolders(identity: string, proc = '/proc'): { pid: number; command: string }[] {
+  const [dev = 0, ino = 0] = identity.split(':').map(Number);
+  const line = new RegExp(`^lock:.*FLOCK\\s+ADVISORY\\s+WRITE\\s+\\S+\\s+${procDevice(dev)}:${ino}\\s`, 'm');
+  const holders: { pid: number; command: string }[] = [];
+  for (const entry of readdirSync(proc)) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const held = readdirSync(`${proc}/${entry}/fd`).some((fd) => {
+        const stat = statSync(`${proc}/${entry}/fd/${fd}`, { throwIfNoEntry: false });
+        return stat !== undefined && identityOf(stat) === identity
+          ? line.test(readFileSync(`${proc}/${entry}/fdinfo/${fd}`, 'utf8'))
+          : false;
+      });
+      if (held) holders.push({ pid: Number(entry), command: readFileSync(`${proc}/${entry}/comm`, 'utf8').trim() });
+    } catch {
+      // The process ended meanwhile, or is not ours to look at.
+    }
+  }
+  return holders;
+}
+
+/** Whether `path` still names the namespace that was locked (it may have been deleted, or its name reused). */
+export function stillNames(path: string, lock: HeldLock): boolean {
+  try {
+    return identityOf(statSync(path)) === lock.identity;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `work` holding the lock of the namespace at `netnsPath` (ours when undefined), with a
+ * runner whose commands carry the lock; released when `work` ends, or when the process does.
+ * A failure after the path stopped naming the locked namespace is reported as that.
+ */
+export async function withNamespaceLock<T>(
+  runner: CommandRunner,
+  netnsPath: string | undefined,
+  timeoutMs: number,
+  work: (runner: CommandRunner) => Promise<T>,
+): Promise<T> {
+  const what = netnsPath ? `network namespace ${netnsPath}` : 'this network namespace';
+  const lock = await acquireLock(runner, lockPath(netnsPath), timeoutMs, what);
+  try {
+    return await work(lockedRunner(runner, lock));
+  } catch (error) {
+    if (netnsPath && !stillNames(netnsPath, lock))
+      throw new NamespaceError(
+        `network namespace ${netnsPath} went away during the run (deleted, or the name now names another): ${(error as Error).message}`,
+        { cause: error },
+      );
+    throw error;
+  } finally {
+    lock.release();
+  }
+}
