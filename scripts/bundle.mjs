@@ -13,6 +13,7 @@
  *   dist/bundle/cli/bin.js                        the CLI, executor included (bin/istio-iptables runs it)
  *   dist/bundle/cli/bin.js.cache                  V8's code cache for bin.js (see bin/istio-iptables)
  *   dist/bundle/cli/command-line.js               yargs: --help, and argv the fast path leaves to it
+ *   dist/bundle/cli/commands/doctor.js            `doctor` and its probes
  *   dist/bundle/cli/explain.js                    `explain` (src/cli/commands/explain.ts), loaded only for it
  *   dist/bundle/cli/commands/pod.js               `istio-iptables pod`: the pod layer and the YAML library
  *   dist/bundle/config/generated/validate-config.js   the --config validator
@@ -50,6 +51,7 @@ const outdir = resolve(root, 'dist/bundle');
 /** Modules the CLI imports lazily: each becomes its own file, never part of its importer. */
 const LAZY = [
   'cli/command-line.ts',
+  'cli/commands/doctor.ts',
   'cli/commands/pod.ts',
   'cli/commands/explain.ts',
   'config/generated/validate-config.js',

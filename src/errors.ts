@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'VALIDATION_FAILED'
   | 'NOT_PRIVILEGED'
   | 'MODE_CONFLICT'
+  | 'STATE_UNREADABLE'
+  | 'CONFLICT'
   | 'LOCK_TIMEOUT'
   | 'INTERRUPTED';
 
@@ -116,12 +118,20 @@ export class RestoreFailedError extends CommandFailedError {
   override name = 'RestoreFailedError';
   readonly family: IpFamily;
   readonly line: { readonly number: number; readonly text: string } | undefined;
+  /**
+   * True when the failed restore cannot have committed anything (it never took the lock, or
+   * it failed in the payload's first table, which commits as one): nothing to roll back.
+   */
+  readonly changedNothing: boolean;
+  /** Whether the other backend can open the table this one could not initialize, when asked. */
+  otherBackendWorks: boolean | undefined;
   constructor(
     family: IpFamily,
     command: readonly string[],
     exitCode: number | undefined,
     stderr: string,
     payload: string,
+    extra: { readonly changedNothing?: boolean; readonly why?: string } = {},
   ) {
     // A line refused while reading: `line 3 failed`; a rule the kernel refused at COMMIT (nft):
     // `line 7: RULE_APPEND failed (Invalid argument)`.
@@ -132,15 +142,20 @@ export class RestoreFailedError extends CommandFailedError {
     const where = line ? `\n  payload line ${line.number}: ${line.text}` : '';
     // The kernel-support probe upstream runs before applying is left out (it writes a rule);
     // a missing module shows up here instead, so say which.
-    const hint = /does not exist|No chain\/target\/match|Couldn't load|Extension \S+ revision/.test(stderr)
-      ? `\n  A table, match or target is missing: are the kernel modules loaded (${family === 'ipv6' ? 'ip6table_nat, ip6table_mangle, ip6table_raw' : 'iptable_nat, iptable_mangle, iptable_raw'} or nft_chain_nat, nft_compat; xt_owner, xt_multiport, xt_conntrack, xt_REDIRECT, xt_TPROXY, xt_mark, xt_connmark, xt_CT)?`
-      : '';
+    const hint =
+      /does not exist|unable to initialize table|No chain\/target\/match|Couldn't load|Extension \S+ revision/.test(
+        stderr,
+      )
+        ? `\n  A table, match or target is missing: are the kernel modules loaded (${family === 'ipv6' ? 'ip6table_nat, ip6table_mangle, ip6table_raw' : 'iptable_nat, iptable_mangle, iptable_raw'} or nft_chain_nat, nft_compat; xt_owner, xt_multiport, xt_conntrack, xt_REDIRECT, xt_TPROXY, xt_mark, xt_connmark, xt_CT)?`
+        : '';
     super(command, exitCode, stderr, {
       code: 'RESTORE_FAILED',
-      message: `${family} restore failed (\`${command.join(' ')}\`, exit ${exitCode ?? 'none'}): ${stderr.trim() || 'no error output'}${where}${hint}`,
+      message: `${family} restore failed (\`${command.join(' ')}\`, exit ${exitCode ?? 'none'}): ${stderr.trim() || 'no error output'}${where}${hint}${extra.why ? `\n  ${extra.why}` : ''}`,
     });
     this.family = family;
     this.line = line;
+    this.changedNothing = extra.changedNothing ?? false;
+    this.otherBackendWorks = undefined;
   }
 }
 
@@ -203,14 +218,76 @@ export class DriftError extends IptablesError {
   }
 }
 
-/** The tool lacks the privileges it needs (root or CAP_NET_ADMIN). */
+/**
+ * The tool lacks the privileges it needs. `detail` is what was refused; `privileges` says which
+ * of the needed capabilities the process holds (from its CapEff), when known.
+ */
 export class NotPrivilegedError extends IptablesError {
   override name = 'NotPrivilegedError';
-  constructor(detail: string) {
+  readonly missing: readonly string[];
+  constructor(detail: string, privileges?: { readonly description: string; readonly missing: readonly string[] }) {
+    const missing = privileges?.missing ?? [];
+    const why = !privileges
+      ? 'run as root or with CAP_NET_ADMIN (and CAP_NET_RAW).'
+      : missing.length > 0
+        ? `this process (${privileges.description}) needs ${missing.join(' and ')}: add ${missing.length === 1 ? 'it' : 'them'} to the container's securityContext capabilities.`
+        : `this process (${privileges.description}) holds every capability needed, so the refusal comes from elsewhere (a root-only file, a security module, or a user namespace).`;
+    super('NOT_PRIVILEGED', `not permitted to change netfilter rules: ${why} ${detail}`.trim());
+    this.missing = missing;
+  }
+}
+
+/**
+ * A state read the tool cannot fully understand: a table iptables cannot render (`# Table
+ * 'nat' is incompatible`), a line it cannot parse, or a warning it does not know. Nothing is
+ * written on such a read: a rollback to it would put back a misread table.
+ */
+export class UnreadableStateError extends IptablesError {
+  override name = 'UnreadableStateError';
+  /** The table the unreadable line is in, or names; undefined when no table can be told. */
+  readonly table: string | undefined;
+  /** The line as read. */
+  readonly line: string;
+  readonly family: IpFamily | undefined;
+  /** The program whose output it was (`iptables-nft-save`, …). */
+  readonly binary: string | undefined;
+  constructor(detail: { table?: string; line: string; family?: IpFamily; binary?: string }) {
+    const table = detail.table;
+    const from = detail.binary ? `${detail.family ?? ''} ${detail.binary}`.trim() : 'iptables-save';
+    const look = lookCommand(detail.binary, detail.family, table);
     super(
-      'NOT_PRIVILEGED',
-      `not permitted to change netfilter rules: run as root or with CAP_NET_ADMIN (and CAP_NET_RAW). ${detail}`.trim(),
+      'STATE_UNREADABLE',
+      `${from}: cannot read ${table ? `table ${table}` : 'the state'} completely: ${JSON.stringify(detail.line)}\n` +
+        '  Nothing was changed: a run writes only over state it has read in full.\n' +
+        `  Look at the table with \`${look}\`; rules iptables cannot show (nft-native rules, such as sets) ` +
+        'must be removed or moved to a table of their own before this tool can work here.',
     );
+    this.table = table;
+    this.line = detail.line;
+    this.family = detail.family;
+    this.binary = detail.binary;
+  }
+}
+
+function lookCommand(binary: string | undefined, family: IpFamily | undefined, table: string | undefined): string {
+  const nftFamily = family === 'ipv6' ? 'ip6' : 'ip';
+  if (binary?.includes('legacy')) return `${binary}${table ? ` -t ${table}` : ''}`;
+  return table ? `nft list table ${nftFamily} ${table}` : `nft list ruleset ${nftFamily}`;
+}
+
+/**
+ * The namespace holds something that conflicts with the plan, which the tool must not take
+ * over or leave beside it: a second copy of the capture, a route table in other use.
+ * `fix` says what to do; the CLI adds the flag names.
+ */
+export class ConflictError extends IptablesError {
+  override name = 'ConflictError';
+  readonly kind: 'other-copy' | 'route-table' | 'fwmark' | 'legacy-unreadable';
+  readonly findings: readonly string[];
+  constructor(kind: ConflictError['kind'], message: string, findings: readonly string[]) {
+    super('CONFLICT', `${message}${findings.map((f) => `\n  ${f}`).join('')}`);
+    this.kind = kind;
+    this.findings = findings;
   }
 }
 

@@ -98,7 +98,11 @@ describe('applying with a recording runner', () => {
     const report = await applyCapture(plan, options, deps(runner, log));
     runner.assertDone();
     expect(report.families).toEqual([{ family: 'ipv4', variant: 'nft', action: 'applied' }]);
-    expect(log).toEqual([`ipv4 (nft): no rules of ours yet; applied ${plan.rulesets[0]!.ops.length} rules`]);
+    expect(log).toEqual([
+      // The foreign RETURN sits before our jump in nat OUTPUT: its traffic is not captured.
+      'warning: ipv4 nat OUTPUT: -A OUTPUT -p tcp --dport 9999 -j RETURN: comes before our jump and ends the chain, so the traffic it matches bypasses the proxy',
+      `ipv4 (nft): no rules of ours yet; applied ${plan.rulesets[0]!.ops.length} rules`,
+    ]);
   });
 
   test('rules of ours live in another table: the first restore is put back exactly, then the careful way reconciles', async () => {
@@ -202,11 +206,19 @@ describe('applying with a recording runner', () => {
         result: { exitCode: 1, stderr: 'Failed to list table names in /proc/net/ip_tables_names: Permission denied' },
       },
       { line: 'iptables-nft-save', result: denied('iptables-nft-save') },
+      // The table list is root-only; the tables named one by one are read instead.
+      {
+        line: 'iptables-legacy-save -t raw',
+        result: {
+          exitCode: 1,
+          stderr: "iptables-legacy-save: can't initialize iptables table `raw': Permission denied",
+        },
+      },
       { line: 'iptables-save', result: denied('iptables-save') },
     ]);
     const error = await detectBackend(runner, 'ipv4', { forced: 'auto' }).catch((e: unknown) => e);
     expect(isIptablesError(error) && error.code).toBe('NOT_PRIVILEGED');
-    expect(String(error)).toContain('run as root or with CAP_NET_ADMIN');
+    expect(String(error)).toContain('not permitted to change netfilter rules');
     expect(String(error)).toContain('iptables-nft-save: exit 4');
   });
 
@@ -279,9 +291,8 @@ describe('applying with a recording runner', () => {
       { line: 'iptables-legacy-save', result: { stdout: legacy } },
       { line: 'iptables-legacy-save', result: { stdout: legacy } },
       { line: 'iptables-nft-save' },
+      // A lock failure commits nothing: no state read, no rollback.
       { line: 'iptables-legacy-restore --noflush --wait=3', result: busy },
-      // Legacy takes its lock per table: the state tells whether a table was committed first.
-      { line: 'iptables-legacy-save', result: { stdout: legacy } },
     ]);
     sleeps.length = 0;
     const log: string[] = [];
@@ -338,8 +349,7 @@ describe('applying with a recording runner', () => {
       { line: 'ip6tables-nft-save' },
       { line: 'iptables-nft-restore --noflush' },
       { line: 'ip6tables-nft-restore --noflush', result: failed },
-      // IPv6 is read unchanged by its failed restore: nothing to roll back there.
-      { line: 'ip6tables-nft-save' },
+      // IPv6's restore failed in its first table, which commits as one: nothing to roll back there.
       // IPv4 changed: the rollback restores the nat table exactly as it was, replacing (not --noflush) it.
       { line: 'iptables-nft-save', result: { stdout: savedOnto(before, renderRestore(plan.rulesets[0]!)) } },
       { line: 'iptables-nft-restore', input: before },
@@ -421,6 +431,12 @@ describe('applying with a recording runner', () => {
     const plan = planCapture(config);
     const live = savedFrom(renderRestore(plan.rulesets[0]!));
     const runner = new RecordingRunner([
+      // Before any write: the mark's policy rule and the table are ours (or unused).
+      {
+        line: 'ip rule show',
+        result: { stdout: '0:\tfrom all lookup local\n32765:\tfrom all fwmark 0x539 lookup 133\n' },
+      },
+      { line: 'ip route show table 133', result: { stdout: 'local default dev lo scope host \n' } },
       { line: 'iptables-legacy-save' },
       { line: 'iptables-nft-save', result: { stdout: live } },
       {

@@ -2,7 +2,6 @@
  * The CLI: argv and env in, an exit code out. The only place errors become exit codes and
  * messages; everything it calls throws typed errors and never exits.
  */
-import { writeFileSync } from 'node:fs';
 import { ConfigError, type ErrorCode, formatIssue, type Issue, isConfigError, isIptablesError } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
@@ -12,7 +11,9 @@ import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
 import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
 import { modeConflictHints } from './mode-conflict.js';
+import { writeTranscript } from './transcript.js';
 import type { NftApply } from './nftables.js';
+import { fixes } from './fixes.js';
 import { planNotes } from './plan-notes.js';
 
 /** Exit codes, documented in the README. */
@@ -35,6 +36,8 @@ const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   DRIFT_NOT_RECONCILED: EXIT.failure,
   NOT_PRIVILEGED: EXIT.failure,
   MODE_CONFLICT: EXIT.failure,
+  STATE_UNREADABLE: EXIT.failure,
+  CONFLICT: EXIT.failure,
   LOCK_TIMEOUT: EXIT.failure,
   INTERRUPTED: EXIT.failure,
   VALIDATION_FAILED: EXIT.validation,
@@ -109,20 +112,6 @@ async function readConfig(path: string, io: CliIo): Promise<{ record?: Record<st
   return parseConfigRecord(text, path === '-' ? 'stdin' : path);
 }
 
-function writeTranscript(path: string, text: string): void {
-  try {
-    writeFileSync(path, text);
-  } catch (error) {
-    throw new ConfigError([
-      {
-        source: 'environment variable DRY_RUN_FILE_PATH',
-        value: path,
-        message: `cannot write: ${(error as Error).message}`,
-      },
-    ]);
-  }
-}
-
 /** Flags, file, env and machine → validated configuration. */
 export async function loadConfiguration(
   argv: readonly string[],
@@ -139,7 +128,7 @@ export async function loadConfiguration(
   const derived = await deriveSettings(resolved.settings, env, host);
   const parsed = toCaptureConfig(derived.settings, [...file.issues, ...resolved.issues]);
   if (derived.error) throw derived.error;
-  return parsed;
+  return derived.warnings.length > 0 ? { ...parsed, warnings: [...derived.warnings, ...parsed.warnings] } : parsed;
 }
 
 export async function main(
@@ -154,6 +143,10 @@ export async function main(
     // does not change.
     if (argv[0] === 'explain')
       return await (await import('./commands/explain.js')).explainCommand(argv.slice(1), env, io, deps);
+    if (argv[0] === 'doctor') {
+      const { doctor } = await import('./commands/doctor.js');
+      return await doctor(argv.slice(1), (rest) => loadConfiguration(rest, env, io, deps), io.stdout, log);
+    }
     if (argv[0] === 'pod') {
       const { podCommand } = await import('./commands/pod.js');
       return await podCommand(argv.slice(1), io, (args, podEnv) => main(args, podEnv, io, deps));
@@ -201,6 +194,7 @@ export async function main(
       if (error.code === 'DRIFT_NOT_RECONCILED')
         log('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
       for (const hint of modeConflictHints(error)) log(hint);
+      for (const line of fixes(error)) log(line);
     }
     for (const problem of error.rollbackProblems) log(`  ${problem}`);
     return EXIT_BY_CODE[error.code];

@@ -230,6 +230,32 @@ describe('deriveSettings', () => {
     });
   });
 
+  describe('warnings where traffic would bypass the proxy', () => {
+    it('an IPv4-first pod with IPv6 addresses and IPv6 derived off', async () => {
+      const { facts } = fakeFacts({ addresses: ['192.0.2.10', 'fe80::1', '2001:db8::10'] });
+      const { warnings } = await deriveSettings(settingsFrom({ 'proxy-uid': '1337' }), {}, facts);
+      expect(warnings.join('\n')).toContain('IPv6 addresses (2001:db8::10)');
+      expect(warnings.join('\n')).toContain('--dual-stack');
+      for (const flags of [{ 'dual-stack': true }, { 'enable-inbound-ipv6': false }]) {
+        const quiet = await deriveSettings(settingsFrom({ 'proxy-uid': '1337', ...flags }), {}, facts);
+        expect(quiet.warnings).toEqual([]);
+      }
+      const v4only = fakeFacts({ addresses: ['192.0.2.10', 'fe80::1'] });
+      expect((await deriveSettings(settingsFrom({ 'proxy-uid': '1337' }), {}, v4only.facts)).warnings).toEqual([]);
+    });
+
+    it("DNS servers from this process's resolv.conf while working in another namespace", async () => {
+      const { facts } = fakeFacts({ files: { '/etc/resolv.conf': 'nameserver 192.0.2.53\n', '/pod.conf': '' } });
+      const base = { 'proxy-uid': '1337', 'enable-inbound-ipv6': false, 'redirect-dns': true };
+      const outside = { ...base, 'network-namespace': '/var/run/netns/pod' };
+      const { warnings } = await deriveSettings(settingsFrom(outside), {}, facts);
+      expect(warnings.join('\n')).toContain("read from this process's /etc/resolv.conf, not the pod's");
+      for (const flags of [base, { ...outside, 'resolv-conf': '/pod.conf' }, { ...outside, 'dns-servers-v4': '' }]) {
+        expect((await deriveSettings(settingsFrom(flags), {}, facts)).warnings).toEqual([]);
+      }
+    });
+  });
+
   describe('DNS servers', () => {
     const base = { 'proxy-uid': '1337', 'enable-inbound-ipv6': true, 'redirect-dns': true } as const;
     const resolvConf = 'nameserver 10.96.0.10\nnameserver ::127.0.0.53\n';

@@ -47,15 +47,16 @@ function unmap(address: IpAddress): IpAddress {
 export function detectPodAddress(
   addresses: readonly string[],
   dualStack: boolean,
-): { hostIp: IpAddress; enableIpv6: boolean } | undefined {
+): { hostIp: IpAddress; enableIpv6: boolean; ipv6Addresses: readonly string[] } | undefined {
   const usable = addresses.flatMap((text) => {
     const parsed = parseIpAddress(text.split('%')[0] ?? '', { canonical: true });
     return typeof parsed === 'string' ? [] : [unmap(parsed)].filter(isUsable);
   });
   const first = usable[0];
   if (!first) return undefined;
-  if (!dualStack) return { hostIp: first, enableIpv6: first.family === 'ipv6' };
-  return { hostIp: first, enableIpv6: usable.some((a) => a.family === 'ipv6') };
+  const ipv6Addresses = usable.filter((a) => a.family === 'ipv6').map((a) => a.text);
+  if (!dualStack) return { hostIp: first, enableIpv6: first.family === 'ipv6', ipv6Addresses };
+  return { hostIp: first, enableIpv6: ipv6Addresses.length > 0, ipv6Addresses };
 }
 
 /** A `nameserver` line upstream would keep but whose rules ip6tables rejects. */
@@ -116,7 +117,8 @@ export async function deriveSettings(
   settings: RawSettings,
   env: Readonly<Record<string, string | undefined>>,
   facts: HostFacts,
-): Promise<{ settings: RawSettings; error?: HostFactError }> {
+): Promise<{ settings: RawSettings; error?: HostFactError; warnings: string[] }> {
+  const warnings: string[] = [];
   const derived: Partial<Record<SettingName, RawSetting>> = {};
   const set = (name: SettingName, value: string | boolean | readonly string[], origin: string) => {
     derived[name] = { value, origin: { kind: 'derived', name: origin } satisfies Origin };
@@ -140,8 +142,13 @@ export async function deriveSettings(
       // A placeholder, so that validation can still report input problems first.
       if (settings['enable-inbound-ipv6'].value === undefined) set('enable-inbound-ipv6', false, 'pod addresses');
     } else {
-      if (settings['enable-inbound-ipv6'].value === undefined)
+      if (settings['enable-inbound-ipv6'].value === undefined) {
         set('enable-inbound-ipv6', pod.enableIpv6, 'pod addresses');
+        if (!pod.enableIpv6 && pod.ipv6Addresses.length > 0)
+          warnings.push(
+            `the pod has IPv6 addresses (${pod.ipv6Addresses.join(', ')}) but its first address is IPv4, so IPv6 rules are off and IPv6 traffic bypasses the proxy; pass --dual-stack or --enable-inbound-ipv6=true to capture it (or --enable-inbound-ipv6=false to say this is intended)`,
+          );
+      }
       if (settings['host-ip'].value === undefined) set('host-ip', pod.hostIp.text, 'pod addresses');
     }
   }
@@ -153,6 +160,10 @@ export async function deriveSettings(
       const { v4, v6, zoned } = parseResolvConf(await facts.readTextFile(path));
       set('dns-servers-v4', v4, path);
       set('dns-servers-v6', v6, path);
+      if (settings['network-namespace'].value && settings['resolv-conf'].origin.kind === 'default')
+        warnings.push(
+          `DNS servers were read from this process's ${path}, not the pod's (--network-namespace works in the pod's network, not its files): DNS aimed at the pod's servers may bypass the proxy; pass --dns-servers-v4/--dns-servers-v6, --resolv-conf or --capture-all-dns`,
+        );
       const [first] = zoned;
       if (first) error ??= zonedNameserverError(path, first);
     } catch (cause) {
@@ -165,5 +176,5 @@ export async function deriveSettings(
   for (const name of ['dns-servers-v4', 'dns-servers-v6'] as const) {
     if (settings[name].value === undefined && !derived[name]) set(name, [], 'not given');
   }
-  return { settings: { ...settings, ...derived }, ...(error ? { error } : {}) };
+  return { settings: { ...settings, ...derived }, warnings, ...(error ? { error } : {}) };
 }

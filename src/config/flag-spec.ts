@@ -375,6 +375,15 @@ export const FLAG_SPECS = [
     }),
   ),
   extension(
+    boolFlag({
+      long: 'migrate',
+      env: ['ISTIO_IPTABLES_MIGRATE'],
+      configKey: 'MIGRATE',
+      describe:
+        'When rules of ours are live in the other iptables backend, remove that copy in the same run (without it, the run stops and changes nothing). --cleanup-only always removes every copy.',
+    }),
+  ),
+  extension(
     stringFlag({
       long: 'lock-timeout',
       env: ['ISTIO_IPTABLES_LOCK_TIMEOUT'],

@@ -331,6 +331,7 @@ function runOptions(r: SettingsReader): RunOptions {
     cleanupOnly: r.boolean('cleanup-only'),
     forceApply: r.boolean('force-apply'),
     nativeNftables: r.boolean('native-nftables'),
+    migrate: r.boolean('migrate'),
     iptables: binary === 'legacy' || binary === 'nft' ? binary : 'auto',
     ...(hostIp && typeof hostIp !== 'string' ? { hostIp } : {}),
   };

@@ -10,24 +10,30 @@
  *    state read in step 1 (transaction.ts);
  * 4. read each applied family back and compare with the plan; a difference rolls back too;
  * 5. add the ip rules/routes and ::6 that are missing.
+ * Before any write: the TPROXY routes (network.ts), a copy of ours in the other backend or the
+ * native-nftables mode's tables (copies.ts) stop the run, or are removed with `migrate`.
+ * Longer than ~200 lines because the run's order (checks, both paths, apply, cleanup) reads
+ * best in one place; what each step does lives in the files named.
  */
-import { DriftError, VerifyError } from '../errors.js';
+import { ConflictError, DriftError } from '../errors.js';
 import type { IpFamily } from '../model/family.js';
 import type { Ruleset } from '../model/netfilter.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { renderRestore, restoreTables } from '../render/restore.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, expectedState, hasOwnedState } from '../state/compare.js';
-import { parseSave, parseSaveTables, stateOf } from '../state/save-parser.js';
-import { cleanupPayload, replacePayload } from '../state/transactions.js';
-import { type DetectOptions, detectBackend, type Variant } from './backend.js';
+import { stateOf } from '../state/save-parser.js';
+import { replacePayload } from '../state/transactions.js';
+import { type DetectOptions, detectBackend, removeLockFile, type Variant } from './backend.js';
 import type { CommandRunner } from './command.js';
 import { applyFirstRun } from './first-run.js';
-import { Iptables } from './iptables.js';
+import { Iptables, parseLive } from './iptables.js';
 import { netnsRunner } from './netns.js';
-import { applyNetwork, removeNetwork } from './network.js';
+import { applyNetwork, checkNetwork, removeNetwork } from './network.js';
+import { deleteNativeNftTables } from './nft-tables.js';
 import type { RetryPolicy } from './retry.js';
-import { type FamilyRun, inOrder, transact, verify } from './transaction.js';
+import { type FamilyRun, inOrder, transact, verify, warnShadowing } from './transaction.js';
+import { describeCopy, nativeTablesToRemove, removeCopies, verifyRemoved } from './copies.js';
 
 /** What the executor needs to know about a run: where, with which backend, and what it may do. */
 export interface ApplyOptions {
@@ -41,6 +47,11 @@ export interface ApplyOptions {
   readonly reconcile: boolean;
   /** Replace rules of ours even when they match the plan. */
   readonly forceApply: boolean;
+  /**
+   * Remove a copy of our rules found in the other backend in the same run; without it such a
+   * copy stops the run (a ConflictError) before anything is written. A cleanup removes every copy.
+   */
+  readonly migrate?: boolean;
   /** Seconds legacy iptables waits for its xtables lock (`--wait=N`); upstream's 30 when absent. */
   readonly lockWaitSeconds?: number;
 }
@@ -52,6 +63,11 @@ export interface ApplyDeps {
   readonly canonical?: CanonicalOptions;
   /** Whether legacy iptables has tables in the namespace, when known without a process (see DetectOptions). */
   readonly legacyTables?: (family: IpFamily) => boolean | undefined;
+  /**
+   * Whether an `nft` binary is installed (see exec/nft-tables.ts): then the native-nftables
+   * mode's tables are looked for. Without one, nothing could have written them.
+   */
+  readonly nftInstalled?: boolean;
 }
 
 /** What a run did, per family, for logs and tests. */
@@ -76,7 +92,31 @@ function detectOptions(family: IpFamily, options: ApplyOptions, deps: ApplyDeps)
 export async function applyCapture(plan: CapturePlan, options: ApplyOptions, deps: ApplyDeps): Promise<ApplyReport> {
   const runner = netnsRunner(deps.runner, options.networkNamespace);
   const iptables = new Iptables(runner, deps.retry, deps.log);
+  const nftTables = deps.nftInstalled
+    ? await nativeTablesToRemove(runner, options.cleanupOnly || !!options.migrate)
+    : [];
+  try {
+    const report = await applyIptables(plan, options, deps, runner, iptables);
+    if (nftTables.length > 0) {
+      await deleteNativeNftTables(runner, nftTables);
+      deps.log(`removed the native-nftables mode's tables: ${nftTables.join(', ')}`);
+    }
+    return report;
+  } finally {
+    if (options.networkNamespace) removeLockFile(options.networkNamespace);
+  }
+}
+
+async function applyIptables(
+  plan: CapturePlan,
+  options: ApplyOptions,
+  deps: ApplyDeps,
+  runner: CommandRunner,
+  iptables: Iptables,
+): Promise<ApplyReport> {
   if (!options.cleanupOnly) {
+    // TPROXY's table and mark, before the first write (a REDIRECT plan has neither: no process).
+    await checkNetwork(runner, plan.network);
     const applied = await applyFirstRun(plan, {
       runner,
       iptables,
@@ -91,22 +131,35 @@ export async function applyCapture(plan: CapturePlan, options: ApplyOptions, dep
   }
   // The families' state reads are independent and change nothing: a runner may run them at
   // once (the CLI's runs its commands one at a time, see process-runner.ts).
-  const runs: FamilyRun[] = await inOrder(
+  const read: { run: FamilyRun; copy?: FamilyRun }[] = await inOrder(
     plan.rulesets.map(async (ruleset) => {
       const detecting = detectBackend(runner, ruleset.family, detectOptions(ruleset.family, options, deps));
       const expected = expectedState(ruleset, deps.canonical);
-      const { backend, state } = await detecting;
-      const before = parseSaveTables(state, deps.canonical);
-      return { ruleset, backend, before, live: stateOf(before), expected };
+      const { backend, state, other } = await detecting;
+      const before = parseLive(state, backend, deps.canonical);
+      const run: FamilyRun = { ruleset, backend, before, live: stateOf(before), expected };
+      if (!other) return { run };
+      const otherBefore = parseLive(other.state, other.backend, deps.canonical);
+      const copy: FamilyRun = { ...run, backend: other.backend, before: otherBefore, live: stateOf(otherBefore) };
+      return hasOwnedState(copy.live) ? { run, copy } : { run };
     }),
   );
+  const runs = read.map(({ run }) => run);
+  const copies = read.flatMap(({ copy }) => (copy ? [copy] : []));
+  if (copies.length > 0 && !options.cleanupOnly && !options.migrate)
+    throw new ConflictError(
+      'other-copy',
+      'rules of ours are live in the other iptables backend too: both copies would capture traffic, and the old one would keep a configuration this run replaces. Nothing was changed. Found:',
+      copies.map(describeCopy),
+    );
   return options.cleanupOnly
-    ? cleanup(runs, plan, iptables, runner, deps)
-    : apply(runs, plan, options, iptables, runner, deps);
+    ? cleanup(runs, copies, plan, iptables, runner, deps)
+    : apply(runs, copies, plan, options, iptables, runner, deps);
 }
 
 async function apply(
   runs: readonly FamilyRun[],
+  copies: readonly FamilyRun[],
   plan: CapturePlan,
   options: ApplyOptions,
   iptables: Iptables,
@@ -126,6 +179,7 @@ async function apply(
       report.push({ family, variant, action: 'applied' });
     } else if (verdict.status === 'match' && !options.forceApply) {
       deps.log(`${label}: the live rules already match the plan; nothing to do`);
+      warnShadowing(family, run.live, deps.log);
       report.push({ family, variant, action: 'unchanged' });
     } else {
       if (verdict.status === 'drift' && !options.reconcile) throw new DriftError(family, variant, verdict.differences);
@@ -138,8 +192,19 @@ async function apply(
       report.push({ family, variant, action: 'reconciled' });
     }
   }
+  for (const copy of copies)
+    deps.log(
+      `${copy.ruleset.family} (${copy.backend.variant}): removing the other copy of our rules in the same transaction`,
+    );
+  work.push(...removeCopies(copies));
   await transact(work, iptables, deps.log, async (applied) => {
-    await inOrder(applied.map(({ run }) => verify(run, iptables, deps.canonical)));
+    await inOrder(
+      applied.map(({ run }) =>
+        copies.includes(run)
+          ? verifyRemoved(run, iptables, deps.canonical)
+          : verify(run, iptables, deps.log, deps.canonical),
+      ),
+    );
     const added = await applyNetwork(runner, plan.network);
     if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
   });
@@ -148,21 +213,18 @@ async function apply(
 
 async function cleanup(
   runs: readonly FamilyRun[],
+  copies: readonly FamilyRun[],
   plan: CapturePlan,
   iptables: Iptables,
   runner: CommandRunner,
   deps: ApplyDeps,
 ): Promise<ApplyReport> {
-  const work = runs
-    .map((run) => ({ run, payload: cleanupPayload(run.live, run.expected) }))
-    .filter((w) => w.payload.text !== '');
+  const work = [...removeCopies(runs), ...removeCopies(copies)].filter((w) => w.payload.text !== '');
   await transact(work, iptables, deps.log, async (applied) => {
-    for (const { run } of applied) {
-      const live = parseSave(await iptables.save(run.backend), deps.canonical);
-      if (hasOwnedState(live))
-        throw new VerifyError(run.ruleset.family, ['rules of ours are still live after cleanup']);
-    }
+    for (const { run } of applied) await verifyRemoved(run, iptables, deps.canonical);
   });
+  for (const copy of copies)
+    deps.log(`${copy.ruleset.family} (${copy.backend.variant}): removed the other copy of our chains and rules`);
   const problems = await removeNetwork(runner, plan.network);
   for (const problem of problems) deps.log(`warning: ${problem}`);
   for (const run of runs)

@@ -4,9 +4,13 @@
  * two rule sets that both see every packet). The state read that decides is kept: it is also
  * the state the re-run check needs, so detection costs no extra process.
  */
-import { BinaryNotFoundError, NotPrivilegedError } from '../errors.js';
+import { BinaryNotFoundError, ConflictError } from '../errors.js';
 import { FAMILY, type IpFamily } from '../model/family.js';
-import { type CommandResult, type CommandRunner, notPrivileged } from './command.js';
+import { type CommandResult, type CommandRunner, notPrivileged, privilegesError } from './command.js';
+import { lockFileFor } from './lock-file.js';
+import { readSave } from './read-save.js';
+
+export { fnv1a64, lockFileFor, removeLockFile } from './lock-file.js';
 
 export type Variant = 'legacy' | 'nft';
 
@@ -25,6 +29,11 @@ export interface Detected {
   readonly backend: Backend;
   /** The save output read during detection: the live state. */
   readonly state: string;
+  /**
+   * The other backend and its state, when it could be read and holds chains of ours: a copy
+   * left by an earlier run, which would keep capturing beside this run's (see apply.ts).
+   */
+  readonly other?: { readonly backend: Backend; readonly state: string };
 }
 
 /** Seconds iptables waits for the xtables lock, as upstream passes it. */
@@ -44,25 +53,6 @@ function versionOf(text: string): number[] | undefined {
 function supportsWait(version: readonly number[]): boolean {
   const [a = 0, b = 0, c = 0] = version;
   return a > 1 || (a === 1 && (b > 6 || (b === 6 && c >= 2)));
-}
-
-/**
- * With another namespace, legacy iptables would contend for the host-wide /run/xtables.lock
- * with every other pod; a lock file per namespace avoids that (upstream's CNI mode does the same).
- */
-export function lockFileFor(netnsPath: string): string {
-  return `/run/xtables-${fnv1a64(netnsPath)}.lock`;
-}
-
-/**
- * 64-bit FNV-1a of the UTF-8 bytes, as 16 hex digits: a stable name, no secret to keep (two paths
- * sharing a lock only wait for each other). Not node:crypto, whose loading costs
- * a run more than its whole dry run (bench/RESULTS.md).
- */
-export function fnv1a64(text: string): string {
-  let hash = 0xcbf29ce484222325n;
-  for (const byte of Buffer.from(text)) hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  return hash.toString(16).padStart(16, '0');
 }
 
 export interface DetectOptions {
@@ -88,7 +78,7 @@ export async function detectBackend(
   const tried: { binary: string; problem: string }[] = [];
   const save = async (binary: string): Promise<CommandResult | undefined> => {
     try {
-      const result = await runner.run({ file: `${binary}-save`, args: [] });
+      const result = await readSave(runner, binary);
       if (result.exitCode === 0) return result;
       tried.push({
         binary: `${binary}-save`,
@@ -110,11 +100,22 @@ export async function detectBackend(
     return { backend: { family, variant, binary, writeSuffix, env }, state };
   };
 
+  const withOther = async (chosen: Detected, variant: Variant, state: string | undefined): Promise<Detected> => {
+    // Only a state with chains of ours is of interest (and only then is legacy's version asked).
+    if (state === undefined || !/^:ISTIO_/m.test(state)) return chosen;
+    const other = await backend(`${prefix}-${variant}`, variant, state);
+    return { ...chosen, other: { backend: other.backend, state } };
+  };
   if (options.forced !== 'auto') {
     const binary = `${prefix}-${options.forced}`;
     const result = await save(binary);
     if (!result) throw noBackend(family, tried);
-    return backend(binary, options.forced, result.stdout);
+    const chosen = await backend(binary, options.forced, result.stdout);
+    // The other backend may still hold a copy of ours; legacy cannot when it has no tables.
+    const otherVariant = options.forced === 'nft' ? 'legacy' : 'nft';
+    if (otherVariant === 'legacy' && options.legacyTables === false) return chosen;
+    const other = await readSave(runner, `${prefix}-${otherVariant}`).catch(() => undefined);
+    return withOther(chosen, otherVariant, other?.exitCode === 0 ? other.stdout : undefined);
   }
   // Both reads, independent (a runner may run them at once): one of them is the state, and
   // neither changes anything. The problems of failed reads are listed in this order whichever
@@ -127,8 +128,18 @@ export async function detectBackend(
       : await Promise.all([save(`${prefix}-legacy`), save(`${prefix}-nft`)]);
   const order = [`${prefix}-legacy-save`, `${prefix}-nft-save`];
   tried.sort((a, b) => order.indexOf(a.binary) - order.indexOf(b.binary));
-  if (legacy && hasRules(legacy.stdout)) return backend(`${prefix}-legacy`, 'legacy', legacy.stdout);
-  if (nft) return backend(`${prefix}-nft`, 'nft', nft.stdout);
+  const legacyDenied = tried.find(
+    ({ binary, problem }) => binary === `${prefix}-legacy-save` && notPrivileged(problem),
+  );
+  if (nft && legacyDenied)
+    throw new ConflictError(
+      'legacy-unreadable',
+      `${family}: legacy iptables' state cannot be read by this process, so whether legacy holds rules (which would make it the backend to use) is unknown; nft is not chosen blindly. Nothing was changed. ${privilegesError('').message.replace(/^not permitted to change netfilter rules: /, '')}`,
+      [`${legacyDenied.binary}: ${legacyDenied.problem}`],
+    );
+  if (legacy && hasRules(legacy.stdout))
+    return withOther(await backend(`${prefix}-legacy`, 'legacy', legacy.stdout), 'nft', nft?.stdout);
+  if (nft) return withOther(await backend(`${prefix}-nft`, 'nft', nft.stdout), 'legacy', legacy?.stdout);
   if (legacy) return backend(`${prefix}-legacy`, 'legacy', legacy.stdout);
   // Distributions that ship only the plain name: ask it which backend it is.
   const plain = await save(prefix);
@@ -151,10 +162,20 @@ export async function nftWithoutItsState(
   options: DetectOptions,
 ): Promise<Backend | undefined> {
   const nft: Backend = { family, variant: 'nft', binary: `${FAMILY[family].iptables}-nft`, writeSuffix: [], env: {} };
-  if (options.forced !== 'auto') return options.forced === 'nft' ? nft : undefined;
-  if (options.legacyTables !== undefined) return options.legacyTables ? undefined : nft;
+  if (options.forced === 'legacy') return undefined;
+  if (options.legacyTables === false) return nft;
+  // Forced, legacy's state tells whether it holds a copy of ours, which the careful way must see.
+  if (options.forced === 'nft') {
+    const legacy = await runner
+      .run({ file: `${FAMILY[family].iptables}-legacy-save`, args: [] })
+      .catch(() => undefined);
+    return legacy?.exitCode === 0 && /^:ISTIO_/m.test(legacy.stdout) ? undefined : nft;
+  }
+  if (options.legacyTables === true) return undefined;
   // An unreadable legacy state counts as none, as in detectBackend.
-  const legacy = await runner.run({ file: `${FAMILY[family].iptables}-legacy-save`, args: [] }).catch(() => undefined);
+  const legacy = await readSave(runner, `${FAMILY[family].iptables}-legacy`).catch(() => undefined);
+  // Refused for lack of privileges: the careful way's detection says so.
+  if (legacy && legacy.exitCode !== 0 && notPrivileged(legacy.stderr)) return undefined;
   return legacy?.exitCode === 0 && hasRules(legacy.stdout) ? undefined : nft;
 }
 
@@ -162,6 +183,6 @@ export async function nftWithoutItsState(
 function noBackend(family: IpFamily, tried: readonly { binary: string; problem: string }[]): Error {
   const denied = tried.filter(({ problem }) => notPrivileged(problem));
   if (denied.length > 0)
-    return new NotPrivilegedError(denied.map(({ binary, problem }) => `${binary}: ${problem}`).join('; '));
+    return privilegesError(denied.map(({ binary, problem }) => `${binary}: ${problem}`).join('; '));
   return new BinaryNotFoundError(family, tried);
 }

@@ -1,4 +1,5 @@
 import { NotPrivilegedError } from '../errors.js';
+import { describePrivileges, neededCapabilities, ownPrivileges } from './capabilities.js';
 
 /**
  * The one seam to processes. A `Command` is a value; a `CommandRunner` runs it and returns
@@ -39,5 +40,19 @@ const NOT_PERMITTED = /Permission denied|you must be root|Operation not permitte
  * `stderr` says the caller may not change netfilter or routing state, otherwise undefined.
  */
 export function notPrivileged(stderr: string): NotPrivilegedError | undefined {
-  return NOT_PERMITTED.test(stderr) ? new NotPrivilegedError(stderr.trim()) : undefined;
+  return NOT_PERMITTED.test(stderr) ? privilegesError(stderr.trim()) : undefined;
+}
+
+/**
+ * A NotPrivilegedError for `detail`, saying which needed capabilities this process holds
+ * (read only now, on the failure path). SYS_ADMIN counts when a refusal names nsenter.
+ */
+export function privilegesError(detail: string, networkNamespace = /nsenter|setns|reassociate/.test(detail)) {
+  const privileges = ownPrivileges();
+  if (!privileges) return new NotPrivilegedError(detail);
+  const needed = neededCapabilities(networkNamespace);
+  return new NotPrivilegedError(detail, {
+    description: describePrivileges(privileges, needed),
+    missing: needed.filter((cap) => !privileges.held.has(cap)).map((cap) => `CAP_${cap}`),
+  });
 }

@@ -7,9 +7,12 @@
 import type { RunOptions } from '../config/capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { applyCapture } from './apply.js';
+import { checkPrivileges } from './capabilities.js';
+import { privilegesError } from './command.js';
 import { legacyTablesIn, localLegacyTables } from './host-facts.js';
 import { watchInterrupts } from './interrupt.js';
 import { withNamespaceLock } from './lock.js';
+import { nftInstalled } from './nft-tables.js';
 import { checkPrograms } from './preflight.js';
 import { processRunner } from './process-runner.js';
 import { realSleep } from './retry.js';
@@ -18,7 +21,7 @@ import { realSleep } from './retry.js';
 export type ExclusiveApplyOptions = Pick<
   RunOptions,
   'iptables' | 'networkNamespace' | 'cleanupOnly' | 'reconcile' | 'forceApply' | 'lockTimeoutMs'
->;
+> & { readonly migrate?: boolean };
 
 /** Applies (or, with `cleanupOnly`, removes) the plan for real, alone in its namespace. */
 export async function applyExclusively(
@@ -26,7 +29,8 @@ export async function applyExclusively(
   options: ExclusiveApplyOptions,
   log: (line: string) => void,
 ): Promise<void> {
-  const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply, lockTimeoutMs } = options;
+  const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply, lockTimeoutMs, migrate } = options;
+  checkPrivileges(networkNamespace !== undefined, privilegesError);
   checkPrograms(plan, options);
   await withNamespaceLock(processRunner, networkNamespace, lockTimeoutMs, async (runner) => {
     const interrupts = watchInterrupts();
@@ -39,6 +43,7 @@ export async function applyExclusively(
           cleanupOnly,
           reconcile,
           forceApply,
+          ...(migrate ? { migrate } : {}),
           lockWaitSeconds: Math.ceil(lockTimeoutMs / 1000),
         },
         {
@@ -49,6 +54,7 @@ export async function applyExclusively(
           // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
           // only whether legacy is loaded at all.
           legacyTables: networkNamespace ? legacyTablesIn(networkNamespace) : localLegacyTables,
+          nftInstalled: nftInstalled(process.env.PATH),
         },
       );
       if (interrupts.received) log(`${interrupts.received} came after the run's last change; it finished`);

@@ -12,7 +12,7 @@
  * is first put back exactly as it was (tablesBeforeRestore), so the careful way starts from the
  * state the run found.
  */
-import { isCommandFailedError, VerifyError } from '../errors.js';
+import { isCommandFailedError, isIptablesError, VerifyError } from '../errors.js';
 import { isBuiltinChain } from '../model/chains.js';
 import type { Ruleset, TableName } from '../model/netfilter.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
@@ -20,13 +20,13 @@ import { renderRestore } from '../render/restore.js';
 import { renderRollback } from '../render/transactions.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, type ExpectedState, expectedState } from '../state/compare.js';
-import { parseSaveTables, stateOf } from '../state/save-parser.js';
-import { tablesBeforeRestore } from '../state/transactions.js';
+import { type ParsedTable, stateOf } from '../state/save-parser.js';
+import { cleanupPayload, tablesBeforeRestore } from '../state/transactions.js';
 import { type Backend, type DetectOptions, nftWithoutItsState } from './backend.js';
 import type { CommandRunner } from './command.js';
-import type { Iptables } from './iptables.js';
+import { type Iptables, parseLive } from './iptables.js';
 import { applyNetwork } from './network.js';
-import { withRollbackProblems } from './transaction.js';
+import { warnShadowing, withRollbackProblems } from './transaction.js';
 
 /** What the first-run path needs from the run. */
 export interface FirstRunContext {
@@ -57,6 +57,25 @@ interface FirstRun {
   after?: string;
 }
 
+/**
+ * The tables read back after a run's restore, or 'unreadable' when iptables cannot show them
+ * whole (a table holding nft-native rules). Our restore into such a table succeeded, so its
+ * chains were new: removing the planned chains and rules by name undoes it without a rollback
+ * to a misread table.
+ */
+async function readBack(
+  run: FirstRun,
+  iptables: Iptables,
+  canonical: CanonicalOptions | undefined,
+): Promise<readonly ParsedTable[] | 'unreadable'> {
+  try {
+    return parseLive(run.after ?? (await iptables.save(run.backend)), run.backend, canonical);
+  } catch (error) {
+    if (isIptablesError(error) && error.code === 'STATE_UNREADABLE') return 'unreadable';
+    throw error;
+  }
+}
+
 /** Applies the plan restoring first; the families applied, or undefined to go the careful way. */
 export async function applyFirstRun(
   plan: CapturePlan,
@@ -75,7 +94,11 @@ export async function applyFirstRun(
   /** Puts back what was restored, newest first; each run is dropped from `restored` once put back. */
   const putBack = async () => {
     for (let run = restored.pop(); run; run = restored.pop()) {
-      const after = parseSaveTables(run.after ?? (await iptables.save(run.backend)), canonical);
+      const after = await readBack(run, iptables, canonical);
+      if (after === 'unreadable') {
+        await iptables.restore(run.backend, cleanupPayload(run.expected, run.expected).text, true);
+        continue;
+      }
       const before = tablesBeforeRestore(after, run.table, run.expected);
       if (before === undefined)
         throw new VerifyError(run.ruleset.family, [
@@ -105,9 +128,10 @@ export async function applyFirstRun(
     }
     for (const run of runs) {
       run.after = await iptables.save(run.backend);
-      const verdict = compareState(run.expected, stateOf(parseSaveTables(run.after, canonical)));
-      if (verdict.status !== 'match')
+      const live = stateOf(parseLive(run.after, run.backend, canonical));
+      if (compareState(run.expected, live).status !== 'match')
         return await carefully(`${run.ruleset.family} (nft): the rules read back are not just the plan`);
+      warnShadowing(run.ruleset.family, live, log);
     }
     const added = await applyNetwork(context.runner, plan.network);
     for (const run of runs)

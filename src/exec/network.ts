@@ -3,7 +3,7 @@
  * run): an address or route that exists is left alone, and a policy rule is added only when
  * `ip rule show` does not list it. What a run adds is returned, so it can be undone.
  */
-import { CommandFailedError } from '../errors.js';
+import { CommandFailedError, ConflictError } from '../errors.js';
 import type { NetworkStep } from '../plan/routes.js';
 import { ipArgs } from '../render/ip.js';
 import { type Command, type CommandRunner, notPrivileged } from './command.js';
@@ -76,4 +76,55 @@ export async function removeNetwork(runner: CommandRunner, steps: readonly Netwo
     }
   }
   return problems;
+}
+
+/** The one route the plan puts in its table, as `ip route show table N` prints it. */
+const OUR_ROUTE = /^local default dev lo( |$)/;
+
+async function listing(runner: CommandRunner, args: readonly string[]): Promise<string[]> {
+  const command = ipCommand(args);
+  const result = await runner.run(command);
+  // A table that was never used does not exist yet: it holds nothing.
+  if (result.exitCode !== 0 && /table does not exist/i.test(result.stderr)) return [];
+  if (result.exitCode !== 0) throw failed(command, result.exitCode, result.stderr);
+  return result.stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+}
+
+/**
+ * Before anything is written: the TPROXY route table and fwmark rule are ours only when they
+ * hold exactly what the plan puts there. A route table holding any other route, or a policy
+ * rule that sends the mark elsewhere or the table other traffic, is another user's: applying
+ * beside it would leave a return path that does not work (a ConflictError, nothing changed).
+ */
+export async function checkNetwork(runner: CommandRunner, steps: readonly NetworkStep[]): Promise<void> {
+  for (const step of steps) {
+    const family = step.family === 'ipv6' ? ['-6'] : [];
+    if (step.kind === 'localRoute') {
+      const foreign = (await listing(runner, [...family, 'route', 'show', 'table', String(step.table)])).filter(
+        (line) => !OUR_ROUTE.test(line),
+      );
+      if (foreign.length > 0)
+        throw new ConflictError(
+          'route-table',
+          `${step.family}: route table ${step.table} already holds routes this tool does not put there; TPROXY's return path needs it to hold only \`local default dev lo\`. Nothing was changed. Found:`,
+          foreign,
+        );
+    } else if (step.kind === 'policyRule') {
+      const mark = `fwmark 0x${step.mark.toString(16)}`;
+      const ours = new RegExp(`^\\d+:\\s+from all ${mark} lookup ${step.table}$`);
+      const uses = new RegExp(`(${mark}(/| |$)|lookup ${step.table}$)`);
+      const foreign = (await listing(runner, [...family, 'rule', 'show'])).filter(
+        (line) => uses.test(line) && !ours.test(line),
+      );
+      if (foreign.length > 0)
+        throw new ConflictError(
+          'fwmark',
+          `${step.family}: policy rules already use mark ${step.mark} or route table ${step.table} for something else. Nothing was changed. Found:`,
+          foreign,
+        );
+    }
+  }
 }

@@ -14,7 +14,14 @@ import type { CapturePlan } from '../plan/plan-capture.js';
 /** Whether `name` is an executable file in one of PATH's directories. */
 export function onPath(name: string, path: string): boolean {
   return path.split(':').some((dir) => {
-    const stat = statSync(`${dir || '.'}/${name}`, { throwIfNoEntry: false });
+    // A PATH directory this user may not search (a non-root run with capabilities, /root/…)
+    // holds nothing it can run.
+    let stat: ReturnType<typeof statSync>;
+    try {
+      stat = statSync(`${dir || '.'}/${name}`, { throwIfNoEntry: false });
+    } catch {
+      return false;
+    }
     // Any execute bit: the run is root, for whom any one suffices.
     return stat?.isFile() === true && (stat.mode & 0o111) !== 0;
   });

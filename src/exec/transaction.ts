@@ -2,15 +2,16 @@
  * The careful way's transaction: restore the families' payloads in order, check them, and on
  * any failure put every family already touched back to the state read before the run.
  */
-import { isIptablesError, VerifyError } from '../errors.js';
+import { isIptablesError, type RestoreFailedError, VerifyError } from '../errors.js';
 import { isBuiltinChain } from '../model/chains.js';
 import type { Ruleset, TableName } from '../model/netfilter.js';
 import { type Payload, renderRollback } from '../render/transactions.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, type ExpectedState } from '../state/compare.js';
-import { type NetfilterState, type ParsedTable, parseSave } from '../state/save-parser.js';
+import { shadowingRules } from '../state/shadowing.js';
+import { type NetfilterState, type ParsedTable, stateOf } from '../state/save-parser.js';
 import type { Backend } from './backend.js';
-import type { Iptables } from './iptables.js';
+import { type Iptables, parseLive } from './iptables.js';
 
 /** One family of a careful run: what was read before it, and what the plan expects. */
 export interface FamilyRun {
@@ -59,7 +60,10 @@ async function rollback(applied: readonly Applied[], iptables: Iptables, log: (l
     try {
       // A restore that failed before changing anything (legacy's lock not taken, or a read-only
       // /run where it lives) needs no rollback, which would only repeat its failure and wait.
-      const now = await iptables.save(run.backend).then(parseSave, () => undefined);
+      const now = await iptables.save(run.backend).then(
+        (text) => stateOf(parseLive(text, run.backend)),
+        () => undefined,
+      );
       if (now && tables.every((table) => tableText(now, table) === tableText(run.live, table))) {
         log(`${run.ruleset.family}: unchanged, nothing to roll back`);
         continue;
@@ -85,7 +89,17 @@ export async function transact(
     for (const { run, payload } of work) {
       // Recorded before the attempt: a failed legacy restore may have committed some tables.
       applied.push({ run, tables: payload.tables });
-      await iptables.restore(run.backend, payload.text, true);
+      try {
+        await iptables.restore(run.backend, payload.text, true);
+      } catch (error) {
+        // A restore that cannot have committed anything is not rolled back (which would only
+        // wait on the same lock again, or fail the same way).
+        if (isIptablesError(error) && (error as Partial<RestoreFailedError>).changedNothing) {
+          applied.pop();
+          log(`${run.ruleset.family}: unchanged, nothing to roll back`);
+        }
+        throw error;
+      }
     }
     await after(applied);
   } catch (error) {
@@ -94,9 +108,23 @@ export async function transact(
 }
 
 /** Reads a family back and throws a VerifyError unless the live rules are the plan. */
-export async function verify(run: FamilyRun, iptables: Iptables, canonical?: CanonicalOptions): Promise<void> {
-  const live = parseSave(await iptables.save(run.backend), canonical);
+export async function verify(
+  run: FamilyRun,
+  iptables: Iptables,
+  log: (line: string) => void,
+  canonical?: CanonicalOptions,
+): Promise<void> {
+  const live = stateOf(parseLive(await iptables.save(run.backend), run.backend, canonical));
   const verdict = compareState(run.expected, live);
   if (verdict.status === 'drift') throw new VerifyError(run.ruleset.family, verdict.differences);
   if (verdict.status === 'clean') throw new VerifyError(run.ruleset.family, ['none of the planned rules is live']);
+  warnShadowing(run.ruleset.family, live, log);
+}
+
+/** Warns of foreign rules that end a chain before our jump (their traffic is never captured). */
+export function warnShadowing(family: string, live: NetfilterState, log: (line: string) => void): void {
+  for (const rule of shadowingRules(live))
+    log(
+      `warning: ${family} ${rule}: comes before our jump and ends the chain, so the traffic it matches bypasses the proxy`,
+    );
 }

@@ -3,7 +3,7 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://istio-iptables-ts/config.schema.json","title":"istio-iptables effective configuration","type":"object","additionalProperties":false,"properties":{"PROXY_PORT":{"type":"string"},"INBOUND_CAPTURE_PORT":{"type":"string"},"INBOUND_TUNNEL_PORT":{"type":"string"},"PROXY_UID":{"type":"string"},"PROXY_GID":{"type":"string"},"INBOUND_INTERCEPTION_MODE":{"type":"string"},"INBOUND_PORTS_INCLUDE":{"type":"string"},"INBOUND_PORTS_EXCLUDE":{"type":"string"},"EXCLUDE_INTERFACES":{"type":"string"},"OUTBOUND_IPRANGES_INCLUDE":{"type":"string"},"OUTBOUND_IPRANGES_EXCLUDE":{"type":"string"},"OUTBOUND_PORTS_INCLUDE":{"type":"string"},"OUTBOUND_PORTS_EXCLUDE":{"type":"string"},"KUBE_VIRT_INTERFACES":{"type":"string"},"INBOUND_TPROXY_MARK":{"type":"string"},"INBOUND_TPROXY_ROUTE_TABLE":{"type":"string"},"DRY_RUN":{"type":"boolean"},"IPTABLES_PROBE_PORT":{"type":"integer","minimum":0,"maximum":65535},"PROBE_TIMEOUT":{"type":"integer","minimum":0,"description":"nanoseconds (Go time.Duration)"},"SKIP_RULE_APPLY":{"type":"boolean"},"RUN_VALIDATION":{"type":"boolean"},"REDIRECT_DNS":{"type":"boolean"},"DROP_INVALID":{"type":"boolean"},"DUAL_STACK":{"type":"boolean"},"CAPTURE_ALL_DNS":{"type":"boolean"},"NETWORK_NAMESPACE":{"type":"string"},"CNI_MODE":{"type":"boolean"},"RECONCILE":{"type":"boolean"},"CLEANUP_ONLY":{"type":"boolean"},"FORCE_APPLY":{"type":"boolean"},"NATIVE_NFTABLES":{"type":"boolean"},"FORCE_IPTABLES_BINARY":{"type":"string"},"ENABLE_INBOUND_IPV6":{"type":"boolean"},"DNS_SERVERS_V4":{"type":["array","null"],"items":{"type":"string"}},"DNS_SERVERS_V6":{"type":["array","null"],"items":{"type":"string"}},"OUTBOUND_OWNER_GROUPS_INCLUDE":{"type":"string"},"OUTBOUND_OWNER_GROUPS_EXCLUDE":{"type":"string"},"HOST_IPV4_LOOPBACK_CIDR":{"type":"string"},"LOCK_TIMEOUT":{"type":"integer","minimum":0,"description":"nanoseconds (Go time.Duration)"},"HOST_IP":{"type":"string"}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://istio-iptables-ts/config.schema.json","title":"istio-iptables effective configuration","type":"object","additionalProperties":false,"properties":{"PROXY_PORT":{"type":"string"},"INBOUND_CAPTURE_PORT":{"type":"string"},"INBOUND_TUNNEL_PORT":{"type":"string"},"PROXY_UID":{"type":"string"},"PROXY_GID":{"type":"string"},"INBOUND_INTERCEPTION_MODE":{"type":"string"},"INBOUND_PORTS_INCLUDE":{"type":"string"},"INBOUND_PORTS_EXCLUDE":{"type":"string"},"EXCLUDE_INTERFACES":{"type":"string"},"OUTBOUND_IPRANGES_INCLUDE":{"type":"string"},"OUTBOUND_IPRANGES_EXCLUDE":{"type":"string"},"OUTBOUND_PORTS_INCLUDE":{"type":"string"},"OUTBOUND_PORTS_EXCLUDE":{"type":"string"},"KUBE_VIRT_INTERFACES":{"type":"string"},"INBOUND_TPROXY_MARK":{"type":"string"},"INBOUND_TPROXY_ROUTE_TABLE":{"type":"string"},"DRY_RUN":{"type":"boolean"},"IPTABLES_PROBE_PORT":{"type":"integer","minimum":0,"maximum":65535},"PROBE_TIMEOUT":{"type":"integer","minimum":0,"description":"nanoseconds (Go time.Duration)"},"SKIP_RULE_APPLY":{"type":"boolean"},"RUN_VALIDATION":{"type":"boolean"},"REDIRECT_DNS":{"type":"boolean"},"DROP_INVALID":{"type":"boolean"},"DUAL_STACK":{"type":"boolean"},"CAPTURE_ALL_DNS":{"type":"boolean"},"NETWORK_NAMESPACE":{"type":"string"},"CNI_MODE":{"type":"boolean"},"RECONCILE":{"type":"boolean"},"CLEANUP_ONLY":{"type":"boolean"},"FORCE_APPLY":{"type":"boolean"},"NATIVE_NFTABLES":{"type":"boolean"},"FORCE_IPTABLES_BINARY":{"type":"string"},"ENABLE_INBOUND_IPV6":{"type":"boolean"},"DNS_SERVERS_V4":{"type":["array","null"],"items":{"type":"string"}},"DNS_SERVERS_V6":{"type":["array","null"],"items":{"type":"string"}},"OUTBOUND_OWNER_GROUPS_INCLUDE":{"type":"string"},"OUTBOUND_OWNER_GROUPS_EXCLUDE":{"type":"string"},"HOST_IPV4_LOOPBACK_CIDR":{"type":"string"},"MIGRATE":{"type":"boolean"},"LOCK_TIMEOUT":{"type":"integer","minimum":0,"description":"nanoseconds (Go time.Duration)"},"HOST_IP":{"type":"string"}}};
 const func2 = Object.prototype.hasOwnProperty;
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -547,10 +547,9 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data.LOCK_TIMEOUT !== undefined){
-let data40 = data.LOCK_TIMEOUT;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err44 = {instancePath:instancePath+"/LOCK_TIMEOUT",schemaPath:"#/properties/LOCK_TIMEOUT/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.MIGRATE !== undefined){
+if(typeof data.MIGRATE !== "boolean"){
+const err44 = {instancePath:instancePath+"/MIGRATE",schemaPath:"#/properties/MIGRATE/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -559,9 +558,11 @@ vErrors.push(err44);
 }
 errors++;
 }
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 < 0 || isNaN(data40)){
-const err45 = {instancePath:instancePath+"/LOCK_TIMEOUT",schemaPath:"#/properties/LOCK_TIMEOUT/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.LOCK_TIMEOUT !== undefined){
+let data41 = data.LOCK_TIMEOUT;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err45 = {instancePath:instancePath+"/LOCK_TIMEOUT",schemaPath:"#/properties/LOCK_TIMEOUT/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -570,11 +571,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-}
-if(data.HOST_IP !== undefined){
-if(typeof data.HOST_IP !== "string"){
-const err46 = {instancePath:instancePath+"/HOST_IP",schemaPath:"#/properties/HOST_IP/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 < 0 || isNaN(data41)){
+const err46 = {instancePath:instancePath+"/LOCK_TIMEOUT",schemaPath:"#/properties/LOCK_TIMEOUT/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -585,13 +584,26 @@ errors++;
 }
 }
 }
-else {
-const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.HOST_IP !== undefined){
+if(typeof data.HOST_IP !== "string"){
+const err47 = {instancePath:instancePath+"/HOST_IP",schemaPath:"#/properties/HOST_IP/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
 else {
 vErrors.push(err47);
+}
+errors++;
+}
+}
+}
+else {
+const err48 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
 }
 errors++;
 }
