@@ -305,21 +305,17 @@ export class ValidationFailedError extends IptablesError {
 }
 
 /**
- * Rules of ours from the other mode (iptables or native nftables) are live in the namespace:
- * applying this mode too would capture traffic twice.
+ * Rules of the iptables mode are live in the namespace: applying native nftables rules too would
+ * capture traffic twice. (The iptables mode's own guard is a ConflictError.)
  */
 export class ModeConflictError extends IptablesError {
   override name = 'ModeConflictError';
-  /** The mode whose rules were found live. */
-  readonly live: 'iptables' | 'nftables';
   readonly found: readonly string[];
-  constructor(live: 'iptables' | 'nftables', found: readonly string[]) {
-    const [other, self] = live === 'iptables' ? ['iptables', 'nftables'] : ['native nftables', 'iptables'];
+  constructor(found: readonly string[]) {
     super(
       'MODE_CONFLICT',
-      `rules of the ${other} mode are live in this namespace; adding ${self} rules would capture traffic twice. Nothing was changed. Found:\n  ${found.join('\n  ')}`,
+      `rules of the iptables mode are live in this namespace; adding nftables rules would capture traffic twice. Nothing was changed. Found:\n  ${found.join('\n  ')}`,
     );
-    this.live = live;
     this.found = found;
   }
 }

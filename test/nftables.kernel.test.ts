@@ -148,15 +148,14 @@ describe.skipIf(kernelSkipReason)('--native-nftables applied into a network name
       const nft = await run(ns, REDIRECT);
       expect(nft.code).toBe(1);
       expect(nft.stderr).toContain('rules of the iptables mode are live in this namespace');
-      expect(nft.stderr).toContain('run the same command once with --cleanup-only, without --native-nftables');
+      expect(nft.stderr).toContain('run the same command once with --cleanup-only and without --native-nftables');
       expect(await tables(ns)).toEqual(['table ip nat']);
       await ns.exec('iptables-nft', ['-t', 'nat', '-X', 'ISTIO_OUTPUT']);
       expect((await run(ns, REDIRECT)).code).toBe(0);
       const iptables = await run(ns, ['-u', '1337', '--enable-inbound-ipv6=false']);
       expect(iptables.code).toBe(1);
-      expect(iptables.stderr).toContain('rules of the native nftables mode are live in this namespace');
+      expect(iptables.stderr).toContain("tables of Istio's native-nftables mode are live");
       expect(iptables.stderr).toContain('table inet istio-proxy-nat');
-      expect(iptables.stderr).toContain('run the same command once with --cleanup-only --native-nftables');
       expect((await ns.exec('iptables-nft-save', [])).stdout).not.toContain('ISTIO');
     });
   });

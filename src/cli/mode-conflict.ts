@@ -1,15 +1,10 @@
-/** What to tell a user whose namespace holds the other mode's rules (iptables vs --native-nftables). */
-import { isIptablesError, type ModeConflictError } from '../errors.js';
-
-/** The flags of the run that removes the other mode's rules, by the mode whose rules are live. */
-const CLEANUP_OF = {
-  iptables: '--cleanup-only, without --native-nftables',
-  nftables: '--cleanup-only --native-nftables',
-} as const;
+/** What to tell a user whose namespace holds the iptables mode's rules when --native-nftables runs. */
+import type { IptablesError } from '../errors.js';
 
 /** The hint line for a ModeConflictError; none for any other error. */
-export function modeConflictHints(error: unknown): string[] {
-  if (!isIptablesError(error) || error.code !== 'MODE_CONFLICT') return [];
-  const { live } = error as ModeConflictError;
-  return [`  Remove them first: run the same command once with ${CLEANUP_OF[live]}; then run it again.`];
+export function modeConflictHints(error: IptablesError): string[] {
+  if (error.code !== 'MODE_CONFLICT') return [];
+  return [
+    '  Remove them first: run the same command once with --cleanup-only and without --native-nftables (it removes ours from both iptables backends); then run it again.',
+  ];
 }

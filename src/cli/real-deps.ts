@@ -7,7 +7,6 @@ import type { NftPlan } from '../plan/nft/plan-nft.js';
 import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts, readTextFile } from '../exec/host-facts.js';
 import { applyExclusively } from '../exec/exclusive-apply.js';
 import { withNamespaceLock } from '../exec/lock.js';
-import { refuseNftablesMode } from '../exec/nft/other-mode.js';
 import { processRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { runValidation } from '../exec/validation.js';
@@ -32,8 +31,6 @@ export async function applyForReal(
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
-    // Our --native-nftables tables stop an iptables run: both would capture the traffic.
-    if (!options.cleanupOnly) await refuseNftablesMode(netnsRunner(processRunner, options.networkNamespace));
     await applyExclusively(plan, options, log);
   }
   await validateIfAsked(parsed, log);

@@ -67,7 +67,7 @@ export async function applyNftables(
     ...iptablesModeChains(before),
     ...(deps.legacyTables ? await legacyIptablesChains(runner, deps.legacyTables) : []),
   ];
-  if (other.length > 0) throw new ModeConflictError('iptables', other);
+  if (other.length > 0) throw new ModeConflictError(other);
   const verdict = compareNft(plan.tables, before, ids);
   const label = 'nftables';
   let transaction: string;
