@@ -431,14 +431,19 @@ describe('applying with a recording runner', () => {
     const plan = planCapture(config);
     const live = savedFrom(renderRestore(plan.rulesets[0]!));
     const runner = new RecordingRunner([
+      { line: 'iptables-legacy-save' },
+      { line: 'iptables-nft-save', result: { stdout: live } },
+      // Live rules of ours carry mark 1337: is an earlier configuration's rule for it left? No.
+      {
+        line: 'ip rule show',
+        result: { stdout: '0:\tfrom all lookup local\n32765:\tfrom all fwmark 0x539 lookup 133\n' },
+      },
       // Before any write: the mark's policy rule and the table are ours (or unused).
       {
         line: 'ip rule show',
         result: { stdout: '0:\tfrom all lookup local\n32765:\tfrom all fwmark 0x539 lookup 133\n' },
       },
       { line: 'ip route show table 133', result: { stdout: 'local default dev lo scope host \n' } },
-      { line: 'iptables-legacy-save' },
-      { line: 'iptables-nft-save', result: { stdout: live } },
       {
         line: 'ip rule show',
         result: { stdout: '0:\tfrom all lookup local\n32765:\tfrom all fwmark 0x539 lookup 133\n' },
@@ -450,6 +455,38 @@ describe('applying with a recording runner', () => {
     ]);
     await applyCapture(plan, options, deps(runner));
     runner.assertDone();
+  });
+
+  test("REDIRECT after TPROXY: TPROXY's policy rule and route go before the rules change, and come back when the change fails", async () => {
+    const { config, options } = parse(REDIRECT);
+    const plan = planCapture(config);
+    const tproxy = planCapture(parse({ ...REDIRECT, 'istio-inbound-interception-mode': 'TPROXY' }).config);
+    const live = savedFrom(renderRestore(tproxy.rulesets[0]!));
+    const listing = '0:\tfrom all lookup local\n32765:\tfrom all fwmark 0x539 lookup 133\n';
+    const runner = new RecordingRunner([
+      { line: 'iptables-legacy-save' },
+      { line: 'iptables-nft-restore --noflush', result: CHAIN_EXISTS },
+      { line: 'iptables-legacy-save' },
+      { line: 'iptables-nft-save', result: { stdout: live } },
+      // The live CONNMARK rules carry mark 1337: its policy rule and table 133 are TPROXY's.
+      { line: 'ip rule show', result: { stdout: listing } },
+      { line: 'ip route show table 133', result: { stdout: 'local default dev lo scope host \n' } },
+      { line: 'ip route del local 0.0.0.0/0 dev lo table 133' },
+      { line: 'ip rule show', result: { stdout: listing } },
+      { line: 'ip rule del fwmark 1337 lookup 133' },
+      {
+        line: 'iptables-nft-restore --noflush',
+        result: { exitCode: 1, stderr: 'iptables-nft-restore: line 3 failed' },
+      },
+      // Line 3 is in the payload's first table: nothing committed, no rules to roll back.
+      // The failed change put back: the routing too.
+      { line: 'ip rule show', result: { stdout: '0:\tfrom all lookup local\n' } },
+      { line: 'ip rule add fwmark 1337 lookup 133' },
+      { line: 'ip route add local 0.0.0.0/0 dev lo table 133' },
+    ]);
+    const error = await applyCapture(plan, options, deps(runner)).catch((e: unknown) => e);
+    runner.assertDone();
+    expect(isIptablesError(error) && error.code).toBe('RESTORE_FAILED');
   });
 
   test('commands go through nsenter for --network-namespace', async () => {

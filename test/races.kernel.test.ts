@@ -96,18 +96,10 @@ describe.skipIf(kernelSkipReason)('runs at once into one namespace', () => {
           const restored = (await sh('cat', [`${dir}/restored`])).stdout.trim().split('\n');
           const last = restored.at(-1)?.split(' ')[0] as 'R' | 'T';
           expect(restored.length).toBeGreaterThanOrEqual(2);
-          // The rules are the last plan's exactly, except what a TPROXY plan leaves that a later
-          // REDIRECT plan does not know as its own (see the README): TPROXY's rules in built-in
-          // mangle chains, its policy rule and route. Those carry no traffic to the proxy.
-          const tproxyLeftovers = (text: string) =>
-            text
-              .replace(/^-A (PREROUTING|OUTPUT) .*(--mark 0x539|-j MARK --set-xmark 0x53a).*\n/gm, '')
-              .replace(/^\*mangle\n(:\S+ ACCEPT\n)*COMMIT\n/gm, '')
-              .split('## ip rule')[0];
+          // Exactly the last plan: rules, ip rules and routes (a REDIRECT plan removes TPROXY's).
           const state = await snapshot(ns);
-          expect(tproxyLeftovers(state), restored.join(', ')).toBe(tproxyLeftovers(plans[last]));
-          expect(tproxyLeftovers(state)).not.toBe(tproxyLeftovers(plans[last === 'R' ? 'T' : 'R']));
-          if (last === 'T') expect(state).toBe(plans.T);
+          expect(state, restored.join(', ')).toBe(plans[last]);
+          expect(state).not.toBe(plans[last === 'R' ? 'T' : 'R']);
         });
       });
     });

@@ -9,8 +9,10 @@
  * 3. apply the families in order; if one fails, restore the ones already applied to the
  *    state read in step 1 (transaction.ts);
  * 4. read each applied family back and compare with the plan; a difference rolls back too;
- * 5. add the ip rules/routes and ::6 that are missing.
- * Before any write: the TPROXY routes (network.ts), a copy of ours in the other backend or the
+ * 5. add the ip rules/routes and ::6 that are missing. An earlier TPROXY configuration's ip
+ *    rules/routes the plan does not keep are removed before step 3 (stale-network.ts).
+ * Before any write: the TPROXY routes (network.ts; after the state read, which tells an earlier
+ * configuration's routing from another user's), a copy of ours in the other backend or the
  * native-nftables mode's tables (copies.ts) stop the run, or are removed with `migrate`.
  * Longer than ~200 lines because the run's order (checks, both paths, apply, cleanup) reads
  * best in one place; what each step does lives in the files named.
@@ -22,6 +24,7 @@ import type { CapturePlan } from '../plan/plan-capture.js';
 import { renderRestore, restoreTables } from '../render/restore.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { compareState, expectedState, hasOwnedState } from '../state/compare.js';
+import { liveTproxyMarks } from '../state/ours.js';
 import { stateOf } from '../state/save-parser.js';
 import { replacePayload } from '../state/transactions.js';
 import { type DetectOptions, detectBackend, removeLockFile, type Variant } from './backend.js';
@@ -30,6 +33,7 @@ import { applyFirstRun } from './first-run.js';
 import { Iptables, parseLive } from './iptables.js';
 import { netnsRunner } from './netns.js';
 import { applyNetwork, checkNetwork, removeNetwork } from './network.js';
+import { staleNetwork, withoutStaleNetwork } from './stale-network.js';
 import { deleteNativeNftTables } from './nft-tables.js';
 import type { RetryPolicy } from './retry.js';
 import { type FamilyRun, inOrder, transact, verify, warnShadowing } from './transaction.js';
@@ -114,9 +118,9 @@ async function applyIptables(
   runner: CommandRunner,
   iptables: Iptables,
 ): Promise<ApplyReport> {
-  if (!options.cleanupOnly) {
-    // TPROXY's table and mark, before the first write (a REDIRECT plan has neither: no process).
-    await checkNetwork(runner, plan.network);
+  // TPROXY's routing is checked after the state read (apply, below), so a plan with it goes the
+  // careful way (it does anyway: TPROXY writes two tables).
+  if (!options.cleanupOnly && plan.network.every((step) => step.kind === 'loopbackAddress')) {
     const applied = await applyFirstRun(plan, {
       runner,
       iptables,
@@ -156,6 +160,10 @@ async function applyIptables(
     ? cleanup(runs, copies, plan, iptables, runner, deps)
     : apply(runs, copies, plan, options, iptables, runner, deps);
 }
+
+const families = (runs: readonly FamilyRun[]) => runs.map((run) => run.ruleset.family);
+/** The TPROXY marks rules of ours carried before the run: how an earlier run's routing is known. */
+const marksOf = (runs: readonly FamilyRun[]) => [...new Set(runs.flatMap((run) => liveTproxyMarks(run.live)))];
 
 async function apply(
   runs: readonly FamilyRun[],
@@ -197,17 +205,23 @@ async function apply(
       `${copy.ruleset.family} (${copy.backend.variant}): removing the other copy of our rules in the same transaction`,
     );
   work.push(...removeCopies(copies));
-  await transact(work, iptables, deps.log, async (applied) => {
-    await inOrder(
-      applied.map(({ run }) =>
-        copies.includes(run)
-          ? verifyRemoved(run, iptables, deps.canonical)
-          : verify(run, iptables, deps.log, deps.canonical),
-      ),
-    );
-    const added = await applyNetwork(runner, plan.network);
-    if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
-  });
+  // An earlier TPROXY configuration's policy routing the plan does not keep is no conflict: it
+  // goes first. The plan's table and mark, before the first write.
+  const stale = await staleNetwork(runner, families(runs), marksOf([...runs, ...copies]), plan.network);
+  await checkNetwork(runner, plan.network, stale);
+  await withoutStaleNetwork(runner, stale, deps.log, () =>
+    transact(work, iptables, deps.log, async (applied) => {
+      await inOrder(
+        applied.map(({ run }) =>
+          copies.includes(run)
+            ? verifyRemoved(run, iptables, deps.canonical)
+            : verify(run, iptables, deps.log, deps.canonical),
+        ),
+      );
+      const added = await applyNetwork(runner, plan.network);
+      if (added.length > 0) deps.log(`added: ${added.map((s) => s.kind).join(', ')}`);
+    }),
+  );
   return { families: report };
 }
 
@@ -220,9 +234,13 @@ async function cleanup(
   deps: ApplyDeps,
 ): Promise<ApplyReport> {
   const work = [...removeCopies(runs), ...removeCopies(copies)].filter((w) => w.payload.text !== '');
-  await transact(work, iptables, deps.log, async (applied) => {
-    for (const { run } of applied) await verifyRemoved(run, iptables, deps.canonical);
-  });
+  // Every policy rule of a mark of ours (this configuration's or an earlier one's) goes first.
+  const stale = await staleNetwork(runner, families(runs), marksOf([...runs, ...copies]), []);
+  await withoutStaleNetwork(runner, stale, deps.log, () =>
+    transact(work, iptables, deps.log, async (applied) => {
+      for (const { run } of applied) await verifyRemoved(run, iptables, deps.canonical);
+    }),
+  );
   for (const copy of copies)
     deps.log(`${copy.ruleset.family} (${copy.backend.variant}): removed the other copy of our chains and rules`);
   const problems = await removeNetwork(runner, plan.network);

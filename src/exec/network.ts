@@ -6,6 +6,7 @@
 import { CommandFailedError, ConflictError } from '../errors.js';
 import type { NetworkStep } from '../plan/routes.js';
 import { ipArgs } from '../render/ip.js';
+import { parseFwmarkRules } from '../state/ip-rule.js';
 import { type Command, type CommandRunner, notPrivileged } from './command.js';
 
 const EXISTS = /File exists|already assigned/i;
@@ -98,8 +99,23 @@ async function listing(runner: CommandRunner, args: readonly string[]): Promise<
  * hold exactly what the plan puts there. A route table holding any other route, or a policy
  * rule that sends the mark elsewhere or the table other traffic, is another user's: applying
  * beside it would leave a return path that does not work (a ConflictError, nothing changed).
+ * The `stale` policy rules, an earlier configuration's that the run removes (stale-network.ts),
+ * are no conflict.
  */
-export async function checkNetwork(runner: CommandRunner, steps: readonly NetworkStep[]): Promise<void> {
+export async function checkNetwork(
+  runner: CommandRunner,
+  steps: readonly NetworkStep[],
+  stale: readonly NetworkStep[] = [],
+): Promise<void> {
+  const removed = (family: NetworkStep['family'], line: string) => {
+    const [rule] = parseFwmarkRules(line);
+    return (
+      rule?.plain === true &&
+      stale.some(
+        (s) => s.kind === 'policyRule' && s.family === family && s.mark === rule.mark && s.table === rule.table,
+      )
+    );
+  };
   for (const step of steps) {
     const family = step.family === 'ipv6' ? ['-6'] : [];
     if (step.kind === 'localRoute') {
@@ -117,7 +133,7 @@ export async function checkNetwork(runner: CommandRunner, steps: readonly Networ
       const ours = new RegExp(`^\\d+:\\s+from all ${mark} lookup ${step.table}$`);
       const uses = new RegExp(`(${mark}(/| |$)|lookup ${step.table}$)`);
       const foreign = (await listing(runner, [...family, 'rule', 'show'])).filter(
-        (line) => uses.test(line) && !ours.test(line),
+        (line) => uses.test(line) && !ours.test(line) && !removed(step.family, line),
       );
       if (foreign.length > 0)
         throw new ConflictError(

@@ -201,6 +201,7 @@ class Walker {
         p.ctAttached = true;
         return undefined;
       case 'none':
+      case 'nflog':
         return undefined;
       case 'unknown':
         this.notes.push(`target \`${target.text}\` is not modelled: the walk goes on past it`);

@@ -52,6 +52,8 @@ export type KernelTarget =
   | { readonly kind: 'setMark'; readonly mark: number; readonly mask?: number }
   | { readonly kind: 'connmark'; readonly action: 'save' | 'restore' }
   | { readonly kind: 'ct'; readonly zone: number }
+  /** `-j NFLOG`: logs the packet to a netlink group (`--iptables-trace-logging`) and goes on. */
+  | { readonly kind: 'nflog'; readonly prefix: string; readonly group: number; readonly size: number }
   /** A rule without `-j`: it only counts packets. */
   | { readonly kind: 'none' }
   /** A target this tool does not model (LOG, MASQUERADE, …), as written. */

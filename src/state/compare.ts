@@ -1,13 +1,15 @@
 /**
  * Plan vs live state, per family. Owned chains (`ISTIO_*`) must hold exactly the planned
  * rules in the planned kernel order. In built-in chains, foreign rules are left alone: each
- * planned rule must be present, and jumps into owned chains must appear exactly as often as
- * planned (a duplicate jump is the mark of an earlier run applied twice).
+ * planned rule must be present, and rules of ours (ours.ts: any shape this tool or upstream
+ * writes there, in any configuration) must appear exactly as often as planned — a duplicate
+ * is the mark of an earlier run applied twice, an unplanned one of an earlier configuration.
  */
 import { isBuiltinChain, isOwnedChain } from '../model/chains.js';
 import { CAPTURE_TABLES, type Ruleset, type TableName } from '../model/netfilter.js';
 import { ruleSpec } from '../render/args.js';
 import type { CanonicalOptions } from './canonical.js';
+import { isOurBuiltinRule } from './ours.js';
 import { type LiveRule, liveRule, type NetfilterState } from './save-parser.js';
 
 /** A planned rule, in the form a live one is read in. */
@@ -50,11 +52,11 @@ function count<T>(items: readonly T[], key: (item: T) => string): Map<string, nu
   return counts;
 }
 
-/** True when the live state holds anything this tool owns: an owned chain, or a jump into one. */
+/** True when the live state holds anything this tool owns: an owned chain, or a rule of ours in a built-in chain. */
 export function hasOwnedState(live: NetfilterState): boolean {
   for (const table of CAPTURE_TABLES) {
     for (const [name, rules] of live.get(table) ?? []) {
-      if (isOwnedChain(name) || rules.some(jumpsToOwned)) return true;
+      if (isOwnedChain(name) || rules.some((rule) => isOurBuiltinRule(table, name, rule))) return true;
     }
   }
   return false;
@@ -79,7 +81,7 @@ export function compareState(expected: ExpectedState, live: NetfilterState): Ver
           const rule = byKey.get(key);
           const found = liveCounts.get(key) ?? 0;
           if (found < n) differences.push(`${table} ${name}: missing ${rule?.text}`);
-          else if (rule && jumpsToOwned(rule) && found > n)
+          else if (rule && found > n && isOurBuiltinRule(table, name, rule))
             differences.push(`${table} ${name}: ${found} copies of ${rule.text}`);
         }
         continue;
@@ -104,8 +106,9 @@ export function compareState(expected: ExpectedState, live: NetfilterState): Ver
       if (isOwnedChain(name) && !want.has(name)) differences.push(`${table} ${name}: chain not in the plan`);
       if (!isBuiltinChain(name)) continue;
       const planned = new Set((want.get(name) ?? []).map((r) => r.key));
-      for (const rule of rules.filter((r) => jumpsToOwned(r) && !planned.has(r.key))) {
-        differences.push(`${table} ${name}: unplanned jump \`-A ${name} ${rule.spec.join(' ')}\``);
+      for (const rule of rules.filter((r) => !planned.has(r.key) && isOurBuiltinRule(table, name, r))) {
+        const what = jumpsToOwned(rule) ? 'jump' : 'rule of ours';
+        differences.push(`${table} ${name}: unplanned ${what} \`-A ${name} ${rule.spec.join(' ')}\``);
       }
     }
   }

@@ -5,6 +5,8 @@ export interface FwmarkRule {
   readonly mark: number;
   readonly mask: number;
   readonly table: number;
+  /** `from all fwmark M lookup T` and nothing more (any priority): the shape a TPROXY run adds. */
+  readonly plain: boolean;
 }
 
 /** Reads `32765:	from all fwmark 0x539 lookup 133` lines; other rules are not about marks. */
@@ -13,6 +15,7 @@ export function parseFwmarkRules(text: string): FwmarkRule[] {
     const match = /\bfwmark (0x[0-9a-fA-F]+|\d+)(?:\/(0x[0-9a-fA-F]+|\d+))? lookup (\S+)/.exec(line);
     if (!match) return [];
     const table = /^\d+$/.test(match[3] ?? '') ? Number(match[3]) : -1;
-    return [{ mark: Number(match[1]), mask: match[2] === undefined ? 0xffffffff : Number(match[2]), table }];
+    const plain = /^\d+:\s+from all fwmark \S+ lookup \S+\s*$/.test(line) && match[2] === undefined && table >= 0;
+    return [{ mark: Number(match[1]), mask: match[2] === undefined ? 0xffffffff : Number(match[2]), table, plain }];
   });
 }

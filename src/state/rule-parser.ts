@@ -167,6 +167,13 @@ function target(name: string, options: readonly string[], chains: ReadonlySet<st
       const zone = number(opt('--zone'));
       return zone !== undefined && options.length === 2 ? { kind: 'ct', zone } : unknown;
     }
+    case 'NFLOG': {
+      // The trace-logging twins' spelling, as iptables-save prints it back.
+      const [prefix, group, size] = [opt('--nflog-prefix'), number(opt('--nflog-group')), number(opt('--nflog-size'))];
+      return prefix !== undefined && group !== undefined && size !== undefined && options.length === 6
+        ? { kind: 'nflog', prefix, group, size }
+        : unknown;
+    }
     default:
       return unknown;
   }

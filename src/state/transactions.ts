@@ -15,16 +15,18 @@ import {
   type TableEdit,
 } from '../render/transactions.js';
 import type { CanonicalOptions } from './canonical.js';
-import { type ExpectedState, jumpsToOwned } from './compare.js';
+import type { ExpectedState } from './compare.js';
+import { isOurBuiltinRule } from './ours.js';
 import { type LiveRule, type NetfilterState, type ParsedTable, parseSaveTables } from './save-parser.js';
 
-/** Live rules in built-in chains that belong to us: jumps into owned chains, or rules we plan. */
+/** Live rules in built-in chains that belong to us: rules of our shapes (ours.ts), or rules we plan. */
 function ownedBuiltinRules(table: TableName, live: NetfilterState, expected: ExpectedState) {
   const found: { chain: string; spec: readonly string[] }[] = [];
   for (const [chain, rules] of live.get(table) ?? []) {
     if (!isBuiltinChain(chain)) continue;
     const planned = new Set((expected.get(table)?.get(chain) ?? []).map((r) => r.key));
-    for (const rule of rules) if (planned.has(rule.key) || jumpsToOwned(rule)) found.push({ chain, spec: rule.spec });
+    for (const rule of rules)
+      if (planned.has(rule.key) || isOurBuiltinRule(table, chain, rule)) found.push({ chain, spec: rule.spec });
   }
   return found;
 }
@@ -51,7 +53,7 @@ export function replacePayload(ruleset: Ruleset, live: NetfilterState, expected:
   return renderTableEdits(CAPTURE_TABLES.map((table) => tableEdit(table, live, expected, ruleset)));
 }
 
-/** Removes our chains, the jumps into them and the rules we plan in built-in chains. */
+/** Removes our chains and every rule of ours in built-in chains (of this plan or an earlier one). */
 export function cleanupPayload(live: NetfilterState, expected: ExpectedState): Payload {
   return renderTableEdits(CAPTURE_TABLES.map((table) => tableEdit(table, live, expected, undefined)));
 }
