@@ -8,7 +8,8 @@
  * /32, so that a connection to the peer walks the whole list before its RETURN. A python client
  * in the pod then opens and closes connections to the peer (bounded count, 2 s timeouts) and
  * the median connect() time is reported: without any rules, with the plain list, with it
- * compacted. Root only.
+ * compacted, and the same two with --native-nftables (one rule per CIDR, or one rule with an
+ * interval set). Root only.
  *
  *   node bench/connect.mjs [--connections 300] [--json]
  */
@@ -128,11 +129,13 @@ const result = {
   none: await measure(undefined),
   plain: await measure([]),
   compact: await measure(['--compact-rules']),
+  nftPlain: await measure(['--native-nftables']),
+  nftCompact: await measure(['--native-nftables', '--compact-rules']),
 };
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify(result));
 } else {
-  for (const name of ['none', 'plain', 'compact']) {
+  for (const name of ['none', 'plain', 'compact', 'nftPlain', 'nftCompact']) {
     console.log(
       `${name.padEnd(8)} connect median ${result[name].medianUs.toFixed(0)} µs, p90 ${result[name].p90Us.toFixed(0)} µs (${connections} connections)`,
     );

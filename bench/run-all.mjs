@@ -25,7 +25,7 @@ function bench(script, args = []) {
 const facts = machine();
 const cold = bench('cold-start.mjs');
 const apply = root ? bench('apply.mjs') : undefined;
-const scale = bench('scale.mjs', root ? [] : ['--no-apply']);
+const { iptables: scale, nftables: nftScale } = bench('scale.mjs', root ? [] : ['--no-apply']);
 const connect = root ? bench('connect.mjs') : undefined;
 const memory = bench('memory.mjs');
 const nodeAgent = root ? bench('node-agent.mjs') : undefined;
@@ -94,6 +94,18 @@ lines.push(
       `| ${r.kind} | ${n(r.n)} | ${ms(r.generationMs)} | ${r.perItemUs === undefined ? '–' : `${r.perItemUs.toFixed(1)} µs`} | ${n(r.rules)} | ${n(r.bytes)} | ${ms(r.applyMs)} | ${n(r.compactRules)} | ${n(r.compactBytes)} | ${ms(r.compactApplyMs)} |`,
   ),
   '',
+  '### Scale with --native-nftables',
+  '',
+  'Generation: planNftCapture → renderTransaction; apply: a real run (list, `nft --check`, `nft -f -`, read back).',
+  'With --compact-rules a list is one rule with an anonymous set.',
+  '',
+  '| list | items | generate | rules | transaction bytes | apply | rules, compact | bytes, compact | apply, compact |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...nftScale.map(
+    (r) =>
+      `| ${r.kind} | ${n(r.n)} | ${ms(r.generationMs)} | ${n(r.rules)} | ${n(r.bytes)} | ${ms(r.applyMs)} | ${n(r.compactRules)} | ${n(r.compactBytes)} | ${ms(r.compactApplyMs)} |`,
+  ),
+  '',
 );
 if (connect) {
   const us = (v) => `${v.toFixed(0)} µs`;
@@ -108,6 +120,8 @@ if (connect) {
     `| none | ${us(connect.none.medianUs)} | ${us(connect.none.p90Us)} |`,
     `| 10 001 excludes | ${us(connect.plain.medianUs)} | ${us(connect.plain.p90Us)} |`,
     `| the same with --compact-rules | ${us(connect.compact.medianUs)} | ${us(connect.compact.p90Us)} |`,
+    `| --native-nftables, 10 001 excludes | ${us(connect.nftPlain.medianUs)} | ${us(connect.nftPlain.p90Us)} |`,
+    `| --native-nftables --compact-rules (one interval set) | ${us(connect.nftCompact.medianUs)} | ${us(connect.nftCompact.p90Us)} |`,
     '',
   );
 }

@@ -4,7 +4,8 @@
  * For each size: generation time in-process (resolveSettings → deriveSettings → toCaptureConfig
  * → planCapture → renderRestore, median of 7 after 2 warm-ups), rule count, payload bytes, the
  * same with --compact-rules, and the time of a real run into a fresh namespace (median of 3;
- * nft, as detection chooses it; root only).
+ * nft, as detection chooses it; root only). Then the same for --native-nftables (generation:
+ * planNftCapture → renderTransaction; apply: one checked `nft -f -` transaction, read back).
  * Large lists go through a --config file: one argument is limited to 128 KiB.
  *
  *   node bench/scale.mjs [--no-apply] [--json]
@@ -16,9 +17,15 @@ import { join } from 'node:path';
 import { excludedCidr } from './cidrs.mjs';
 import { BIN, cleanEnv, fmt, median, namespaceName, now, ROOT, run } from './lib.mjs';
 
-const { deriveSettings, planCapture, renderRestore, resolveSettings, toCaptureConfig } = await import(
-  `${ROOT}dist/index.js`
-);
+const {
+  deriveSettings,
+  planCapture,
+  planNftCapture,
+  renderRestore,
+  renderTransaction,
+  resolveSettings,
+  toCaptureConfig,
+} = await import(`${ROOT}dist/index.js`);
 
 /** The i-th inbound port: every other port from 20000, so --compact-rules groups, not merges. */
 const inboundPort = (i) => String(20000 + 2 * i);
@@ -40,7 +47,15 @@ const NO_HOST = {
 async function generate(flags) {
   const { settings } = resolveSettings({ flags, env: {} });
   const derived = await deriveSettings(settings, {}, NO_HOST);
-  const { config } = toCaptureConfig(derived.settings);
+  const { config, options } = toCaptureConfig(derived.settings);
+  if (options.nativeNftables) {
+    const { transaction } = planNftCapture(config);
+    const text = renderTransaction(transaction);
+    return {
+      rules: transaction.operations.filter((op) => op.object === 'rule').length,
+      bytes: Buffer.byteLength(text),
+    };
+  }
   const plan = planCapture(config);
   const payload = plan.rulesets.map(renderRestore).join('');
   return { rules: plan.rulesets.reduce((n, r) => n + r.ops.length, 0), bytes: Buffer.byteLength(payload) };
@@ -88,6 +103,7 @@ function timeApplyOnce(flags, config) {
 
 const apply = !process.argv.includes('--no-apply') && process.getuid?.() === 0;
 const rows = [];
+const nftRows = [];
 for (const [kind, sizes] of [
   ['-x CIDRs', [1, 100, 1000, 10000]],
   ['-b ports', [1, 100, 1000]],
@@ -118,12 +134,28 @@ for (const [kind, sizes] of [
       applyMs: apply ? timeApply(cliFlags, { [configKey]: list }) : undefined,
       compactApplyMs: apply ? timeApply({ ...cliFlags, 'compact-rules': true }, { [configKey]: list }) : undefined,
     });
+    const nftFlags = { ...flags, 'native-nftables': true };
+    const nft = await timeGeneration(nftFlags);
+    const nftCompact = await timeGeneration({ ...nftFlags, 'compact-rules': true });
+    const nftCli = { ...cliFlags, 'native-nftables': true };
+    nftRows.push({
+      kind,
+      n,
+      generationMs: nft.ms,
+      rules: nft.rules,
+      bytes: nft.bytes,
+      compactRules: nftCompact.rules,
+      compactBytes: nftCompact.bytes,
+      compactGenerationMs: nftCompact.ms,
+      applyMs: apply ? timeApply(nftCli, { [configKey]: list }) : undefined,
+      compactApplyMs: apply ? timeApply({ ...nftCli, 'compact-rules': true }, { [configKey]: list }) : undefined,
+    });
   }
 }
 if (process.argv.includes('--json')) {
-  console.log(JSON.stringify(rows));
+  console.log(JSON.stringify({ iptables: rows, nftables: nftRows }));
 } else {
-  for (const r of rows) {
+  for (const r of [...rows, ...nftRows.map((row) => ({ ...row, kind: `nft ${row.kind}` }))]) {
     console.log(
       `${r.kind} ${String(r.n).padStart(6)}: generate ${fmt(r.generationMs)} ms${r.perItemUs === undefined ? '' : ` (+${r.perItemUs.toFixed(1)} µs per added item)`}, ${r.rules} rules, ${r.bytes} bytes` +
         (r.applyMs === undefined ? '' : `, apply ${fmt(r.applyMs)} ms`) +

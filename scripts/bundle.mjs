@@ -18,6 +18,8 @@
  *   dist/bundle/cli/commands/pod.js               `istio-iptables pod`: the pod layer and the YAML library
  *   dist/bundle/config/generated/validate-config.js   the --config validator
  *   dist/bundle/cli/probe.js                      the --run-validation probe, spawned as its own process
+ *   dist/bundle/cli/nftables.js                   --native-nftables: its planner and renderer
+ *   dist/bundle/exec/nft/apply.js                 --native-nftables: applying (state reading included)
  *   dist/bundle/cni/main.js                       the chained CNI plugin (bin/istio-iptables-cni runs it)
  *
  * The executor is in bin.js rather than a lazy file: the code cache makes its extra size cost a
@@ -53,6 +55,8 @@ const LAZY = [
   'cli/commands/pod.ts',
   'cli/commands/explain.ts',
   'config/generated/validate-config.js',
+  'cli/nftables.ts',
+  'exec/nft/apply.ts',
 ];
 const ENTRIES = ['cli/bin.ts', 'cli/probe.ts', 'cni/main.ts', ...LAZY];
 /**

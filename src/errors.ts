@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'DRIFT_NOT_RECONCILED'
   | 'VALIDATION_FAILED'
   | 'NOT_PRIVILEGED'
+  | 'MODE_CONFLICT'
   | 'STATE_UNREADABLE'
   | 'CONFLICT'
   | 'LOCK_TIMEOUT'
@@ -300,6 +301,48 @@ export class ValidationFailedError extends IptablesError {
         'When the rules are applied by the CNI plugin, the pod may have started before they were in place; ' +
         'the CNI repair controller (values.cni.repair.deletePods) restarts such pods.',
     );
+  }
+}
+
+/**
+ * Rules of the iptables mode are live in the namespace: applying native nftables rules too would
+ * capture traffic twice. (The iptables mode's own guard is a ConflictError.)
+ */
+export class ModeConflictError extends IptablesError {
+  override name = 'ModeConflictError';
+  readonly found: readonly string[];
+  constructor(found: readonly string[]) {
+    super(
+      'MODE_CONFLICT',
+      `rules of the iptables mode are live in this namespace; adding nftables rules would capture traffic twice. Nothing was changed. Found:\n  ${found.join('\n  ')}`,
+    );
+    this.found = found;
+  }
+}
+
+/** The nftables tables read back after applying are not the plan; they were put back as they were. */
+export class NftVerifyError extends IptablesError {
+  override name = 'NftVerifyError';
+  readonly differences: readonly string[];
+  constructor(differences: readonly string[]) {
+    super(
+      'VERIFY_FAILED',
+      `nftables tables read back after applying differ from the plan:\n  ${differences.join('\n  ')}`,
+    );
+    this.differences = differences;
+  }
+}
+
+/** Our nftables tables differ from the plan, and replacing them was not allowed: nothing was changed. */
+export class NftDriftError extends IptablesError {
+  override name = 'NftDriftError';
+  readonly differences: readonly string[];
+  constructor(differences: readonly string[]) {
+    super(
+      'DRIFT_NOT_RECONCILED',
+      `nftables: the live tables differ from the plan:\n  ${differences.join('\n  ')}\nNothing was changed: replacing drifted rules was not allowed.`,
+    );
+    this.differences = differences;
   }
 }
 

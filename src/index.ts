@@ -15,6 +15,13 @@ export type { Cidr, IpAddress, PortRange } from './model/network.js';
 export { planCapture, type CapturePlan } from './plan/plan-capture.js';
 export type { NetworkStep } from './plan/routes.js';
 export { renderRestore } from './render/restore.js';
+export type * from './model/nftables.js';
+export { NFT_TABLES } from './model/nftables.js';
+export { planNftCapture, type NftPlan } from './plan/nft/plan-nft.js';
+export { renderTransaction } from './render/nft/transaction.js';
+export { renderNftDryRun } from './render/nft/dry-run.js';
+export { parseRuleset, type LiveTable, type LiveChain } from './state/nft/ruleset.js';
+export { compareNft, type NftVerdict } from './state/nft/compare.js';
 export { renderDryRun, renderUpstreamTranscript } from './render/dry-run.js';
 export { checkCommands, cleanupCommands } from './render/commands.js';
 export {
@@ -30,6 +37,7 @@ export { readPod, type PodContainer, type PodView } from './pod/kube.js';
 export { readMesh, readValues, type InjectorValues, type MeshSettings } from './pod/mesh.js';
 export { parseDocuments } from './pod/documents.js';
 export { applyCapture, type ApplyDeps, type ApplyOptions, type ApplyReport } from './exec/apply.js';
+export { applyNftables, type NftAction, type NftApplyDeps, type NftApplyOptions } from './exec/nft/apply.js';
 export type { Command, CommandResult, CommandRunner } from './exec/command.js';
 export { inNetns, netnsRunner } from './exec/netns.js';
 export { processRunner } from './exec/process-runner.js';
@@ -43,4 +51,7 @@ export {
   DriftError,
   NotPrivilegedError,
   ValidationFailedError,
+  ModeConflictError,
+  NftDriftError,
+  NftVerifyError,
 } from './errors.js';

@@ -377,13 +377,6 @@ const table: Record<string, Row[]> = {
       env: { FORCE_IPTABLES_BINARY: 'auto' },
       expect: [env('FORCE_IPTABLES_BINARY', 'auto')],
     },
-    { title: '--native-nftables', argv: [...BASE, '--native-nftables'], expect: [issue('--native-nftables', 'true')] },
-    {
-      title: 'NATIVE_NFTABLES=true',
-      argv: BASE,
-      env: { NATIVE_NFTABLES: 'true' },
-      expect: [env('NATIVE_NFTABLES', 'true')],
-    },
     ...rows('--network-namespace', '--network-namespace', ['netns/pod', 'pod']),
     {
       title: 'DRY_RUN_FILE_PATH that cannot be written',

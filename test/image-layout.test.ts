@@ -143,6 +143,7 @@ describe('the init-container image, built as a directory', () => {
     const apt = manifest.leftToHost.join('\n');
     expect(apt).toMatch(/apt-get install -y --no-install-recommends .*\biptables\b/);
     expect(apt).toMatch(/apt-get install .*\biproute2\b/);
+    expect(apt).toMatch(/apt-get install .*\bnftables\b/);
     expect(apt).toContain('rm -rf /var/lib/apt/lists/*');
   });
 

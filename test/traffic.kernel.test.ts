@@ -11,6 +11,7 @@ import { BIN, kernelSkipReason, sh } from './support/kernel.js';
 import {
   APP,
   at,
+  backendArgs,
   NET,
   PROXY,
   PROXY_GROUP_ONLY,
@@ -26,7 +27,7 @@ import {
   type Who,
 } from './support/traffic.js';
 
-const BACKENDS: readonly Backend[] = ['nft', 'legacy'];
+const BACKENDS: readonly Backend[] = ['nft', 'legacy', 'native-nftables'];
 const BOTH_MODES: readonly Mode[] = ['REDIRECT', 'TPROXY'];
 const BOTH_FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
 
@@ -454,6 +455,22 @@ describe.skipIf(kernelSkipReason)('traffic through the applied rules', () => {
     });
   }
 
+  // Upstream's nftables rules without an address match IPv6 too, so a pod whose IPv6 is off has
+  // its IPv6 traffic captured anyway (spec §17.4); --strict lets it pass, as the iptables mode does.
+  for (const strict of [false, true]) {
+    test(`native-nftables · IPv6 off${strict ? ' --strict: IPv6 traffic passes' : ' (upstream output, §17.4): IPv6 traffic is captured anyway'}`, async () => {
+      const n = NET.ipv6;
+      const check = outboundCaptured((a) => a.ext, 80, 'app → external:80 over IPv6');
+      await withNamespacePair('v6off', async (pair) => {
+        await startStandardServers(pair, 'REDIRECT');
+        const args = [...common('REDIRECT'), '-i', '*', ...(strict ? ['--strict'] : [])];
+        await applyOk(pair, args, 'native-nftables', 'ipv4');
+        const seen = await observe(pair, [check], n);
+        expect(seen[check.what]).toBe(strict ? reply('external', at(n.ext, 80), n.pod) : check.expect(n));
+      });
+    });
+  }
+
   describe('--run-validation', () => {
     const VALIDATION_ARGS = [...common('REDIRECT'), '-b', '*', '-i', '*', '--enable-inbound-ipv6=false'];
     /** The CLI itself, run inside the pod as the proxy user, as an istio-validation container would. */
@@ -477,7 +494,7 @@ describe.skipIf(kernelSkipReason)('traffic through the applied rules', () => {
       );
 
     for (const backend of BACKENDS) {
-      const args = [...VALIDATION_ARGS, '--force-iptables-binary', backend];
+      const args = [...VALIDATION_ARGS, ...backendArgs(backend)];
       test(`${backend}: passes after the REDIRECT rules are applied`, async () => {
         await withNamespacePair('val', async (pair) => {
           await applyOk(pair, [...common('REDIRECT'), '-b', '*', '-i', '*'], backend, 'ipv4');

@@ -2,7 +2,7 @@
 import { writeSync } from 'node:fs';
 import { main } from './main.js';
 import { localHostFacts, readTextFile } from '../exec/host-facts.js';
-import { applyForReal, namespaceHostFacts } from './real-deps.js';
+import { applyForReal, applyNftablesForReal, namespaceHostFacts } from './real-deps.js';
 
 /**
  * Writes straight to the file descriptor: the first use of process.stdout loads node's whole
@@ -51,6 +51,7 @@ void main(
   {
     hostFacts: async (netns) => (netns ? namespaceHostFacts(netns) : localHostFacts),
     apply: applyForReal,
+    applyNftables: applyNftablesForReal,
   },
 ).then((code) => {
   process.exitCode = code;

@@ -5,6 +5,7 @@
 import { type ErrorCode, formatIssue, isConfigError, isIptablesError } from '../errors.js';
 import { fixes } from './fixes.js';
 import type { Logger } from './logging.js';
+import { modeConflictHints } from './mode-conflict.js';
 
 /** Exit codes, documented in the README. */
 export const EXIT = {
@@ -25,6 +26,7 @@ const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   VERIFY_FAILED: EXIT.failure,
   DRIFT_NOT_RECONCILED: EXIT.failure,
   NOT_PRIVILEGED: EXIT.failure,
+  MODE_CONFLICT: EXIT.failure,
   STATE_UNREADABLE: EXIT.failure,
   CONFLICT: EXIT.failure,
   LOCK_TIMEOUT: EXIT.failure,
@@ -50,7 +52,7 @@ export function reportFailure(error: unknown, log: Logger): number {
     lines.push(error.message);
     if (error.code === 'DRIFT_NOT_RECONCILED')
       lines.push('  --reconcile=false forbids replacing them (drop it, or run --cleanup-only first).');
-    lines.push(...fixes(error));
+    lines.push(...modeConflictHints(error), ...fixes(error));
   }
   for (const problem of error.rollbackProblems) lines.push(`  ${problem}`);
   log.error(lines.join('\n'));

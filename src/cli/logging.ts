@@ -152,3 +152,15 @@ export function runLogger(flags: readonly LogFlag[], sinks: LogSinks, clock: () 
     throw new ConfigError([{ source: '--log_target', value, message: `cannot open: ${(error as Error).message}` }]);
   }
 }
+
+/**
+ * A line-based log (the apply layers report progress as lines, their warnings starting
+ * `warning: `) written through a logger at the level each line says.
+ */
+export function lineLogger(logger: Logger): (line: string) => void {
+  return (line) => {
+    if (line.startsWith('warning: ')) logger.warn(line.slice('warning: '.length));
+    else if (line.startsWith('info: ')) logger.info(line.slice('info: '.length));
+    else logger.info(line);
+  };
+}

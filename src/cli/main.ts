@@ -2,7 +2,6 @@
  * The CLI: argv and env in, an exit code out. The only place errors become exit codes and
  * messages; everything it calls throws typed errors and never exits.
  */
-import { writeFileSync } from 'node:fs';
 import { ConfigError, type Issue } from '../errors.js';
 import { parseConfigRecord } from '../config/config-file.js';
 import { deriveSettings, type HostFacts } from '../config/derive.js';
@@ -11,10 +10,12 @@ import { toCaptureConfig, type ParsedConfig } from '../config/to-capture-config.
 import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
 import { renderDryRun, renderUpstreamTranscript } from '../render/dry-run.js';
 import { configurationDump } from '../config/dump.js';
-import { createLogger, DEFAULT_LOG_SETTINGS, type Logger, microsecondClock, runLogger } from './logging.js';
+import { createLogger, DEFAULT_LOG_SETTINGS, type Logger, lineLogger, microsecondClock, runLogger } from './logging.js';
 import { checkArgv, CONFIG_FLAG, parseKnownFlags } from './argv.js';
 import { EXIT, reportFailure } from './failure.js';
+import type { NftApply } from './nftables.js';
 import { planNotes } from './plan-notes.js';
+import { writeTranscript } from './transcript.js';
 
 export { EXIT } from './failure.js';
 
@@ -30,6 +31,8 @@ export interface CliDeps {
   hostFacts(networkNamespace: string | undefined): Promise<HostFacts>;
   /** Applies a plan for real; absent means the CLI can only dry-run. */
   readonly apply?: (plan: CapturePlan, parsed: ParsedConfig, logger: Logger) => Promise<void>;
+  /** Applies a `--native-nftables` plan for real; absent means such runs can only dry-run. */
+  readonly applyNftables?: NftApply;
   /** Microseconds since the epoch, for log lines; node's clock by default. */
   readonly clock?: () => number;
 }
@@ -87,20 +90,6 @@ async function readConfig(path: string, io: CliIo): Promise<{ record?: Record<st
   return parseConfigRecord(text, path === '-' ? 'stdin' : path);
 }
 
-function writeTranscript(path: string, text: string): void {
-  try {
-    writeFileSync(path, text);
-  } catch (error) {
-    throw new ConfigError([
-      {
-        source: 'environment variable DRY_RUN_FILE_PATH',
-        value: path,
-        message: `cannot write: ${(error as Error).message}`,
-      },
-    ]);
-  }
-}
-
 /** Flags, file, env and machine → validated configuration. */
 export async function loadConfiguration(
   argv: readonly string[],
@@ -152,6 +141,13 @@ export async function main(
     }
     if (logger.enabled('info')) logger.info(configurationDump(parsed.settings));
     for (const warning of parsed.warnings) logger.warn(warning);
+    if (parsed.options.nativeNftables) {
+      const path = env.DRY_RUN_FILE_PATH;
+      const transcript = path ? (text: string) => writeTranscript(path, text) : undefined;
+      const { runNftables } = await import('./nftables.js');
+      await runNftables(parsed, { stdout: io.stdout, log: lineLogger(logger), transcript }, deps.applyNftables);
+      return EXIT.ok;
+    }
     const plan = planCapture(parsed.config);
     for (const note of planNotes(plan, parsed.config, parsed.options)) logger[note.level](note.message);
     if (parsed.options.dryRun) {

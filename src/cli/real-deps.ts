@@ -3,13 +3,15 @@ import { fileURLToPath } from 'node:url';
 import type { HostFacts } from '../config/derive.js';
 import type { ParsedConfig } from '../config/to-capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
+import type { NftPlan } from '../plan/nft/plan-nft.js';
 import type { CommandRunner } from '../exec/command.js';
 import { applyExclusively } from '../exec/exclusive-apply.js';
-import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
+import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts, readTextFile } from '../exec/host-facts.js';
+import { withNamespaceLock } from '../exec/lock.js';
 import { processRunner as plainRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { runValidation } from '../exec/validation.js';
-import type { Logger } from './logging.js';
+import { type Logger, lineLogger } from './logging.js';
 
 /**
  * The probe script, beside this file both in the tsc output (dist/cli) and in the bundle
@@ -39,14 +41,43 @@ export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
 }
 
 export async function applyForReal(plan: CapturePlan, parsed: ParsedConfig, logger: Logger): Promise<void> {
-  const { options, config } = parsed;
+  const { options } = parsed;
   const runner = runnerFor(logger);
-  // The apply layer reports progress as lines; its warnings say so.
-  const log = (line: string) =>
-    line.startsWith('warning: ') ? logger.warn(line.slice('warning: '.length)) : logger.info(line);
+  const log = lineLogger(logger);
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else await applyExclusively(plan, options, log, runner);
+  await validateIfAsked(parsed, runner, log);
+}
+
+/**
+ * `--native-nftables` for real: the same namespace check, namespace lock, skip and validation as
+ * the iptables mode around the nftables applier, which is loaded only for such runs.
+ */
+export async function applyNftablesForReal(
+  plan: NftPlan,
+  parsed: ParsedConfig,
+  log: (line: string) => void,
+): Promise<void> {
+  const { options, config } = parsed;
+  const netns = options.networkNamespace;
+  if (netns) await checkNetnsPath(netns);
+  if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
+  else {
+    const { applyNftables } = await import('../exec/nft/apply.js');
+    const legacyTables = netns ? legacyTablesIn(netns) : localLegacyTables;
+    await withNamespaceLock(plainRunner, netns, options.lockTimeoutMs, (runner) =>
+      applyNftables(plan, config, options, { runner, log, readTextFile, legacyTables }),
+    );
+  }
+  await validateIfAsked(parsed, plainRunner, log);
+}
+
+async function validateIfAsked(
+  { options, config }: ParsedConfig,
+  runner: CommandRunner,
+  log: (line: string) => void,
+): Promise<void> {
   if (!options.runValidation) return;
   await runValidation(
     netnsRunner(runner, options.networkNamespace),

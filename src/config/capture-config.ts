@@ -94,6 +94,8 @@ export interface RunOptions {
   readonly reconcile: boolean;
   readonly cleanupOnly: boolean;
   readonly forceApply: boolean;
+  /** Native nftables (`inet` tables, one `nft -f -` transaction) instead of iptables. */
+  readonly nativeNftables: boolean;
   /** `--migrate`: remove a copy of our rules found in the other backend in the same run. */
   readonly migrate: boolean;
   readonly iptables: 'auto' | 'legacy' | 'nft';

@@ -295,7 +295,7 @@ export const FLAG_SPECS = [
     long: 'native-nftables',
     env: ['NATIVE_NFTABLES'],
     configKey: 'NATIVE_NFTABLES',
-    describe: 'Use native nftables (not supported by this tool; rejected).',
+    describe: 'Write native nftables rules (three inet tables, one `nft -f -` transaction) instead of iptables rules.',
   }),
   stringFlag({
     long: 'force-iptables-binary',
@@ -394,7 +394,7 @@ export const FLAG_SPECS = [
       long: 'strict',
       env: ['ISTIO_IPTABLES_STRICT'],
       describe:
-        "Fix upstream's rule bugs: exempt the tunnel port from TPROXY capture, and DNS from the GID self-redirect. The output then differs from upstream's.",
+        "Fix upstream's rule bugs: exempt the tunnel port from TPROXY capture, and DNS from the GID self-redirect (with --native-nftables also: drop invalid packets of every protocol, and let IPv6 pass when IPv6 is off). The output then differs from upstream's.",
     }),
   ),
   extension(
@@ -402,7 +402,7 @@ export const FLAG_SPECS = [
       long: 'compact-rules',
       env: ['ISTIO_IPTABLES_COMPACT_RULES'],
       describe:
-        "Fewer rules, same effect: merge overlapping and adjacent CIDRs (-x, -i) per family, and group port lists (-b, -d, -o, -q) into multiport rules of up to 15 ports. The output then differs from upstream's.",
+        "Fewer rules, same effect: merge overlapping and adjacent CIDRs (-x, -i) per family, and group port lists (-b, -d, -o, -q) into multiport rules of up to 15 ports (with --native-nftables: one rule per list, with an anonymous set). The output then differs from upstream's.",
     }),
   ),
   extension(

@@ -347,11 +347,6 @@ function runOptions(r: SettingsReader): RunOptions {
   const netns = r.string('network-namespace');
   if (netns !== '' && !netns.startsWith('/'))
     r.fail('network-namespace', 'expected an absolute path such as /var/run/netns/NAME or /proc/PID/ns/net');
-  if (r.boolean('native-nftables'))
-    r.fail(
-      'native-nftables',
-      'native nftables mode is not supported by this tool; use the iptables backends (nft or legacy)',
-    );
   const hostIpText = r.isSet('host-ip') ? r.string('host-ip') : '';
   const hostIp = hostIpText === '' ? undefined : parseIpAddress(hostIpText, { canonical: true });
   if (typeof hostIp === 'string') r.fail('host-ip', hostIp);
@@ -367,6 +362,7 @@ function runOptions(r: SettingsReader): RunOptions {
     reconcile: r.boolean('reconcile'),
     cleanupOnly: r.boolean('cleanup-only'),
     forceApply: r.boolean('force-apply'),
+    nativeNftables: r.boolean('native-nftables'),
     migrate: r.boolean('migrate'),
     iptables: variant ?? (binary === 'legacy' || binary === 'nft' ? binary : 'auto'),
     restoreFormat: r.boolean('restore-format'),

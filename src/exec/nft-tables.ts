@@ -2,16 +2,17 @@
  * Istio's native-nftables mode keeps its rules in tables of its own (`inet istio-proxy-nat`,
  * `-mangle`, `-raw`); a run of this (iptables) mode beside them would capture traffic twice.
  * Found with one `nft list tables inet`, only where an `nft` binary is installed: without one,
- * nothing here wrote such tables (the init image ships none, so its runs pay nothing).
+ * nothing here wrote such tables. The init image ships nft for --native-nftables, so its runs pay one process.
  * The names must stay those the native-nftables mode writes (its model's table list).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandFailedError } from '../errors.js';
+import { NFT_TABLES } from '../model/nftables.js';
 import type { CommandRunner } from './command.js';
 
 /** The tables of Istio's native-nftables mode, as `nft list tables` prints them. */
-export const NATIVE_NFT_TABLES = ['istio-proxy-nat', 'istio-proxy-mangle', 'istio-proxy-raw'] as const;
+export const NATIVE_NFT_TABLES = NFT_TABLES;
 
 /** Whether an `nft` binary is on `path` (a PATH value). */
 export function nftInstalled(path: string | undefined): boolean {

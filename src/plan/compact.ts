@@ -75,13 +75,13 @@ export function mergePorts(ports: readonly PortRange[]): PortRange[] {
   return out;
 }
 
-/** Port lists of at most MULTIPORT_SLOTS slots each (a range takes two). */
-export function groupPorts(ports: readonly PortRange[]): PortRange[][] {
+/** Port lists of at most `maxSlots` slots each (a range takes two). */
+export function groupPorts(ports: readonly PortRange[], maxSlots = MULTIPORT_SLOTS): PortRange[][] {
   const groups: PortRange[][] = [];
-  let slots = MULTIPORT_SLOTS;
+  let slots = 0;
   for (const port of ports) {
     const need = port.first === port.last ? 1 : 2;
-    if (slots + need > MULTIPORT_SLOTS) {
+    if (groups.length === 0 || slots + need > maxSlots) {
       groups.push([]);
       slots = 0;
     }

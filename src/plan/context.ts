@@ -1,8 +1,11 @@
 /** What every planning step shares: the configuration, the builder and per-family values. */
 import type { CaptureConfig } from '../config/capture-config.js';
-import { FAMILY, type IpFamily } from '../model/family.js';
+import type { IpFamily } from '../model/family.js';
 import type { Cidr } from '../model/network.js';
 import type { RulesetBuilder } from './builder.js';
+import { loopbackOf } from './decisions.js';
+
+export { proxyOwners } from './decisions.js';
 
 export interface PlanContext {
   readonly config: CaptureConfig;
@@ -15,14 +18,6 @@ export function planContext(config: CaptureConfig, rules: RulesetBuilder): PlanC
   return {
     config,
     rules,
-    loopback: (family) => (family === 'ipv4' ? config.hostIPv4LoopbackCidr : FAMILY.ipv6.loopback),
+    loopback: (family) => loopbackOf(config, family),
   };
-}
-
-/** The proxy's owner matches, UIDs first then GIDs, as upstream loops over them. */
-export function proxyOwners(config: CaptureConfig): { kind: 'uid' | 'gid'; id: string }[] {
-  return [
-    ...config.proxy.uids.map((id) => ({ kind: 'uid' as const, id })),
-    ...config.proxy.gids.map((id) => ({ kind: 'gid' as const, id })),
-  ];
 }

@@ -5,9 +5,10 @@
  */
 import { FAMILIES, type IpFamily } from '../model/family.js';
 import type { Match, Target } from '../model/netfilter.js';
-import { hostCidr, type IpAddress } from '../model/network.js';
+import type { IpAddress } from '../model/network.js';
 import { append, because, traced } from './builder.js';
 import { proxyOwners, type PlanContext } from './context.js';
+import { dnsHost as hostCidr, dnsServers } from './decisions.js';
 import { dport, dst, jump, ownerOf, port, sport, src, TCP, UDP } from './matches.js';
 
 /** Where the agent's DNS proxy listens. */
@@ -25,7 +26,7 @@ export function dnsCapture({ config, rules }: PlanContext): void {
   const dns = config.dns;
   if (dns.mode === 'off') return;
   const all = dns.mode === 'all';
-  const servers = (family: IpFamily) => (dns.mode === 'servers' ? dns.servers.filter((s) => s.family === family) : []);
+  const servers = (family: IpFamily) => dnsServers(config, family);
   const setting = all ? '--redirect-dns --capture-all-dns' : '--redirect-dns';
   const why = (text: string) => because(setting, text);
   const toServer = (server: IpAddress) =>

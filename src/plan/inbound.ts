@@ -12,7 +12,7 @@ import { proxyOwners, type PlanContext } from './context.js';
 import { dport, dst, jump, LO_IN, LO_OUT, mark, ownerOf, RETURN, src, TCP } from './matches.js';
 
 /** Marks proxy→app traffic over lo in TPROXY mode, so the reply is not diverted again. */
-const OUTBOUND_MARK = 1338;
+export const OUTBOUND_MARK = 1338;
 
 const RELATED_ESTABLISHED: Match = { kind: 'conntrack', states: ['RELATED', 'ESTABLISHED'] };
 

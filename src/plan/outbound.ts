@@ -4,10 +4,10 @@
  */
 import { FAMILY, FAMILIES } from '../model/family.js';
 import type { Match } from '../model/netfilter.js';
-import { isLoopbackAddress } from '../model/network.js';
 import { append, because, insert, traced } from './builder.js';
 import { cidrList, destinationPortMatches, portsOf, portsText } from './compact.js';
 import { proxyOwners, type PlanContext } from './context.js';
+import { capturesDns, includesLoopback, selfRedirectExemptsDns } from './decisions.js';
 import { dport, dst, gidOwner, inIf, jump, LO_OUT, ownerOf, port, RETURN, src, TCP, UDP } from './matches.js';
 
 const DNS_PORT = port(53);
@@ -51,18 +51,13 @@ export function passthroughSource({ rules }: PlanContext): void {
  */
 export function proxyOwnerRules(ctx: PlanContext): void {
   const { config, rules } = ctx;
-  const dns = config.dns.mode !== 'off';
-  const include = config.outbound.cidrs.include;
-  // Any loopback address in the include list (either family) drops the "app over lo" RETURN in both.
-  const includesLoopback = include !== 'all' && include.some((cidr) => isLoopbackAddress(cidr.address));
+  const dns = capturesDns(config);
   const tunnel = config.inbound.tunnelPort;
   for (const owner of proxyOwners(config)) {
     const setting = `-${owner.kind === 'uid' ? 'u' : 'g'} ${owner.id}`;
-    const exemptPorts: Match =
-      // Upstream exempts port 53 for UIDs only; strict mode for GIDs too.
-      dns && (owner.kind === 'uid' || config.strict)
-        ? { kind: 'multiport', ports: [DNS_PORT, tunnel], negated: true }
-        : dport(tunnel, true);
+    const exemptPorts: Match = selfRedirectExemptsDns(config, owner.kind)
+      ? { kind: 'multiport', ports: [DNS_PORT, tunnel], negated: true }
+      : dport(tunnel, true);
     rules.both((family) =>
       append(
         'nat',
@@ -72,7 +67,7 @@ export function proxyOwnerRules(ctx: PlanContext): void {
         because(setting, "the proxy calling the pod's own address is inbound traffic"),
       ),
     );
-    if (!includesLoopback) {
+    if (!includesLoopback(config)) {
       const notDns: Match[] = dns ? [TCP, dport(DNS_PORT, true)] : [];
       rules.both(
         append(

@@ -12,7 +12,7 @@ export interface Limits {
   readonly chainRules: number;
 }
 
-const LIMITS: Limits = { payloadBytes: 8 * 1024, chainRules: 1000 };
+export const LIMITS: Limits = { payloadBytes: 8 * 1024, chainRules: 1000 };
 
 /** `12345` → `12,345`. (toLocaleString would first load ICU's number formats, slower than a dry run.) */
 export function thousands(n: number): string {

@@ -22,7 +22,13 @@ export const ENDPOINT = `${REPO}test/fixtures/endpoint.py`;
 export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 export type Family = 'ipv4' | 'ipv6';
-export type Backend = 'nft' | 'legacy';
+/** iptables through its nft or legacy backend, or native nftables (`--native-nftables`). */
+export type Backend = 'nft' | 'legacy' | 'native-nftables';
+
+/** The flags that pick a backend. */
+export function backendArgs(backend: Backend): string[] {
+  return backend === 'native-nftables' ? ['--native-nftables'] : ['--force-iptables-binary', backend];
+}
 export type Mode = 'REDIRECT' | 'TPROXY';
 
 export interface Addresses {
@@ -288,8 +294,7 @@ export class Pair {
     return runTool([
       ...args,
       `--enable-inbound-ipv6=${ipv6}`,
-      '--force-iptables-binary',
-      backend,
+      ...backendArgs(backend),
       '--network-namespace',
       this.pod.path,
     ]);
