@@ -10,9 +10,9 @@ describe('--native-nftables --dry-run', () => {
   it('warns about a chain every connection walks, and --compact-rules makes the list one rule', async () => {
     const plain = await runCli([...BASE, '-x', cidrs(1200)]);
     expect(plain.code).toBe(0);
-    expect(plain.stderr).toContain('warning: istio-proxy-nat istio-output has 1,208 rules');
+    expect(plain.stderr).toContain('\twarn\tistio-proxy-nat istio-output has 1,208 rules');
     const compact = await runCli([...BASE, '-x', cidrs(1200), '--compact-rules']);
-    expect(compact.stderr).toContain('info: --compact-rules: 13 rules instead of 1,212');
+    expect(compact.stderr).toContain('\tinfo\t--compact-rules: 13 rules instead of 1,212');
     expect(compact.stderr).not.toContain('warning');
     const sets = transaction(compact.stdout).filter((line) => line.includes('ip daddr {'));
     expect(sets).toHaveLength(1);
