@@ -1,5 +1,5 @@
 /**
- * Failure modes 15 and 22 (../shared/reference/FAILURE_MODES.md): where traffic silently
+ * Failure modes 15 and 22 (numbered as in the failure-mode corpus, FAILURE_MODES.md, of the reference material): where traffic silently
  * bypasses the proxy, the run still succeeds but says so. And legacy's lock files for other
  * namespaces do not pile up in /run, a read-only /run (mode 11) and a legacy table that cannot
  * be initialized (mode 4, a stand-in) are said as what they are.

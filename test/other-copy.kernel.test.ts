@@ -1,5 +1,5 @@
 /**
- * Failure mode 3 (../shared/reference/FAILURE_MODES.md): one copy of the capture. Our rules
+ * Failure mode 3 (numbered as in the failure-mode corpus, FAILURE_MODES.md, of the reference material): one copy of the capture. Our rules
  * in the other iptables backend, or the tables of Istio's native-nftables mode, stop a run
  * (nothing changed) unless --migrate removes them in the same run; --cleanup-only removes
  * every copy. Foreign rules in both backends survive every path.

@@ -1,5 +1,5 @@
 /**
- * Failure modes 8 and 9 (../shared/reference/FAILURE_MODES.md): privileges decided from the
+ * Failure modes 8 and 9 (numbered as in the failure-mode corpus, FAILURE_MODES.md, of the reference material): privileges decided from the
  * effective capabilities, not the uid. A non-root process with NET_ADMIN and NET_RAW reads
  * legacy table by table and never picks nft beside legacy's rules; a missing capability is
  * named before anything runs.

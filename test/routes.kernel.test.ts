@@ -1,5 +1,5 @@
 /**
- * Failure mode 16 (../shared/reference/FAILURE_MODES.md): the TPROXY route table and fwmark
+ * Failure mode 16 (numbered as in the failure-mode corpus, FAILURE_MODES.md, of the reference material): the TPROXY route table and fwmark
  * rule are ours only when they hold exactly what the plan puts there; anything else stops
  * the run before its first write.
  */

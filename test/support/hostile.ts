@@ -1,5 +1,5 @@
 /**
- * Hostile host states for the failure-mode tests (../shared/reference/FAILURE_MODES.md):
+ * Hostile host states for the failure-mode tests (numbered as in the failure-mode corpus, FAILURE_MODES.md, of the reference material):
  * foreign rules in every table of a namespace, a snapshot of everything that is not ours to
  * compare before and after a run, and stand-in programs on PATH for states this machine
  * cannot have.
