@@ -1,5 +1,5 @@
 /**
- * Failure mode 21 (../shared/reference/FAILURE_MODES.md): a state read the tool cannot fully
+ * Failure mode 21 (numbered as in the failure-mode corpus, FAILURE_MODES.md, of the reference material): a state read the tool cannot fully
  * understand stops the run before any write, and foreign rules survive every path.
  */
 import { describe, expect, test } from 'vitest';
