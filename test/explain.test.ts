@@ -33,6 +33,20 @@ async function explainJson(...args: string[]) {
 }
 
 describe('istio-iptables explain', () => {
+  it('names addresses in the settings behind rules as text', async () => {
+    const result = await runCli([
+      'explain',
+      ...CAPTURE,
+      '--host-ipv4-loopback-cidr',
+      '127.0.0.0/8',
+      '--dst',
+      '127.0.0.1:8080',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("the proxy's inbound passthrough from 127.0.0.6/32 passes");
+    expect(result.stdout).not.toContain('[object Object]');
+  });
+
   it('--json: outcome, toPort, decidedBy with the setting, and the path tried', async () => {
     const doc = await explainJson('--dst', '198.51.100.5:80', '--uid', '1000', '--gid', '1000');
     expect(doc).toMatchObject({

@@ -38,7 +38,7 @@ export function passthroughSource({ rules }: PlanContext): void {
       'ISTIO_OUTPUT',
       [LO_OUT, src(FAMILY[family].passthroughSource)],
       RETURN,
-      because('(always)', `the proxy's inbound passthrough from ${FAMILY[family].passthroughSource} passes`),
+      because('(always)', `the proxy's inbound passthrough from ${FAMILY[family].passthroughSource.text} passes`),
     ),
   );
 }
@@ -127,7 +127,7 @@ export function loopbackDestination(ctx: PlanContext): void {
       [dst(ctx.loopback(family))],
       RETURN,
       family === 'ipv4'
-        ? because(`--host-ipv4-loopback-cidr ${ctx.loopback(family)}`, 'loopback destinations pass')
+        ? because(`--host-ipv4-loopback-cidr ${ctx.loopback(family).text}`, 'loopback destinations pass')
         : because('(always)', 'loopback destinations pass'),
     ),
   );
