@@ -7,28 +7,12 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { BIN, kernelSkipReason, runTool, sh, withNamespace, type Namespace } from './support/kernel.js';
+import { INJECTOR_FLAGS } from './support/cli.js';
 
 const BACKENDS = ['nft', 'legacy'] as const;
 type Backend = (typeof BACKENDS)[number];
 
-const REDIRECT_ARGS = [
-  '-p',
-  '15001',
-  '-z',
-  '15006',
-  '-u',
-  '1337',
-  '-m',
-  'REDIRECT',
-  '-i',
-  '*',
-  '-x',
-  '',
-  '-b',
-  '*',
-  '-d',
-  '15090,15021,15020',
-];
+const REDIRECT_ARGS = INJECTOR_FLAGS;
 const TPROXY_ARGS = [
   '-m',
   'TPROXY',

@@ -8,31 +8,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './support/cli.js';
+import { INJECTOR_FLAGS, REPO_ROOT } from './support/cli.js';
 
 const run = promisify(execFile);
 const BUNDLE = join(REPO_ROOT, 'dist/bundle');
 const BIN = join(REPO_ROOT, 'bin/istio-iptables');
-const DRY_RUN = [
-  '--dry-run',
-  '-p',
-  '15001',
-  '-z',
-  '15006',
-  '-u',
-  '1337',
-  '-m',
-  'REDIRECT',
-  '-i',
-  '*',
-  '-x',
-  '',
-  '-b',
-  '*',
-  '-d',
-  '15090,15021,15020',
-  '--enable-inbound-ipv6=false',
-];
+const DRY_RUN = ['--dry-run', ...INJECTOR_FLAGS, '--enable-inbound-ipv6=false'];
 
 describe('the CLI bundle', () => {
   it('is what bin/istio-iptables runs, as CommonJS', () => {

@@ -12,26 +12,9 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { kernelSkipReason, REPO, runTool, sh, withNamespace } from './support/kernel.js';
+import { INJECTOR_FLAGS } from './support/cli.js';
 
 /** The flags istio's sidecar injector passes to istio-init by default. */
-const INJECTOR_FLAGS = [
-  '-p',
-  '15001',
-  '-z',
-  '15006',
-  '-u',
-  '1337',
-  '-m',
-  'REDIRECT',
-  '-i',
-  '*',
-  '-x',
-  '',
-  '-b',
-  '*',
-  '-d',
-  '15090,15021,15020',
-];
 /** The injector's `args` as written: for proxyv2, whose entrypoint is pilot-agent, led by its sub-command. */
 const INJECTED_ARGS = ['istio-iptables', ...INJECTOR_FLAGS];
 /** Never allowed in the image, whatever package.json says. */

@@ -11,6 +11,26 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 /** Upstream's reference cases, copied into the repository (test/fixtures/istio/README.md names their source). */
 export const REFERENCE_CASES_DIR = resolve(REPO_ROOT, 'test/fixtures/istio');
 
+/** The flags Istio's sidecar injector writes for istio-init by default (REDIRECT, all inbound ports). */
+export const INJECTOR_FLAGS: readonly string[] = [
+  '-p',
+  '15001',
+  '-z',
+  '15006',
+  '-u',
+  '1337',
+  '-m',
+  'REDIRECT',
+  '-i',
+  '*',
+  '-x',
+  '',
+  '-b',
+  '*',
+  '-d',
+  '15090,15021,15020',
+];
+
 export const GOLDEN_DIR = resolve(REPO_ROOT, 'golden');
 
 export interface CliResult {
