@@ -59,8 +59,11 @@ export function describeOutcome(walk: Walk, ports: ListenerPorts): string {
     case 'drop':
       return `dropped by ${by.table} ${by.chain}${because(by.origin)}`;
     case 'accept':
-      if (by.rule.startsWith('-P '))
-        return `passes untouched: no rule captures it (${by.table} ${by.chain} policy ACCEPT)`;
+      if (by.policy) {
+        // `-P OUTPUT ACCEPT` (iptables) or `policy accept` (nftables).
+        const policy = by.rule.startsWith('-P ') ? `policy ${by.rule.split(' ')[2]}` : by.rule;
+        return `passes untouched: no rule captures it (${by.table} ${by.chain} ${policy})`;
+      }
       return `passes untouched${because(by.origin) || `: ${by.table} ${by.chain} lets it pass`}`;
     default: {
       const never: never = walk.outcome;

@@ -20,7 +20,8 @@ import { firstPacket, type Connection, type ConnState, type PacketState } from '
 
 /** One rule tried (or a built-in chain's policy applied), in walk order. */
 export interface PathStep {
-  readonly table: TableName;
+  /** `nat`, … for iptables; `inet istio-proxy-nat`, … (family and name) for nftables. */
+  readonly table: string;
   readonly chain: string;
   /** The rule's text, or `-P CHAIN POLICY` when the walk fell off a built-in chain. */
   readonly rule: string;
@@ -32,11 +33,13 @@ export interface PathStep {
 
 /** The rule that decided, and the jumps that led to it. */
 export interface Decision {
-  readonly table: TableName;
+  readonly table: string;
   readonly chain: string;
   readonly rule: string;
   /** 1-based position in its chain (absent for a policy). */
   readonly position?: number;
+  /** The walk fell off a base chain (or returned from it): its policy decided. */
+  readonly policy?: true;
   readonly origin?: RuleOrigin;
   readonly via: readonly PathStep[];
 }
@@ -264,21 +267,23 @@ export function walk(tables: KernelTables, connection: Connection, routing?: Rou
 }
 
 function policyDecision(table: TableName, chain: string, policy: string): Decision {
-  return { table, chain, rule: `-P ${chain} ${policy}`, via: [] };
+  return { table, chain, rule: `-P ${chain} ${policy}`, via: [], policy: true };
 }
 
-/** TPROXY leaves the destination alone: only a policy route for its mark delivers the packet locally. */
 function routeByMark(w: Walker, routing: Routing | undefined): void {
-  const mark = w.packet.mark;
+  w.notes.push(routingNote(w.packet.mark, routing));
+}
+
+/**
+ * TPROXY leaves the destination alone: only a policy route for its mark delivers the packet
+ * locally. What is known of that route, as a note (both walkers).
+ */
+export function routingNote(mark: number, routing: Routing | undefined): string {
   const hex = `0x${mark.toString(16)}`;
-  if (!routing) {
-    w.notes.push(`assumed: an \`ip rule fwmark ${hex}\` sends marked packets to a table that delivers them locally`);
-    return;
-  }
+  if (!routing)
+    return `assumed: an \`ip rule fwmark ${hex}\` sends marked packets to a table that delivers them locally`;
   const rule = routing.fwmarks.find((r) => (mark & r.mask) >>> 0 === (r.mark & r.mask) >>> 0);
-  w.notes.push(
-    rule
-      ? `routing: mark ${hex} matches \`ip rule fwmark ${hex} lookup ${rule.table}\`, whose local route delivers it to the proxy`
-      : `routing: no ip rule matches mark ${hex}: the packet is routed by its destination (local delivery only if the address is the pod's)`,
-  );
+  return rule
+    ? `routing: mark ${hex} matches \`ip rule fwmark ${hex} lookup ${rule.table}\`, whose local route delivers it to the proxy`
+    : `routing: no ip rule matches mark ${hex}: the packet is routed by its destination (local delivery only if the address is the pod's)`;
 }

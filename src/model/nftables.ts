@@ -5,6 +5,7 @@
  * `state/nft/` as nft lists them back. Exported so that other readers (such as `explain`)
  * can walk a planned or parsed ruleset.
  */
+import type { RuleOrigin } from './netfilter.js';
 import type { PortRange } from './network.js';
 
 /** Upstream's tables, in the fixed order a transaction handles them (not alphabetical). */
@@ -98,6 +99,8 @@ export type NftAction =
 export interface NftRule {
   readonly matches: readonly NftMatch[];
   readonly action: NftAction;
+  /** Provenance for `explain`: the setting that produced the rule. Never rendered. */
+  readonly origin?: RuleOrigin;
 }
 
 /** One line of a transaction. */

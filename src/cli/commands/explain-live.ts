@@ -4,7 +4,10 @@
  * the CLI layer, because src/explain never runs a process.
  */
 import type { RunOptions } from '../../config/capture-config.js';
-import { savedSource, type RuleSource } from '../../explain/explain.js';
+import { nftSource, savedSource, type RuleSource } from '../../explain/explain.js';
+import { rulesetFromListing, withPlannedNftOrigins } from '../../explain/nft/ruleset.js';
+import { Nft } from '../../exec/nft/nft.js';
+import type { NftTableState } from '../../model/nftables.js';
 import type { Routing } from '../../explain/walk.js';
 import { detectBackend } from '../../exec/backend.js';
 import type { CommandRunner } from '../../exec/command.js';
@@ -28,7 +31,6 @@ export async function readLiveRules(base: CommandRunner, options: RunOptions): P
   if (netns) await checkNetnsPath(netns);
   const runner = netnsRunner(base, netns);
   const dumps = [];
-  const routing = new Map<IpFamily, Routing>();
   const notes: string[] = [];
   const backends = new Map<IpFamily, { binary: string; variant: 'nft' | 'legacy' }>();
   for (const family of FAMILIES) {
@@ -45,18 +47,54 @@ export async function readLiveRules(base: CommandRunner, options: RunOptions): P
       if (family === 'ipv4') throw error;
       notes.push(`ipv6: no rules read (${(error as Error).message})`);
     }
+  }
+  const routing = await readRouting(runner);
+  const addresses = await readOwnAddresses(runner);
+  const source = savedSource(netns ? `live ${netns}` : 'live', dumps, routing);
+  return { source: { ...source, notes: [...notes, ...(source.notes ?? [])] }, addresses, backends };
+}
+
+/** The fwmark policy rules of each family (`ip rule show`). */
+async function readRouting(runner: CommandRunner): Promise<Map<IpFamily, Routing>> {
+  const routing = new Map<IpFamily, Routing>();
+  for (const family of FAMILIES) {
     const rules = await runner.run({ file: 'ip', args: [family === 'ipv4' ? '-4' : '-6', 'rule', 'show'] });
     if (rules.exitCode === 0) routing.set(family, { fwmarks: parseFwmarkRules(rules.stdout) });
   }
+  return routing;
+}
+
+/** The pod's own addresses, not lo's (where the proxy's passthrough source ::6 lives), nor link-local ones. */
+async function readOwnAddresses(runner: CommandRunner): Promise<IpAddress[]> {
   const shown = await runner.run({ file: 'ip', args: ['-o', 'addr', 'show'] });
-  // The pod's own addresses, not lo's (where the proxy's passthrough source ::6 lives).
   const notLo = shown.stdout
     .split('\n')
     .filter((line) => !/^\d+:\s+lo\s/.test(line))
     .join('\n');
-  const addresses = (shown.exitCode === 0 ? parseIpAddrShow(notLo) : [])
+  return (shown.exitCode === 0 ? parseIpAddrShow(notLo) : [])
     .map((text) => parseIpAddress(text, { canonical: true }))
     .filter((a): a is IpAddress => typeof a !== 'string' && !isLoopbackAddress(a) && a.value >> 118n !== 0x3fan);
-  const source = savedSource(netns ? `live ${netns}` : 'live', dumps, routing);
-  return { source: { ...source, notes: [...notes, ...(source.notes ?? [])] }, addresses, backends };
+}
+
+/**
+ * `--native-nftables`: the namespace's whole `nft list ruleset` (our tables, and anyone
+ * else's, iptables-nft's included: all are base chains the packet passes), walked as nftables;
+ * rules this tool plans for the settings given get their provenance.
+ */
+export async function readLiveNftRules(
+  base: CommandRunner,
+  options: RunOptions,
+  planned: readonly NftTableState[],
+): Promise<Omit<LiveRules, 'backends'>> {
+  const netns = options.networkNamespace;
+  if (netns) await checkNetnsPath(netns);
+  const runner = netnsRunner(base, netns);
+  const listing = await new Nft(runner).list();
+  const ruleset = withPlannedNftOrigins(rulesetFromListing(listing), planned);
+  const source = nftSource(
+    netns ? `live ${netns} (nft list ruleset)` : 'live (nft list ruleset)',
+    ruleset,
+    await readRouting(runner),
+  );
+  return { source, addresses: await readOwnAddresses(runner) };
 }

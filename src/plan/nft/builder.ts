@@ -5,6 +5,7 @@
  * a chain that does not yet hold more than `index` rules becomes an append.
  */
 import type { IpFamily } from '../../model/family.js';
+import type { RuleOrigin } from '../../model/netfilter.js';
 import {
   NFT_TABLES,
   type NftAction,
@@ -70,12 +71,26 @@ export class NftRecords {
     this.ipv6 = families.includes('ipv6');
   }
 
-  add(table: ShortTable, chain: NftChainName, matches: readonly NftMatch[], action: NftAction): void {
-    this.records.get(TABLE[table])?.push({ chain, rule: { matches, action } });
+  /** `origin`: the setting behind the rule, for `explain` (never rendered). */
+  add(
+    table: ShortTable,
+    chain: NftChainName,
+    matches: readonly NftMatch[],
+    action: NftAction,
+    origin?: RuleOrigin,
+  ): void {
+    this.records.get(TABLE[table])?.push({ chain, rule: { matches, action, ...(origin ? { origin } : {}) } });
   }
 
-  insert(table: ShortTable, chain: NftChainName, index: number, matches: readonly NftMatch[], action: NftAction): void {
-    this.records.get(TABLE[table])?.push({ chain, index, rule: { matches, action } });
+  insert(
+    table: ShortTable,
+    chain: NftChainName,
+    index: number,
+    matches: readonly NftMatch[],
+    action: NftAction,
+    origin?: RuleOrigin,
+  ): void {
+    this.records.get(TABLE[table])?.push({ chain, index, rule: { matches, action, ...(origin ? { origin } : {}) } });
   }
 
   /** Adds (or inserts, with `index`) a record that exists only when IPv6 is enabled. */
