@@ -8,6 +8,7 @@ import type { NftChainName } from '../../model/nftables.js';
 import type { ShortTable } from './builder.js';
 import type { NftPlanContext } from './context.js';
 import type { Cidr, PortRange } from '../../model/network.js';
+import { because } from '../builder.js';
 import { cidrList } from '../compact.js';
 import { dnsServers, portGroups } from '../decisions.js';
 
@@ -83,6 +84,13 @@ export function passIpv6WhenOff(ctx: NftPlanContext): void {
   ];
   for (const [table, chain] of bases) {
     if (ctx.records.holds(table, chain))
-      ctx.records.insert(table, chain, 0, [{ kind: 'nfproto', family: 'ipv6' }], { kind: 'return' });
+      ctx.records.insert(
+        table,
+        chain,
+        0,
+        [{ kind: 'nfproto', family: 'ipv6' }],
+        { kind: 'return' },
+        because('--strict', 'IPv6 is off: IPv6 traffic passes untouched'),
+      );
   }
 }
