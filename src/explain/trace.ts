@@ -66,10 +66,10 @@ export function traceMatch(c: Connection, withSource: boolean): string[] {
 }
 
 /** The trace, one line per step, for the terminal. */
-export function formatTrace(steps: readonly TraceStep[]): string {
+export function formatTrace(steps: readonly TraceStep[], tool = 'xtables-monitor --trace'): string {
   if (steps.length === 0) return 'kernel trace: no packet of the connection was seen\n';
   const lines = steps.map((s) =>
     `  ${s.table} ${s.chain}: ${s.kind} ${s.verdict}${s.rule ? `  ${s.rule}` : ''}`.trimEnd(),
   );
-  return `kernel trace (xtables-monitor --trace, first packet):\n${lines.join('\n')}\n`;
+  return `kernel trace (${tool}, first packet):\n${lines.join('\n')}\n`;
 }

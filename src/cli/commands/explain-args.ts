@@ -80,11 +80,14 @@ Connection:
   --out-interface NAME           outbound; default lo for loopback and the pod's own address, else eth0
 Rules:
   (default)                      the plan for the capture flags, env and --config given
-  --from-save FILE               an iptables-save or ip6tables-save dump (- reads stdin); repeat for both
+  --native-nftables              the plan, or the live rules, of native nftables mode (nft list ruleset)
+  --from-save FILE               an iptables-save or ip6tables-save dump (- reads stdin); repeat for both;
+                                 or an nft list ruleset listing, walked as nftables whatever the flags
   --from-live                    the live rules of this namespace, or of --network-namespace PATH
                                  (which alone implies it); needs the privileges iptables-save needs
-  --live                         also ask the kernel: trace the connection's first packet
-                                 (xtables-monitor --trace, nft backend) and print its path
+  --live                         also ask the kernel: trace the connection's first packet and print
+                                 its path (xtables-monitor --trace for IPv4 on the nft backend;
+                                 nft monitor trace for IPv6 and native nftables)
   --live-seconds N               how long --live waits for the connection; default 10
 Output:
   --report                       instead of one connection: the table of flows that matter for the settings

@@ -69,32 +69,33 @@ async function readSaves(files: readonly string[], io: CliIo, nftPlanned: () => 
 const MIXED_SAVES =
   'an nft list ruleset listing cannot be walked together with iptables-save dumps: give one kind (an nft listing already holds the iptables-nft tables)';
 
-/** `--live`: the kernel's trace of the connection, or why there is none. */
+/** `--live`: the kernel's trace of the connection (and the tracer's name), or why there is none. */
 async function kernelTrace(
   args: ExplainArgs,
   connection: Connection,
-  backend: LiveRules['backends'] extends ReadonlyMap<unknown, infer B> ? B | undefined : never,
+  backend: { readonly binary: string; readonly variant: 'nft' | 'legacy' } | 'native-nftables' | undefined,
   netns: string | undefined,
   io: CliIo,
-): Promise<TraceStep[] | string> {
+): Promise<{ tracer: string; steps: TraceStep[] } | string> {
   if (!backend) return `no ${connection.family} rules were read, so there is nothing to trace`;
-  if (backend.variant === 'legacy')
+  if (backend !== 'native-nftables' && backend.variant === 'legacy')
     return 'the legacy backend cannot be traced here: its TRACE target writes to the kernel log, which a namespace cannot read on its own; the simulated path is all there is';
   const text = args.values['live-seconds'] ?? '10';
   const seconds = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN;
   if (!(seconds >= 1 && seconds <= 600))
     throw new ConfigError([{ source: '--live-seconds', value: text, message: 'expected whole seconds, 1-600' }]);
-  return traceLive(
+  // xtables-monitor (iptables 1.8.9) cannot print IPv6 rules: nft monitor trace reads the same nft tables.
+  const tracer =
+    backend === 'native-nftables' || connection.family === 'ipv6'
+      ? ({ kind: 'nft' } as const)
+      : ({ kind: 'xtables', binary: backend.binary } as const);
+  const steps = await traceLive(
     processRunner,
-    {
-      connection,
-      withSource: args.values.src !== undefined,
-      binary: backend.binary,
-      seconds,
-      ...(netns ? { netns } : {}),
-    },
+    { connection, withSource: args.values.src !== undefined, tracer, seconds, ...(netns ? { netns } : {}) },
     (line) => io.stderr(`${line}\n`),
   );
+  if (typeof steps === 'string') return steps;
+  return { tracer: tracer.kind === 'nft' ? 'nft monitor trace' : 'xtables-monitor --trace', steps };
 }
 
 /** Runs `explain`; errors are thrown for main() to report. */
@@ -158,15 +159,23 @@ export async function explainCommand(
   }
   const connection = parseConnection(connectionFlags(args.values), own);
   const walked = explainConnection(source, connection);
-  const trace = args.live
-    ? await kernelTrace(args, connection, backends.get(connection.family), options.networkNamespace, io)
-    : undefined;
-  const traced = trace === undefined ? {} : { trace: typeof trace === 'string' ? { unavailable: trace } : trace };
+  const backend = source.nftables ? 'native-nftables' : backends.get(connection.family);
+  const trace = args.live ? await kernelTrace(args, connection, backend, options.networkNamespace, io) : undefined;
+  const traced =
+    trace === undefined
+      ? {}
+      : typeof trace === 'string'
+        ? { trace: { unavailable: trace } }
+        : { tracer: trace.tracer, trace: trace.steps };
   io.stdout(
     args.json
       ? `${JSON.stringify({ ...walkJson(walked, source.name, ports), ...traced }, null, 2)}\n`
       : formatWalk(walked, source.name, ports) +
-          (trace === undefined ? '' : typeof trace === 'string' ? `kernel trace: ${trace}\n` : formatTrace(trace)),
+          (trace === undefined
+            ? ''
+            : typeof trace === 'string'
+              ? `kernel trace: ${trace}\n`
+              : formatTrace(trace.steps, trace.tracer)),
   );
   return EXIT.ok;
 }
