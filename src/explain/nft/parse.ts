@@ -245,10 +245,8 @@ class Reader {
         return this.verdict(start, { kind: w });
       case 'reject':
         // `reject with tcp reset` and the like: its details do not matter to the walk.
-        if (this.word() === 'with') {
-          this.i++;
-          while (this.i < this.tokens.length && !STARTS.has(this.word() ?? '')) this.i++;
-        }
+        // A verdict ends the rule: whatever follows is its `with …` detail.
+        this.i = this.tokens.length;
         return this.verdict(start, { kind: 'reject' });
       case 'jump':
       case 'goto': {
