@@ -46,6 +46,9 @@ export function parseNftTrace(text: string): TraceStep[] {
   let id: string | undefined;
   const steps: TraceStep[] = [];
   for (const line of text.split('\n')) {
+    // The next packet of the flow passes the trace table again (nft may give it the same id).
+    const again = /^trace id \S+ inet (istio-explain-trace-\d+) /.exec(line.trim());
+    if (again && steps.some((s) => !s.table.endsWith(again[1] ?? ''))) break;
     const m = LINE.exec(line.trim());
     if (!m) continue;
     id ??= m[1];

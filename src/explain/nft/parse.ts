@@ -270,7 +270,7 @@ class Reader {
         this.i += 2;
         return this.statement(start, { kind: 'restoreMark' });
       }
-      if (!value || value.kind !== 'word') return undefined;
+      if (value?.kind !== 'word') return undefined;
       this.i++;
       if (key === 'mark' && NUMBER.test(value.text))
         return this.statement(start, { kind: 'setMark', mark: num(value.text) });
