@@ -11,10 +11,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
 import { runCli } from './support/cli.js';
 import { common, type Doc, flows, landed, SETTINGS, traced, verdicts } from './support/explain-matrix.js';
-import { kernelSkipReason, runTool } from './support/kernel.js';
+import { BIN, kernelSkipReason, runTool } from './support/kernel.js';
 import { APP, at, type Family, NET, PROXY, ROOT, startStandardServers, withNamespacePair } from './support/traffic.js';
 
 describe.skipIf(kernelSkipReason)('explain --native-nftables predicts where real connections land', () => {
@@ -144,3 +145,50 @@ describe.skipIf(kernelSkipReason)(
       });
   },
 );
+
+describe.skipIf(kernelSkipReason)('explain --live --native-nftables, interrupted', () => {
+  test('Ctrl-C while tracing: explain still answers, and the trace table is removed', async () => {
+    await withNamespacePair('lc', async (pair) => {
+      const args = [...common('REDIRECT'), '-b', '*', '-i', '*', '--host-ip', NET.ipv4.pod];
+      const applied = await pair.applyTool(args, 'native-nftables', true);
+      expect(applied.code, applied.stderr).toBe(0);
+      const child = execa(
+        BIN,
+        [
+          'explain',
+          ...args,
+          '--native-nftables',
+          '--enable-inbound-ipv6=true',
+          '--network-namespace',
+          pair.pod.path,
+          '--dst',
+          at(NET.ipv6.ext, 80),
+          '--uid',
+          '1000',
+          '--live',
+          '--live-seconds',
+          '60',
+          '--json',
+        ],
+        { reject: false, stdin: 'ignore' },
+      );
+      await new Promise<void>((resolve) => {
+        let stderr = '';
+        child.stderr?.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if (stderr.includes('tracing for up to')) resolve();
+        });
+      });
+      expect((await pair.pod.exec('nft', ['list', 'tables'])).stdout).toMatch(/istio-explain-trace-\d+/);
+      child.kill('SIGINT');
+      const result = await child;
+      expect(result.exitCode, String(result.stderr)).toBe(0);
+      expect(JSON.parse(String(result.stdout))).toMatchObject({
+        outcome: 'redirect',
+        tracer: 'nft monitor trace',
+        trace: [],
+      });
+      expect((await pair.pod.exec('nft', ['list', 'tables'])).stdout).not.toContain('istio-explain-trace');
+    });
+  });
+});
