@@ -50,41 +50,12 @@ function tokenize(text: string): Token[] {
 const tokenText = (t: Token) => (t.kind === 'string' ? `"${t.text}"` : t.text);
 
 /** Keywords that start an expression this reader knows; an unknown run of words ends at one. */
-const STARTS = new Set([
-  'meta',
-  'iifname',
-  'oifname',
-  'iif',
-  'oif',
-  'mark',
-  'skuid',
-  'skgid',
-  'nftrace',
-  'ip',
-  'ip6',
-  'tcp',
-  'udp',
-  'th',
-  'ct',
-  'counter',
-  'redirect',
-  'tproxy',
-  'accept',
-  'drop',
-  'reject',
-  'return',
-  'continue',
-  'jump',
-  'goto',
-  'comment',
-  'log',
-  'dnat',
-  'snat',
-  'masquerade',
-  'notrack',
-  'queue',
-  'limit',
-]);
+const STARTS = new Set(
+  (
+    'meta iifname oifname iif oif mark skuid skgid nftrace ip ip6 tcp udp th ct counter redirect tproxy ' +
+    'accept drop reject return continue jump goto comment log dnat snat masquerade notrack queue limit'
+  ).split(' '),
+);
 
 /** Statements that, not modelled, still let the packet go on (they do not decide its fate here). */
 const PASSING = new Set(['log', 'snat', 'masquerade', 'notrack', 'limit']);
