@@ -7,9 +7,11 @@ import type { NftPlan } from '../plan/nft/plan-nft.js';
 import type { CommandRunner } from '../exec/command.js';
 import { applyExclusively } from '../exec/exclusive-apply.js';
 import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts, readTextFile } from '../exec/host-facts.js';
-import { withNamespaceLock } from '../exec/lock.js';
+import { type LockMeans, withNamespaceLock } from '../exec/lock.js';
+import { packagedNativeHelper } from '../exec/native.js';
+import { noNftTables } from '../exec/nft-tables.js';
 import { processRunner as plainRunner } from '../exec/process-runner.js';
-import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
+import { checkNetnsPath, isEntered, netnsRunner } from '../exec/netns.js';
 import { runValidation } from '../exec/validation.js';
 import { type Logger, lineLogger } from './logging.js';
 
@@ -35,6 +37,9 @@ function runnerFor(logger: Logger): CommandRunner {
   };
 }
 
+/** How a real run takes its lock and enters its namespace: the native helper where built. */
+const lockMeans = (runner: CommandRunner): LockMeans => ({ runner, native: packagedNativeHelper(import.meta.dirname) });
+
 export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
   await checkNetnsPath(netns);
   return netnsHostFacts(localHostFacts, netnsRunner(plainRunner, netns));
@@ -46,7 +51,7 @@ export async function applyForReal(plan: CapturePlan, parsed: ParsedConfig, logg
   const log = lineLogger(logger);
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
-  else await applyExclusively(plan, options, log, runner);
+  else await applyExclusively(plan, options, log, lockMeans(runner));
   await validateIfAsked(parsed, runner, log);
 }
 
@@ -65,10 +70,18 @@ export async function applyNftablesForReal(
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
     const { applyNftables } = await import('../exec/nft/apply.js');
-    const legacyTables = netns ? legacyTablesIn(netns) : localLegacyTables;
-    await withNamespaceLock(plainRunner, netns, options.lockTimeoutMs, (runner) =>
-      applyNftables(plan, config, options, { runner, log, readTextFile, legacyTables }),
-    );
+    const means = lockMeans(plainRunner);
+    await withNamespaceLock(means, netns, options.lockTimeoutMs, (runner) => {
+      const legacyTables = netns && !isEntered(netns) ? legacyTablesIn(netns) : localLegacyTables;
+      const noTables = means.native && noNftTables(means.native);
+      return applyNftables(plan, config, options, {
+        runner,
+        log,
+        readTextFile,
+        legacyTables,
+        ...(noTables ? { noTables } : {}),
+      });
+    });
   }
   await validateIfAsked(parsed, plainRunner, log);
 }
