@@ -194,4 +194,17 @@ describe('nft statements and verdicts', () => {
       'verdict',
     ]);
   });
+
+  it("iptables-nft's compat expressions: an xt target is a statement, an xt match an unknown match", () => {
+    expect(parseNftRule('meta l4proto tcp ip daddr != 127.0.0.1 counter xt target TPROXY')).toMatchObject([
+      { kind: 'match' },
+      { kind: 'match' },
+      { kind: 'statement' },
+      { kind: 'unknownStatement', text: 'xt target TPROXY' },
+    ]);
+    expect(parseNftRule('xt match "owner" counter return')[0]).toEqual({
+      kind: 'unknownMatch',
+      text: 'xt match "owner"',
+    });
+  });
 });

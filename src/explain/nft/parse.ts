@@ -53,7 +53,7 @@ const tokenText = (t: Token) => (t.kind === 'string' ? `"${t.text}"` : t.text);
 const STARTS = new Set(
   (
     'meta iifname oifname iif oif mark skuid skgid nftrace ip ip6 tcp udp th ct counter redirect tproxy ' +
-    'accept drop reject return continue jump goto comment log dnat snat masquerade notrack queue limit'
+    'accept drop reject return continue jump goto comment log dnat snat masquerade notrack queue limit xt'
   ).split(' '),
 );
 
@@ -219,6 +219,16 @@ class Reader {
         // A verdict ends the rule: whatever follows is its `with …` detail.
         this.i = this.tokens.length;
         return this.verdict(start, { kind: 'reject' });
+      case 'xt': {
+        // iptables-nft's compat expressions (`xt match "owner"`, `xt target TPROXY`): nft lists
+        // them without their options, so they cannot be evaluated; a target at least lets the walk go on.
+        const what = this.word();
+        const name = this.peek(1);
+        if ((what !== 'match' && what !== 'target') || !name) return undefined;
+        this.i += 2;
+        const text = this.since(start);
+        return what === 'target' ? { kind: 'unknownStatement', text } : { kind: 'unknownMatch', text };
+      }
       case 'jump':
       case 'goto': {
         const chain = this.peek();
