@@ -7,7 +7,7 @@
  * is NEW, which is what `explain` describes: the connection's fate is decided there.
  *
  * The walker sees only `KernelTables`, whatever their source (the plan, a saved dump, a live
- * namespace); a native nftables ruleset would need its own walker over the same `Walk` result.
+ * namespace); native nftables rulesets have their own walker (nft/walk.ts) with the same `Walk` result.
  *
  * (Longer than ~200 lines: the hook order, the chain walk and each target's effect on the
  * packet are one piece of kernel behaviour, read best together.)

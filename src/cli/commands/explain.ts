@@ -3,7 +3,9 @@
  * first argument is `explain`. The capture settings are read exactly as a run reads them
  * (flags, env, --config: `loadConfiguration`); the connection and mode flags are explain's own.
  * The rules come from the plan (no privileges needed), a saved dump (`--from-save`), or a live
- * namespace (`--live-rules`, read through the CLI's own runner: src/explain never runs anything).
+ * namespace (`--from-live`, read through the CLI's own runner: src/explain never runs anything);
+ * with `--native-nftables`, the nftables plan or `nft list ruleset` (an nft listing given to
+ * `--from-save` is walked as nftables whatever the flags).
  */
 import { ConfigError } from '../../errors.js';
 import { connectionFlags, HELP, splitArgs, type ExplainArgs } from './explain-args.js';
