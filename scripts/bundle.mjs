@@ -19,8 +19,9 @@
  *   dist/bundle/config/generated/validate-config.js   the --config validator
  *   dist/bundle/cli/probe.js                      the --run-validation probe, spawned as its own process
  *   dist/bundle/cli/nftables.js                   --native-nftables: its planner and renderer
- *   dist/bundle/exec/nft/apply.js                 --native-nftables: applying (state reading included)
+ *   dist/bundle/exec/nft/exclusive.js             --native-nftables: applying and checking, under the lock
  *   dist/bundle/cni/main.js                       the chained CNI plugin (bin/istio-iptables-cni runs it)
+ *   dist/bundle/cni/nftables.js                   the plugin's native_nftables: the nftables planner and renderer
  *
  * The executor is in bin.js rather than a lazy file: the code cache makes its extra size cost a
  * dry run nothing measurable, and a real run saves loading a second file. What it needs from
@@ -56,7 +57,8 @@ const LAZY = [
   'cli/commands/explain.ts',
   'config/generated/validate-config.js',
   'cli/nftables.ts',
-  'exec/nft/apply.ts',
+  'exec/nft/exclusive.ts',
+  'cni/nftables.ts',
 ];
 const ENTRIES = ['cli/bin.ts', 'cli/probe.ts', 'cni/main.ts', ...LAZY];
 /**

@@ -6,8 +6,7 @@ import type { CapturePlan } from '../plan/plan-capture.js';
 import type { NftPlan } from '../plan/nft/plan-nft.js';
 import type { CommandRunner } from '../exec/command.js';
 import { applyExclusively } from '../exec/exclusive-apply.js';
-import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts, readTextFile } from '../exec/host-facts.js';
-import { withNamespaceLock } from '../exec/lock.js';
+import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
 import { processRunner as plainRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { runValidation } from '../exec/validation.js';
@@ -64,11 +63,8 @@ export async function applyNftablesForReal(
   if (netns) await checkNetnsPath(netns);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
-    const { applyNftables } = await import('../exec/nft/apply.js');
-    const legacyTables = netns ? legacyTablesIn(netns) : localLegacyTables;
-    await withNamespaceLock(plainRunner, netns, options.lockTimeoutMs, (runner) =>
-      applyNftables(plan, config, options, { runner, log, readTextFile, legacyTables }),
-    );
+    const { applyNftablesExclusively } = await import('../exec/nft/exclusive.js');
+    await applyNftablesExclusively(plan, config, options, log, plainRunner);
   }
   await validateIfAsked(parsed, plainRunner, log);
 }
