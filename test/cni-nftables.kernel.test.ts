@@ -202,7 +202,7 @@ describe.skipIf(chainSkipReason)('istio-iptables-cni with native_nftables: true,
     });
   });
 
-  it('lock_timeout: a held lock gives code 11 naming the holder, for ADD, CHECK and DEL on both managers; nothing changed', async () => {
+  it('lock_timeout: a held lock gives code 11 naming the holder, for ADD, CHECK and DEL on both managers; nothing changed; then a switch of manager is refused', async () => {
     await withChain('cni-nft-lock', async (chain, nsA) => {
       const a = podRef(nsA, 'locked');
       const { result } = await chain.addPrimary(a);
@@ -241,6 +241,15 @@ describe.skipIf(chainSkipReason)('istio-iptables-cni with native_nftables: true,
         holder.kill('SIGKILL');
         await holder.catch(() => undefined);
       }
+      // The node switched managers while the pod runs: the ADD stops rather than capture twice.
+      const before = await snapshot(nsA);
+      const switched = await chain.exec(PLUGIN, 'ADD', a, chain.ourConf(result, INJECTED, NFT));
+      expect(switched.code).not.toBe(0);
+      expect(switched.json).toMatchObject({
+        code: 101,
+        msg: 'rules of the iptables mode are live in this namespace; adding nftables rules would capture traffic twice. Nothing was changed. Found:',
+      });
+      expect(await snapshot(nsA)).toBe(before);
       // Released, the same calls go through.
       expect((await chain.exec(PLUGIN, 'CHECK', a, chain.ourConf(result, INJECTED, { lock_timeout: '0' }))).code).toBe(
         0,
