@@ -2,7 +2,8 @@
 /**
  * Apply: a full real run (nft backend, its first-run path: the restore, then the read-back
  * verification) into a fresh namespace, against the floor: `node -e 0` plus one `iptables-nft-restore --noflush`
- * of the same payload. Two ways, each against its own floor:
+ * of the same payload; and the same for --native-nftables against `node -e 0` plus one
+ * `nft -f -` of its transaction. Two ways each, each against its own floor:
  * - inside: as an init container runs, in the pod's namespace. The tool, and the floor's node
  *   and restore, are started there (bench/time-in-namespace.mjs times them from inside, so
  *   that entering the namespace is left out of both);
@@ -25,10 +26,13 @@ const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 20) || 2
 const WARMUP = 3;
 const env = cleanEnv();
 const TIMER = fileURLToPath(new URL('time-in-namespace.mjs', import.meta.url));
+const NFT_ARGS = [...UPSTREAM_ARGS, '--native-nftables'];
 /** How each mode starts the tool for namespace `ns`: [file, args]. */
 const MODES = {
   inside: (ns) => ['nsenter', [`--net=/var/run/netns/${ns}`, BIN, ...UPSTREAM_ARGS]],
   outside: (ns) => [BIN, [...UPSTREAM_ARGS, '--network-namespace', `/var/run/netns/${ns}`]],
+  nftInside: (ns) => ['nsenter', [`--net=/var/run/netns/${ns}`, BIN, ...NFT_ARGS]],
+  nftOutside: (ns) => [BIN, [...NFT_ARGS, '--network-namespace', `/var/run/netns/${ns}`]],
 };
 
 /** Runs `fn` with a fresh namespace (lo up), deleting it whatever happens. */
@@ -45,6 +49,8 @@ function withNamespace(label, fn) {
 
 /** The payload the tool pipes to iptables-nft-restore: its dry run's IPv4 section. */
 const payload = run(BIN, ['--dry-run', ...UPSTREAM_ARGS], { env }).stdout.replace(/^#.*\n/gm, '');
+/** The transaction --native-nftables pipes to `nft -f -`. */
+const transaction = run(BIN, ['--dry-run', ...NFT_ARGS], { env }).stdout.replace(/^#.*\n/gm, '');
 
 /** Steps timed from inside namespace `ns`, by bench/time-in-namespace.mjs. */
 function timeInside(ns, steps) {
@@ -63,6 +69,8 @@ function timeOutside(steps) {
 
 const node = ['node', ['-e', '0']];
 const restore = ['iptables-nft-restore', ['--noflush'], payload];
+const nftApply = ['nft', ['-f', '-'], transaction];
+const entered = (ns, [file, args, input]) => ['nsenter', [`--net=/var/run/netns/${ns}`, '--', file, ...args], input];
 /** What each measurement runs in namespace `ns`. */
 const MEASURE = {
   // The init container: the tool, and the floor's node and restore, all started in the namespace.
@@ -70,11 +78,12 @@ const MEASURE = {
   insideFloor: (ns) => timeInside(ns, [node, restore]),
   // A CNI agent: the tool enters the namespace for each command; the floor's restore enters it once.
   outsideTool: (ns) => timeOutside([MODES.outside(ns)]),
-  outsideFloor: (ns) =>
-    timeOutside([
-      node,
-      ['nsenter', [`--net=/var/run/netns/${ns}`, '--', 'iptables-nft-restore', '--noflush'], payload],
-    ]),
+  outsideFloor: (ns) => timeOutside([node, entered(ns, restore)]),
+  // --native-nftables, against node and one `nft -f -` of its transaction.
+  nftInsideTool: (ns) => timeInside(ns, [[BIN, NFT_ARGS]]),
+  nftInsideFloor: (ns) => timeInside(ns, [node, nftApply]),
+  nftOutsideTool: (ns) => timeOutside([MODES.nftOutside(ns)]),
+  nftOutsideFloor: (ns) => timeOutside([node, entered(ns, nftApply)]),
 };
 
 /** Processes the tool starts in one run, from strace's execve log (node itself not counted). */
@@ -138,6 +147,7 @@ try {
 const result = {
   runs,
   payloadBytes: Buffer.byteLength(payload),
+  transactionBytes: Buffer.byteLength(transaction),
   modes: Object.fromEntries(
     Object.keys(MODES).map((mode) => {
       const [tool, floor] = [times[`${mode}Tool`], times[`${mode}Floor`]];
@@ -160,7 +170,7 @@ if (process.argv.includes('--json')) {
   for (const [mode, r] of Object.entries(result.modes)) {
     const spawned = r.spawned ? `; ${r.spawned.processes} processes (${r.spawned.commands.join(', ')})` : '';
     console.log(
-      `${mode.padEnd(7)} tool ${fmt(r.toolMs)} ms vs node -e 0 + one restore ${fmt(r.floorMs)} ms: ${r.ratio.toFixed(2)}x (median of ${runs}; tool p90 ${fmt(r.toolP90)} ms)${spawned}`,
+      `${mode.padEnd(10)} tool ${fmt(r.toolMs)} ms vs node -e 0 + one ${mode.startsWith('nft') ? 'nft -f -' : 'restore'} ${fmt(r.floorMs)} ms: ${r.ratio.toFixed(2)}x (median of ${runs}; tool p90 ${fmt(r.toolP90)} ms)${spawned}`,
     );
   }
 }

@@ -22,6 +22,7 @@
  *   dist/bundle/exec/nft/exclusive.js             --native-nftables: applying and checking, under the lock
  *   dist/bundle/cni/main.js                       the chained CNI plugin (bin/istio-iptables-cni runs it)
  *   dist/bundle/cni/nftables.js                   the plugin's native_nftables: the nftables planner and renderer
+ *   dist/bundle/native/netns.node                 flock(2) and setns(2), where built (scripts/build-native.mjs)
  *
  * The executor is in bin.js rather than a lazy file: the code cache makes its extra size cost a
  * dry run nothing measurable, and a real run saves loading a second file. What it needs from
@@ -40,7 +41,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,11 +120,19 @@ const result = await build({
   logLevel: 'warning',
   // CommonJS has no import.meta: each file's own URL stands in for it, worked out when first
   // asked for (a dry run never asks, and pathToFileURL costs a start measurable time).
-  define: { 'import.meta.url': '__bundle_meta.url' },
+  // import.meta.dirname is CommonJS's __dirname, free.
+  define: { 'import.meta.url': '__bundle_meta.url', 'import.meta.dirname': '__dirname' },
   banner: { js: 'var __bundle_meta = { get url() { return require("node:url").pathToFileURL(__filename).href; } };' },
   plugins: [lazyImports],
 });
 await writeFile(resolve(staging, 'package.json'), '{ "type": "commonjs" }\n');
+// The native helper (scripts/build-native.mjs), where it was built: the CLI finds it at
+// ../native/netns.node from its own directory, here as in the tsc output.
+const nativeHelper = resolve(root, 'dist/native/netns.node');
+if (existsSync(nativeHelper)) {
+  await mkdir(resolve(staging, 'native'), { recursive: true });
+  await copyFile(nativeHelper, resolve(staging, 'native/netns.node'));
+}
 await rename(outdir, `${staging}.old`).catch((error) => {
   if (error.code !== 'ENOENT') throw error;
 });
@@ -135,11 +144,12 @@ await rm(`${staging}.old`, { recursive: true, force: true });
 // either compiles: a dry run with the injector's arguments, then a real run of them. Their exit
 // codes do not matter, only that they ran the bundle.
 //
-// The real run must change nothing here, so it runs where `nsenter` is a stub that does nothing
-// and prints nothing, and nothing else can be found: PATH is that one directory of stubs. Every command
-// the CLI runs goes through nsenter when --network-namespace is given (here: our own namespace,
-// /proc/self/ns/net, which passes the namespace check). It reads empty states, "applies", reads
-// back nothing, rolls back and fails, compiling the executor's whole path on the way.
+// The real run must change nothing here, so it runs where the programs it starts are stubs that
+// do nothing and print nothing, and nothing else can be found: PATH is that one directory of
+// stubs. Its --network-namespace is our own namespace (/proc/self/ns/net, which passes the
+// namespace check): entered with the native helper, or through the nsenter stub without it.
+// It reads empty states, "applies" and reads back what it applied, compiling the executor's
+// whole path on the way.
 const codeCache = resolve(outdir, 'cli/bin.js.cache');
 const injectorArgs = [
   '-p',
@@ -168,10 +178,27 @@ warmUp(['--dry-run', ...injectorArgs], process.env);
 const stubs = await mkdtemp(join(tmpdir(), 'istio-iptables-build-'));
 try {
   // nsenter, and the programs the run looks for on PATH before its first change (flock, the
-  // namespace lock's helper, runs directly: as a stub it takes no lock).
-  for (const name of ['nsenter', 'flock', 'iptables-nft-save', 'iptables-nft-restore'])
-    await writeFile(join(stubs, name), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
-  warmUp([...injectorArgs, '--enable-inbound-ipv6=false', '--network-namespace', '/proc/self/ns/net'], { PATH: stubs });
+  // namespace lock's helper, runs directly: as a stub it takes no lock). The restore stub keeps
+  // its payload and the save stub prints it back, so that the read-back's parsing and
+  // comparison are compiled too: the run "succeeds", having changed nothing.
+  // Shell builtins only: PATH holds nothing else.
+  const keep = `while IFS= read -r line; do printf '%s\\n' "$line"; done >'${stubs}/state'`;
+  const printBack = `[ -f '${stubs}/state' ] && while IFS= read -r line; do printf '%s\\n' "$line"; done <'${stubs}/state'`;
+  const stubScripts = {
+    nsenter: 'exit 0',
+    flock: 'exit 0',
+    nft: 'exit 0',
+    'iptables-legacy-save': 'exit 0',
+    'iptables-legacy-restore': 'exit 0',
+    'iptables-nft-restore': keep,
+    'iptables-nft-save': `${printBack}\nexit 0`,
+  };
+  for (const [name, script] of Object.entries(stubScripts))
+    await writeFile(join(stubs, name), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+  const real = warmUp([...injectorArgs, '--enable-inbound-ipv6=false', '--network-namespace', '/proc/self/ns/net'], {
+    PATH: stubs,
+  });
+  if (process.env.ISTIO_IPTABLES_SHOW_WARM_UP) console.log(`warm-up real run: exit ${real.status}`);
 } finally {
   await rm(stubs, { recursive: true, force: true });
 }

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { loadNativeHelper } from '../src/exec/native.js';
+import { onPath } from '../src/exec/preflight.js';
 import { INJECTOR_FLAGS, REPO_ROOT } from './support/cli.js';
 
 const run = promisify(execFile);
@@ -47,6 +49,17 @@ describe('the CLI bundle', () => {
     // real-deps.ts resolves ../cli/probe.js from its own module, which is in cli/bin.js.
     expect(readFileSync(join(BUNDLE, 'cli/bin.js'), 'utf8')).toContain('"../cli/probe.js"');
     expect(existsSync(resolve(BUNDLE, 'cli', '../cli/probe.js'))).toBe(true);
+  });
+
+  it('carries the native helper where the CLI and the CNI plugin look for it (../native from their directories)', () => {
+    // Built wherever a C compiler is (scripts/build-native.mjs), as on every machine CI runs on.
+    if (!onPath(process.env.CC || 'cc', process.env.PATH ?? '')) return;
+    for (const dir of ['cli', 'cni']) {
+      expect(readFileSync(join(BUNDLE, dir, dir === 'cli' ? 'bin.js' : 'main.js'), 'utf8')).toContain(
+        '"../native/netns.node"',
+      );
+      expect(loadNativeHelper(resolve(BUNDLE, dir, '../native/netns.node'))).toBeDefined();
+    }
   });
 
   it('loads its lazy parts: --help (yargs) and --config (the generated validator)', async () => {

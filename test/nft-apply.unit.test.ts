@@ -48,28 +48,17 @@ async function applyWith(expectations: Expectation[], options: Partial<NftApplyO
 const list = (stdout: string): Expectation => ({ line: 'nft list ruleset', result: { stdout } });
 
 describe('applyNftables', () => {
-  it('into a namespace without our tables: list, check, apply upstream transaction, read back', async () => {
-    const { action } = await applyWith([
-      list(''),
-      { line: 'nft --check -f -', input: TEXT },
-      { line: 'nft -f -', input: TEXT },
-      list(LISTING),
-    ]);
+  it('into a namespace without our tables: list, apply upstream transaction, read back', async () => {
+    const { action } = await applyWith([list(''), { line: 'nft -f -', input: TEXT }, list(LISTING)]);
     expect(action).toBe('applied');
   });
 
   it('changes nothing when the live tables are the plan; --force-apply replaces them', async () => {
     expect((await applyWith([list(LISTING)])).action).toBe('unchanged');
     const replace = `add table inet istio-proxy-nat\ndelete table inet istio-proxy-nat\n${TEXT}`;
-    const forced = await applyWith(
-      [
-        list(LISTING),
-        { line: 'nft --check -f -', input: replace },
-        { line: 'nft -f -', input: replace },
-        list(LISTING),
-      ],
-      { forceApply: true },
-    );
+    const forced = await applyWith([list(LISTING), { line: 'nft -f -', input: replace }, list(LISTING)], {
+      forceApply: true,
+    });
     expect(forced.action).toBe('reconciled');
   });
 
@@ -80,11 +69,18 @@ describe('applyNftables', () => {
     );
   });
 
-  it('a transaction nft refuses is reported with its stderr, and nothing else runs', async () => {
+  it('a transaction nft refuses (atomic: nothing of it applied) is reported with its stderr, and nothing else runs', async () => {
     const stderr = '/dev/stdin:3:1-4: Error: Could not process rule: No such file or directory\n';
-    await expect(applyWith([list(''), { line: 'nft --check -f -', result: { exitCode: 1, stderr } }])).rejects.toThrow(
-      'nftables check failed: /dev/stdin:3:1-4: Error: Could not process rule',
+    await expect(applyWith([list(''), { line: 'nft -f -', result: { exitCode: 1, stderr } }])).rejects.toThrow(
+      'nftables run failed: /dev/stdin:3:1-4: Error: Could not process rule',
     );
+  });
+
+  it('skips the first listing where the kernel says there is no table at all', async () => {
+    const runner = new RecordingRunner([{ line: 'nft -f -', input: TEXT }, list(LISTING)]);
+    const deps = { runner, log: () => {}, readTextFile: async () => '', noTables: () => true };
+    expect(await applyNftables(plan, REDIRECT_IPV4, OPTIONS, deps)).toBe('applied');
+    runner.assertDone();
   });
 
   it('a read-back that differs puts the tables back as listed before (none here), then fails', async () => {
@@ -92,16 +88,7 @@ describe('applyNftables', () => {
     const restore =
       'add table inet istio-proxy-nat\ndelete table inet istio-proxy-nat\nadd table inet istio-proxy-mangle\ndelete table inet istio-proxy-mangle\nadd table inet istio-proxy-raw\ndelete table inet istio-proxy-raw\n';
     await expect(
-      applyWith(
-        [
-          list(''),
-          { line: 'nft --check -f -', input: TEXT },
-          { line: 'nft -f -', input: TEXT },
-          list(after),
-          { line: 'nft -f -', input: restore },
-        ],
-        {},
-      ),
+      applyWith([list(''), { line: 'nft -f -', input: TEXT }, list(after), { line: 'nft -f -', input: restore }], {}),
     ).rejects.toThrow(/differ from the plan/);
   });
 

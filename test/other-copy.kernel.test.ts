@@ -83,8 +83,10 @@ describe.skipIf(kernelSkipReason)('one copy of the capture', () => {
       await addForeignRules(ns, 'nft');
       await ns.exec('nft', ['-f', '-'], { input: NATIVE_NAT });
       const before = await netfilterSnapshot(ns);
+      // Found by the native helper's netlink dump, and without it by `nft list tables`.
       for (const run of [
         () => runTool([...INJECTOR_ARGS, '--network-namespace', ns.path]),
+        () => runTool([...INJECTOR_ARGS, '--network-namespace', ns.path], { ISTIO_IPTABLES_NATIVE: '0' }),
         () => runInside(ns, INJECTOR_ARGS),
       ]) {
         const stopped = await run();

@@ -79,6 +79,23 @@ describe.skipIf(kernelSkipReason)('runs at once into one namespace', () => {
       }
     });
 
+    test(`${backend}: the same without the native helper (util-linux flock and nsenter)`, async () => {
+      const args = forced(backend, TPROXY);
+      const plan = await planState(args);
+      await withNamespace('six', async (ns) => {
+        const runs = await Promise.all(
+          Array.from({ length: 6 }, () =>
+            runTool([...args, '--network-namespace', ns.path], { ISTIO_IPTABLES_NATIVE: '0' }),
+          ),
+        );
+        expect(
+          runs.map((r) => r.code),
+          runs.map((r) => r.stderr).join('\n---\n'),
+        ).toEqual([0, 0, 0, 0, 0, 0]);
+        expect(await snapshot(ns)).toBe(plan);
+      });
+    });
+
     test(`${backend}: REDIRECT and TPROXY racing leave exactly one plan, the last one applied`, async () => {
       const plans = { R: await planState(forced(backend, REDIRECT)), T: await planState(forced(backend, TPROXY)) };
       // A stand-in restore logs the mode of each payload it restored for good, in the order restored.
@@ -222,13 +239,15 @@ describe.skipIf(kernelSkipReason)('killed in the middle', () => {
 describe.skipIf(kernelSkipReason)('faults: a clear error, exit 1, nothing changed', () => {
   const args = forced('nft', TPROXY);
 
+  // nsenter and flock are needed only without the native helper (ISTIO_IPTABLES_NATIVE=0 turns it off).
   for (const missing of ['ip', 'nsenter', 'ip6tables-nft-restore', 'flock']) {
     test(`${missing} missing is found before the first change`, async () => {
       const dir = await programDir((name) => name !== missing);
       try {
         await withNamespace('missing', async (ns) => {
           const before = await snapshot(ns);
-          const result = await runTool([...args, '--network-namespace', ns.path], { PATH: dir });
+          const env = { PATH: dir, ISTIO_IPTABLES_NATIVE: '0' };
+          const result = await runTool([...args, '--network-namespace', ns.path], env);
           expect(result.code).toBe(1);
           expect(result.stderr).toContain(
             `\terror\tnot on PATH (${dir}), so nothing was changed:\n  ${missing}: needed for`,
@@ -240,6 +259,19 @@ describe.skipIf(kernelSkipReason)('faults: a clear error, exit 1, nothing change
       }
     });
   }
+
+  test('with the native helper, neither flock nor nsenter is needed, and none is started', async () => {
+    const dir = await programDir((name) => name !== 'flock' && name !== 'nsenter');
+    try {
+      await withNamespace('native', async (ns) => {
+        const result = await runTool([...args, '--network-namespace', ns.path], { PATH: dir });
+        expect(result.code, result.stderr).toBe(0);
+        expect(await snapshot(ns)).toBe(await planState(args));
+      });
+    } finally {
+      await sh('rm', ['-rf', dir]);
+    }
+  });
 
   /** The CLI inside the namespace with a private /run (a tmpfs; `ro`: read-only), legacy's lock there held or not. */
   const insideWithRun = (ns: Namespace, tmpfsOptions: string, holdXtablesLock: boolean, toolArgs: readonly string[]) =>

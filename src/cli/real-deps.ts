@@ -7,6 +7,8 @@ import type { NftPlan } from '../plan/nft/plan-nft.js';
 import type { CommandRunner } from '../exec/command.js';
 import { applyExclusively } from '../exec/exclusive-apply.js';
 import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
+import type { LockMeans } from '../exec/lock.js';
+import { packagedNativeHelper } from '../exec/native.js';
 import { processRunner as plainRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { runValidation } from '../exec/validation.js';
@@ -34,6 +36,9 @@ function runnerFor(logger: Logger): CommandRunner {
   };
 }
 
+/** How a real run takes its lock and enters its namespace: the native helper where built. */
+const lockMeans = (runner: CommandRunner): LockMeans => ({ runner, native: packagedNativeHelper(import.meta.dirname) });
+
 export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
   await checkNetnsPath(netns);
   return netnsHostFacts(localHostFacts, netnsRunner(plainRunner, netns));
@@ -45,7 +50,7 @@ export async function applyForReal(plan: CapturePlan, parsed: ParsedConfig, logg
   const log = lineLogger(logger);
   if (options.networkNamespace) await checkNetnsPath(options.networkNamespace);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
-  else await applyExclusively(plan, options, log, runner);
+  else await applyExclusively(plan, options, log, lockMeans(runner));
   await validateIfAsked(parsed, runner, log);
 }
 
@@ -64,7 +69,7 @@ export async function applyNftablesForReal(
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
     const { applyNftablesExclusively } = await import('../exec/nft/exclusive.js');
-    await applyNftablesExclusively(plan, config, options, log, plainRunner);
+    await applyNftablesExclusively(plan, config, options, log, lockMeans(plainRunner));
   }
   await validateIfAsked(parsed, plainRunner, log);
 }

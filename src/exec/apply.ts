@@ -73,10 +73,10 @@ export interface ApplyDeps {
   /** Whether legacy iptables has tables in the namespace, when known without a process (see DetectOptions). */
   readonly legacyTables?: (family: IpFamily) => boolean | undefined;
   /**
-   * Whether an `nft` binary is installed (see exec/nft-tables.ts): then the native-nftables
-   * mode's tables are looked for. Without one, nothing could have written them.
+   * Lists the native-nftables mode's live tables in the namespace `runner` works in (see
+   * exec/nft-tables.ts); absent where nothing could have written them (no `nft`, no helper).
    */
-  readonly nftInstalled?: boolean;
+  readonly nativeNftTables?: (runner: CommandRunner) => Promise<string[]>;
 }
 
 /** What a run did, per family, for logs and tests. */
@@ -101,8 +101,8 @@ function detectOptions(family: IpFamily, options: ApplyOptions, deps: ApplyDeps)
 export async function applyCapture(plan: CapturePlan, options: ApplyOptions, deps: ApplyDeps): Promise<ApplyReport> {
   const runner = netnsRunner(deps.runner, options.networkNamespace);
   const iptables = new Iptables(runner, deps.retry, deps.log);
-  const nftTables = deps.nftInstalled
-    ? await nativeTablesToRemove(runner, options.cleanupOnly || !!options.migrate)
+  const nftTables = deps.nativeNftTables
+    ? nativeTablesToRemove(await deps.nativeNftTables(runner), options.cleanupOnly || !!options.migrate)
     : [];
   try {
     const report = await applyIptables(plan, options, deps, runner, iptables);

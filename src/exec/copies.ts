@@ -9,8 +9,6 @@ import { hasOwnedState } from '../state/compare.js';
 import { stateOf } from '../state/save-parser.js';
 import { cleanupPayload } from '../state/transactions.js';
 import { type Iptables, parseLive } from './iptables.js';
-import type { CommandRunner } from './command.js';
-import { nativeNftTables } from './nft-tables.js';
 import type { FamilyRun } from './transaction.js';
 
 /** `ipv4 nft: nat ISTIO_INBOUND, ISTIO_OUTPUT; mangle …` */
@@ -37,11 +35,10 @@ export async function verifyRemoved(run: FamilyRun, iptables: Iptables, canonica
 }
 
 /**
- * The native-nftables mode's live tables, to be removed after this run's rules are in (when
+ * The native-nftables mode's live `tables`, to be removed after this run's rules are in (when
  * `remove`: a migration or a cleanup); otherwise a ConflictError when there are any.
  */
-export async function nativeTablesToRemove(runner: CommandRunner, remove: boolean): Promise<string[]> {
-  const tables = await nativeNftTables(runner);
+export function nativeTablesToRemove(tables: string[], remove: boolean): string[] {
   if (tables.length > 0 && !remove)
     throw new ConflictError(
       'other-copy',

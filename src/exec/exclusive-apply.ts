@@ -7,13 +7,14 @@
 import type { RunOptions } from '../config/capture-config.js';
 import type { CapturePlan } from '../plan/plan-capture.js';
 import { applyCapture } from './apply.js';
-import type { CommandRunner } from './command.js';
 import { checkPrivileges } from './capabilities.js';
 import { privilegesError } from './command.js';
 import { legacyTablesIn, localLegacyTables } from './host-facts.js';
 import { watchInterrupts } from './interrupt.js';
-import { withNamespaceLock } from './lock.js';
-import { nftInstalled } from './nft-tables.js';
+import { type LockMeans, withNamespaceLock } from './lock.js';
+import type { NativeHelper } from './native.js';
+import { isEntered } from './netns.js';
+import { nativeNftTables, nativeNftTablesFromKernel, nftInstalled } from './nft-tables.js';
 import { checkPrograms } from './preflight.js';
 import { processRunner } from './process-runner.js';
 import { realSleep } from './retry.js';
@@ -26,19 +27,20 @@ export type ExclusiveApplyOptions = Pick<
 
 /**
  * Applies (or, with `cleanupOnly`, removes) the plan for real, alone in its namespace.
- * `base` runs the commands (the CLI's logs each one when asked to).
+ * `means` runs the commands (the CLI's logs each one when asked to) and holds the native
+ * helper where one is loaded (native.ts).
  */
 export async function applyExclusively(
   plan: CapturePlan,
   options: ExclusiveApplyOptions,
   log: (line: string) => void,
-  base: CommandRunner = processRunner,
+  means: LockMeans = { runner: processRunner },
 ): Promise<void> {
   const { iptables, networkNamespace, cleanupOnly, reconcile, forceApply, lockTimeoutMs, migrate, restoreFormat } =
     options;
   checkPrivileges(networkNamespace !== undefined, privilegesError);
-  checkPrograms(plan, options);
-  await withNamespaceLock(base, networkNamespace, lockTimeoutMs, async (runner) => {
+  checkPrograms(plan, options, means.native !== undefined);
+  await withNamespaceLock(means, networkNamespace, lockTimeoutMs, async (runner) => {
     const interrupts = watchInterrupts();
     try {
       await applyCapture(
@@ -58,10 +60,15 @@ export async function applyExclusively(
           log,
           retry: { attempts: 4, delayMs: 250, sleep: realSleep },
           // The kernel's table list tells whether legacy can hold rules, which spares the legacy
-          // state read: ours, a process's (/proc/PID/ns/net), or, for a bind-mounted namespace,
-          // only whether legacy is loaded at all.
-          legacyTables: networkNamespace ? legacyTablesIn(networkNamespace) : localLegacyTables,
-          nftInstalled: nftInstalled(process.env.PATH),
+          // state read: the namespace's own where this process is in it, a process's
+          // (/proc/PID/ns/net), or, for a bind-mounted namespace, only whether legacy is loaded at all.
+          legacyTables:
+            networkNamespace && !isEntered(networkNamespace) ? legacyTablesIn(networkNamespace) : localLegacyTables,
+          ...(means.native
+            ? { nativeNftTables: () => nativeNftTablesFromKernel(means.native as NativeHelper) }
+            : nftInstalled(process.env.PATH)
+              ? { nativeNftTables }
+              : {}),
         },
       );
       if (interrupts.received) log(`${interrupts.received} came after the run's last change; it finished`);

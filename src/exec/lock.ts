@@ -6,15 +6,21 @@
  * - the kernel drops the lock when the last descriptor of it closes, so a killed run holds it no
  *   longer than the children it left running (each command gets the descriptor as its fd 3,
  *   so a restore still running after `kill -9` keeps others out until it is done).
- * node has no flock(2). util-linux `flock` takes it on our descriptor, passed as its fd 3:
- * the helper and we share one open file description, so the lock stays ours when the helper
- * exits. That costs one short process per run; waiting is the helper's (`-w`), bounded.
+ * node has no flock(2). The native helper (native.ts) calls it, polling while another holds the
+ * lock; without the helper, util-linux `flock` takes it on our descriptor, passed as its fd 3:
+ * it and we share one open file description, so the lock stays ours when it exits (one short
+ * process per run; waiting is its `-w`). Either way the wait is bounded.
+ * With the native helper, a run into another namespace also enters it for the work (netns.ts),
+ * through the descriptor the lock is on: no nsenter per command.
  * Our lock is always taken before iptables-legacy's xtables lock and never while holding it,
  * and the xtables lock is another file: the two cannot deadlock.
  */
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { CommandFailedError, LockTimeoutError, NamespaceError } from '../errors.js';
 import type { CommandRunner } from './command.js';
+import { EWOULDBLOCK, errnoName, type NativeHelper } from './native.js';
+import { enterNamespace } from './netns.js';
+import { realSleep } from './retry.js';
 
 /** flock's exit code when it gave up waiting (`-E`); its own errors use others. */
 const GAVE_UP = 75;
@@ -37,16 +43,22 @@ export function lockPath(netnsPath: string | undefined): string {
   return netnsPath ?? '/proc/self/ns/net';
 }
 
+/** How the lock is taken: the native helper where loaded, else util-linux flock through `runner`. */
+export interface LockMeans {
+  readonly runner: CommandRunner;
+  readonly native?: NativeHelper | undefined;
+  /** Waits between tries while another holds the lock (native helper only). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Pauses between the native helper's tries: short at first, as most runs hold it briefly. */
+const RETRY_PAUSES_MS = [2, 5, 10, 20, 50];
+
 /**
  * Takes the exclusive lock on `path`, waiting at most `timeoutMs`.
  * @throws LockTimeoutError naming the processes that hold it, when the wait ran out.
  */
-export async function acquireLock(
-  runner: CommandRunner,
-  path: string,
-  timeoutMs: number,
-  what = path,
-): Promise<HeldLock> {
+export async function acquireLock(means: LockMeans, path: string, timeoutMs: number, what = path): Promise<HeldLock> {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -55,17 +67,47 @@ export async function acquireLock(
   }
   const identity = identityOf(fstatSync(fd));
   try {
-    const wait = timeoutMs > 0 ? ['-w', String(timeoutMs / 1000)] : ['-n'];
-    const command = { file: 'flock', args: ['-x', ...wait, '-E', String(GAVE_UP), '3'], fds: [fd] };
-    const result = await runner.run({ ...command, timeoutMs: timeoutMs + 10_000 });
-    if (result.exitCode === GAVE_UP) throw new LockTimeoutError(what, timeoutMs, lockHolders(identity));
-    if (result.exitCode !== 0)
-      throw new CommandFailedError([command.file, ...command.args], result.exitCode, result.stderr);
+    if (means.native) await lockNatively(means.native, means.sleep ?? realSleep, fd, timeoutMs, what, identity);
+    else await lockWithFlock(means.runner, fd, timeoutMs, what, identity);
   } catch (error) {
     closeSync(fd);
     throw error;
   }
   return { fd, identity, release: () => closeSync(fd) };
+}
+
+async function lockNatively(
+  native: NativeHelper,
+  sleep: (ms: number) => Promise<void>,
+  fd: number,
+  timeoutMs: number,
+  what: string,
+  identity: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const errno = native.tryLock(fd);
+    if (errno === 0) return;
+    if (errno !== EWOULDBLOCK) throw new NamespaceError(`cannot lock ${what}: flock: ${errnoName(errno)}`);
+    const left = deadline - Date.now();
+    if (left <= 0) throw new LockTimeoutError(what, timeoutMs, lockHolders(identity));
+    await sleep(Math.min(left, RETRY_PAUSES_MS[Math.min(attempt, RETRY_PAUSES_MS.length - 1)] ?? 50));
+  }
+}
+
+async function lockWithFlock(
+  runner: CommandRunner,
+  fd: number,
+  timeoutMs: number,
+  what: string,
+  identity: string,
+): Promise<void> {
+  const wait = timeoutMs > 0 ? ['-w', String(timeoutMs / 1000)] : ['-n'];
+  const command = { file: 'flock', args: ['-x', ...wait, '-E', String(GAVE_UP), '3'], fds: [fd] };
+  const result = await runner.run({ ...command, timeoutMs: timeoutMs + 10_000 });
+  if (result.exitCode === GAVE_UP) throw new LockTimeoutError(what, timeoutMs, lockHolders(identity));
+  if (result.exitCode !== 0)
+    throw new CommandFailedError([command.file, ...command.args], result.exitCode, result.stderr);
 }
 
 /** A runner whose every command carries the lock's descriptor (as fd 3). */
@@ -119,26 +161,37 @@ export function stillNames(path: string, lock: HeldLock): boolean {
 /**
  * Runs `work` holding the lock of the namespace at `netnsPath` (ours when undefined), with a
  * runner whose commands carry the lock; released when `work` ends, or when the process does.
- * A failure after the path stopped naming the locked namespace is reported as that.
+ * With the native helper, this process is in that namespace while `work` runs (netns.ts).
+ * A path that no longer names the locked namespace when the work ends fails the run: the rules
+ * went to a namespace no pod has any more.
  */
 export async function withNamespaceLock<T>(
-  runner: CommandRunner,
+  means: LockMeans,
   netnsPath: string | undefined,
   timeoutMs: number,
   work: (runner: CommandRunner) => Promise<T>,
 ): Promise<T> {
   const what = netnsPath ? `network namespace ${netnsPath}` : 'this network namespace';
-  const lock = await acquireLock(runner, lockPath(netnsPath), timeoutMs, what);
+  const lock = await acquireLock(means, lockPath(netnsPath), timeoutMs, what);
+  let leave: (() => void) | undefined;
+  const wentAway = (detail: string, cause?: unknown) =>
+    new NamespaceError(
+      `network namespace ${netnsPath} went away during the run (deleted, or the name now names another)${detail}`,
+      cause === undefined ? undefined : { cause },
+    );
   try {
-    return await work(lockedRunner(runner, lock));
-  } catch (error) {
-    if (netnsPath && !stillNames(netnsPath, lock))
-      throw new NamespaceError(
-        `network namespace ${netnsPath} went away during the run (deleted, or the name now names another): ${(error as Error).message}`,
-        { cause: error },
-      );
-    throw error;
+    if (netnsPath && means.native) leave = enterNamespace(means.native, lock.fd, netnsPath);
+    let result: T;
+    try {
+      result = await work(lockedRunner(means.runner, lock));
+    } catch (error) {
+      if (netnsPath && !stillNames(netnsPath, lock)) throw wentAway(`: ${(error as Error).message}`, error);
+      throw error;
+    }
+    if (netnsPath && !stillNames(netnsPath, lock)) throw wentAway('');
+    return result;
   } finally {
+    leave?.();
     lock.release();
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Istio's native-nftables mode keeps its rules in tables of its own (`inet istio-proxy-nat`,
  * `-mangle`, `-raw`); a run of this (iptables) mode beside them would capture traffic twice.
- * Found with one `nft list tables inet`, only where an `nft` binary is installed: without one,
- * nothing here wrote such tables. The init image ships nft for --native-nftables, so its runs pay one process.
+ * Found by asking the kernel through the native helper (a netlink dump, no process), or else
+ * with one `nft list tables inet`, only where an `nft` binary is installed: without one,
+ * nothing here wrote such tables.
  * The names must stay those the native-nftables mode writes (its model's table list).
  */
 import { existsSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { CommandFailedError } from '../errors.js';
 import { NFT_TABLES } from '../model/nftables.js';
 import type { CommandRunner } from './command.js';
+import type { NativeHelper } from './native.js';
 
 /** The tables of Istio's native-nftables mode, as `nft list tables` prints them. */
 export const NATIVE_NFT_TABLES = NFT_TABLES;
@@ -27,6 +29,33 @@ export async function nativeNftTables(runner: CommandRunner): Promise<string[]> 
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => NATIVE_NFT_TABLES.some((name) => line === `table inet ${name}`));
+}
+
+/** The kernel's NFPROTO_INET: the family of `inet` tables. */
+const NFPROTO_INET = 1;
+
+/**
+ * The same as `nativeNftTables`, from the kernel through the native helper, in the namespace this
+ * process is in. None when the kernel does not answer (as when nft fails).
+ */
+export async function nativeNftTablesFromKernel(native: NativeHelper): Promise<string[]> {
+  const names = native.tableNames(NFPROTO_INET);
+  if (typeof names === 'number') return [];
+  return NATIVE_NFT_TABLES.filter((name) => names.includes(name)).map((name) => `table inet ${name}`);
+}
+
+/** NFPROTO_UNSPEC: every family. */
+const NFPROTO_UNSPEC = 0;
+
+/**
+ * Whether the namespace this process is in has no nftables table of any family (iptables-nft's
+ * included), through the native helper; false when the kernel does not answer.
+ */
+export function noNftTables(native: NativeHelper): () => boolean {
+  return () => {
+    const names = native.tableNames(NFPROTO_UNSPEC);
+    return Array.isArray(names) && names.length === 0;
+  };
 }
 
 /** Deletes the tables `nativeNftTables` found, in one nft transaction. */

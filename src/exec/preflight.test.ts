@@ -30,13 +30,15 @@ describe('programs checked before the first change', () => {
   });
 
   it('passes when all are there', () => {
-    expect(() => checkPrograms(plan(['ipv4'], 0), { iptables: 'auto', networkNamespace: '/x' }, dir)).not.toThrow();
+    expect(() =>
+      checkPrograms(plan(['ipv4'], 0), { iptables: 'auto', networkNamespace: '/x' }, false, dir),
+    ).not.toThrow();
   });
 
   it('lists every missing one, with what it is for', () => {
     const error = (() => {
       try {
-        checkPrograms(plan(['ipv4', 'ipv6'], 1), { iptables: 'auto', networkNamespace: '/x' }, dir);
+        checkPrograms(plan(['ipv4', 'ipv6'], 1), { iptables: 'auto', networkNamespace: '/x' }, false, dir);
       } catch (e) {
         return e;
       }
@@ -47,8 +49,26 @@ describe('programs checked before the first change', () => {
     expect(String(error)).toContain('ip: needed for the TPROXY route and ::6 on lo (iproute2)');
   });
 
+  it('without the native helper needs flock, and nsenter for another namespace; with it, neither', () => {
+    const empty = mkdtempSync(`${tmpdir()}/iit-preflight-empty-`);
+    try {
+      const missing = (native: boolean) => {
+        try {
+          checkPrograms(plan([], 0), { iptables: 'auto', networkNamespace: '/x' }, native, empty);
+          return [];
+        } catch (error) {
+          return (error as ProgramsMissingError).missing.map((m) => m.name);
+        }
+      };
+      expect(missing(false)).toEqual(['flock', 'nsenter']);
+      expect(missing(true)).toEqual([]);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
   it('with a forced backend, needs that one', () => {
-    expect(() => checkPrograms(plan(['ipv4'], 0), { iptables: 'legacy' }, dir)).toThrow(
+    expect(() => checkPrograms(plan(['ipv4'], 0), { iptables: 'legacy' }, false, dir)).toThrow(
       /iptables-legacy-save: needed for the ipv4 rules[\s\S]*iptables-legacy-restore/,
     );
   });

@@ -27,14 +27,21 @@ export function onPath(name: string, path: string): boolean {
   });
 }
 
-/** The programs a real run needs, each with what it is needed for. */
+/**
+ * The programs a real run needs, each with what it is needed for. With the native helper
+ * (native.ts), the lock and entering --network-namespace need none.
+ */
 export function neededPrograms(
   plan: CapturePlan,
   options: Pick<RunOptions, 'networkNamespace' | 'iptables'>,
   path: string,
+  nativeHelper = false,
 ): { name: string; why: string }[] {
-  const needed = [{ name: 'flock', why: "the namespace's run lock (util-linux)" }];
-  if (options.networkNamespace) needed.push({ name: 'nsenter', why: 'entering --network-namespace (util-linux)' });
+  const needed: { name: string; why: string }[] = [];
+  if (!nativeHelper) {
+    needed.push({ name: 'flock', why: "the namespace's run lock (util-linux)" });
+    if (options.networkNamespace) needed.push({ name: 'nsenter', why: 'entering --network-namespace (util-linux)' });
+  }
   if (plan.network.length > 0) needed.push({ name: 'ip', why: 'the TPROXY route and ::6 on lo (iproute2)' });
   for (const { family } of plan.rulesets) {
     const prefix = FAMILY[family].iptables;
@@ -42,8 +49,9 @@ export function neededPrograms(
       options.iptables === 'auto' ? [`${prefix}-legacy`, `${prefix}-nft`, prefix] : [`${prefix}-${options.iptables}`];
     for (const binary of candidates) {
       if (options.iptables === 'auto' && !onPath(`${binary}-save`, path)) continue;
-      for (const name of [`${binary}-save`, `${binary}-restore`])
-        needed.push({ name, why: `the ${family} rules (iptables)` });
+      // With detection, the reader was just found: only its writer is left to look for.
+      if (options.iptables !== 'auto') needed.push({ name: `${binary}-save`, why: `the ${family} rules (iptables)` });
+      needed.push({ name: `${binary}-restore`, why: `the ${family} rules (iptables)` });
     }
   }
   return needed;
@@ -53,8 +61,9 @@ export function neededPrograms(
 export function checkPrograms(
   plan: CapturePlan,
   options: Pick<RunOptions, 'networkNamespace' | 'iptables'>,
+  nativeHelper = false,
   path = process.env.PATH ?? '',
 ): void {
-  const missing = neededPrograms(plan, options, path).filter(({ name }) => !onPath(name, path));
+  const missing = neededPrograms(plan, options, path, nativeHelper).filter(({ name }) => !onPath(name, path));
   if (missing.length > 0) throw new ProgramsMissingError(missing, path);
 }

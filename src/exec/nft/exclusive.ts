@@ -7,10 +7,10 @@ import type { CaptureConfig, RunOptions } from '../../config/capture-config.js';
 import type { NftPlan } from '../../plan/nft/plan-nft.js';
 import { compareNft } from '../../state/nft/compare.js';
 import { parseRuleset } from '../../state/nft/ruleset.js';
-import type { CommandRunner } from '../command.js';
 import { legacyTablesIn, localLegacyTables, readTextFile } from '../host-facts.js';
-import { withNamespaceLock } from '../lock.js';
-import { netnsRunner } from '../netns.js';
+import { type LockMeans, withNamespaceLock } from '../lock.js';
+import { isEntered, netnsRunner } from '../netns.js';
+import { noNftTables } from '../nft-tables.js';
 import { processRunner } from '../process-runner.js';
 import { applyNftables, type NftAction, type NftApplyOptions } from './apply.js';
 import { Nft } from './nft.js';
@@ -21,20 +21,29 @@ export type ExclusiveNftOptions = NftApplyOptions & Pick<RunOptions, 'lockTimeou
 
 /**
  * Applies (or, with `cleanupOnly`, removes) the plan for real, alone in its namespace; throws
- * as `applyNftables` does, and LockTimeoutError when the lock stays taken.
+ * as `applyNftables` does, and LockTimeoutError when the lock stays taken. `means` takes the
+ * lock (and, with the native helper, enters the namespace for the run).
  */
 export async function applyNftablesExclusively(
   plan: NftPlan,
   config: CaptureConfig,
   options: ExclusiveNftOptions,
   log: (line: string) => void,
-  base: CommandRunner = processRunner,
+  means: LockMeans = { runner: processRunner },
 ): Promise<NftAction> {
   const netns = options.networkNamespace;
-  const legacyTables = netns ? legacyTablesIn(netns) : localLegacyTables;
-  return withNamespaceLock(base, netns, options.lockTimeoutMs, (runner) =>
-    applyNftables(plan, config, options, { runner, log, readTextFile, legacyTables }),
-  );
+  return withNamespaceLock(means, netns, options.lockTimeoutMs, (runner) => {
+    // Asked inside the lock: with the native helper this process is in the namespace by now.
+    const legacyTables = netns && !isEntered(netns) ? legacyTablesIn(netns) : localLegacyTables;
+    const noTables = means.native && noNftTables(means.native);
+    return applyNftables(plan, config, options, {
+      runner,
+      log,
+      readTextFile,
+      legacyTables,
+      ...(noTables ? { noTables } : {}),
+    });
+  });
 }
 
 /**
@@ -45,10 +54,10 @@ export async function nftDifferences(
   plan: NftPlan,
   config: CaptureConfig,
   options: Pick<RunOptions, 'networkNamespace' | 'lockTimeoutMs'>,
-  base: CommandRunner = processRunner,
+  means: LockMeans = { runner: processRunner },
 ): Promise<string[]> {
   const ids = await resolveOwners(config, readTextFile);
-  return withNamespaceLock(base, options.networkNamespace, options.lockTimeoutMs, async (runner) => {
+  return withNamespaceLock(means, options.networkNamespace, options.lockTimeoutMs, async (runner) => {
     const live = parseRuleset(await new Nft(netnsRunner(runner, options.networkNamespace)).list());
     const verdict = compareNft(plan.tables, live, ids);
     switch (verdict.status) {

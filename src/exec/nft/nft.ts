@@ -1,8 +1,8 @@
 /**
- * Running `nft`: list the ruleset, check a transaction, apply one. Transactions go through
+ * Running `nft`: list the ruleset, apply a transaction. Transactions go through
  * stdin (`nft -f -`), never a file, and nft applies a `-f` batch atomically: all or nothing.
  */
-import { CommandFailedError, IptablesError } from '../../errors.js';
+import { CommandFailedError, IptablesError, isCommandFailedError } from '../../errors.js';
 import { notPrivileged, type Command, type CommandResult, type CommandRunner } from '../command.js';
 
 /** `nft` is not installed where the run looks for it. */
@@ -35,7 +35,8 @@ export class Nft {
     try {
       result = await this.runner.run(command);
     } catch (error) {
-      if (error instanceof CommandFailedError && /no such program/.test(error.message))
+      // By brand, not instanceof: the runner may come from another bundle file (scripts/bundle.mjs).
+      if (isCommandFailedError(error) && /no such program/.test(error.message))
         throw new NftMissingError(error.message);
       throw error;
     }
@@ -50,11 +51,6 @@ export class Nft {
   /** `nft list ruleset`: every table of every family. */
   async list(): Promise<string> {
     return (await this.run({ file: 'nft', args: ['list', 'ruleset'] }, 'listing')).stdout;
-  }
-
-  /** `nft --check -f -`: parses and checks against the kernel, commits nothing. */
-  async check(transaction: string): Promise<void> {
-    await this.run({ file: 'nft', args: ['--check', '-f', '-'], input: transaction }, 'check');
   }
 
   /** `nft -f -`: applies the transaction atomically. */
