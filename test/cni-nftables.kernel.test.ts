@@ -6,10 +6,13 @@
  * goes through them, CHECK passes and then fails on drift, DEL removes them (and succeeds again,
  * and for a namespace that is gone). Bad values of the plugin's keys, and a namespace whose lock
  * another process holds (`lock_timeout`), give the spec's error object, a non-zero exit and
- * change nothing, on both rule managers.
+ * change nothing, on both rule managers. Also `pod --path cni` with the values' global.nativeNftables.
  */
 import { execa } from 'execa';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   chainSkipReason,
   INJECTED,
@@ -20,7 +23,7 @@ import {
   UNANNOTATED,
   withChain,
 } from './support/cni-chain.js';
-import { runTool, withNamespace, type Namespace } from './support/kernel.js';
+import { kernelSkipReason, runTool, withNamespace, type Namespace } from './support/kernel.js';
 import { APP, Pair, PROXY, ROOT } from './support/traffic.js';
 
 const NFT = { native_nftables: true };
@@ -258,6 +261,31 @@ describe.skipIf(chainSkipReason)('istio-iptables-cni with native_nftables: true,
         (await chain.exec(PLUGIN, 'DEL', a, chain.ourConf(undefined, INJECTED, { lock_timeout: '1s' }))).code,
       ).toBe(0);
       await chain.delPrimary(a, result);
+    });
+  });
+});
+
+describe.skipIf(kernelSkipReason)('istio-iptables pod --path cni with global.nativeNftables, applying for real', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'iit-pod-nft-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes the native tables of the CNI configuration into --network-namespace, and no iptables rules', async () => {
+    await withNamespace('pod-nft', async (ns) => {
+      await ns.exec('ip', ['link', 'add', 'pn0', 'type', 'veth', 'peer', 'name', 'pn1']);
+      await ns.exec('ip', ['addr', 'add', '192.0.2.2/24', 'dev', 'pn0']);
+      const pod = join(dir, 'pod.json');
+      writeFileSync(
+        pod,
+        JSON.stringify({ kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'app' }] } }),
+      );
+      const values = join(dir, 'values.yaml');
+      writeFileSync(values, 'global:\n  nativeNftables: true\n');
+      const run = await runTool(['pod', pod, '--path', 'cni', '--values', values, '--network-namespace', ns.path]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain('"--cni-mode","--native-nftables"]');
+      expect(await tables(ns)).toEqual(['table inet istio-proxy-nat']);
+      expect(await ruleset(ns)).toMatch(/chain istio-output \{[^}]*tcp dport 15020 counter return/);
+      expect(await ns.save('iptables-nft')).not.toContain('ISTIO');
     });
   });
 });
