@@ -24,18 +24,20 @@ function measure(env) {
     node: ['node', ['-e', '0']],
     esm: ['node', [emptyModule]],
     tool: [BIN, ['--dry-run', ...UPSTREAM_ARGS]],
+    nft: [BIN, ['--dry-run', '--native-nftables', ...UPSTREAM_ARGS]],
   };
-  const times = { node: [], esm: [], tool: [] };
+  const times = { node: [], esm: [], tool: [], nft: [] };
   const options = { env, stdio: ['ignore', 'pipe', 'pipe'] };
   for (let i = 0; i < WARMUP; i++) for (const [file, args] of Object.values(commands)) timeSpawn(file, args, options);
   for (let i = 0; i < runs; i++) {
     // Alternate which goes first, so neither always follows the other.
-    const order = i % 2 ? ['tool', 'esm', 'node'] : ['node', 'esm', 'tool'];
+    const order = i % 2 ? ['nft', 'tool', 'esm', 'node'] : ['node', 'esm', 'tool', 'nft'];
     for (const name of order) times[name].push(timeSpawn(...commands[name], options));
   }
   const node = median(times.node);
   const tool = median(times.tool);
   const esm = median(times.esm);
+  const nft = median(times.nft);
   return {
     runs,
     nodeMs: node,
@@ -43,6 +45,8 @@ function measure(env) {
     toolMs: tool,
     esmRatio: esm / node,
     ratio: tool / node,
+    nftMs: nft,
+    nftRatio: nft / node,
     nodeP90: quantile(times.node, 0.9),
     toolP90: quantile(times.tool, 0.9),
   };
@@ -55,7 +59,7 @@ if (process.argv.includes('--json')) {
 } else {
   for (const [name, r] of Object.entries(result)) {
     console.log(
-      `${name.padEnd(9)} node -e 0 ${fmt(r.nodeMs)} ms, empty ES module ${fmt(r.esmMs)} ms (${r.esmRatio.toFixed(2)}x), tool --dry-run ${fmt(r.toolMs)} ms, ratio ${r.ratio.toFixed(2)}x (median of ${r.runs}; p90 ${fmt(r.nodeP90)} / ${fmt(r.toolP90)} ms)`,
+      `${name.padEnd(9)} node -e 0 ${fmt(r.nodeMs)} ms, empty ES module ${fmt(r.esmMs)} ms (${r.esmRatio.toFixed(2)}x), tool --dry-run ${fmt(r.toolMs)} ms, ratio ${r.ratio.toFixed(2)}x; with --native-nftables ${fmt(r.nftMs)} ms, ${r.nftRatio.toFixed(2)}x (median of ${r.runs}; p90 ${fmt(r.nodeP90)} / ${fmt(r.toolP90)} ms)`,
     );
   }
 }

@@ -139,10 +139,11 @@ await rename(outdir, `${staging}.old`).catch((error) => {
 await rename(staging, outdir);
 await rm(`${staging}.old`, { recursive: true, force: true });
 
-// V8's code cache for bin.js, which bin/istio-iptables hands to V8 (see there). Two warm-up
-// runs write it, the second starting from the first's cache, so that it holds every function
-// either compiles: a dry run with the injector's arguments, then a real run of them. Their exit
-// codes do not matter, only that they ran the bundle.
+// V8's code caches for bin.js and the lazy files, which bin/istio-iptables hands to V8 (see
+// there). Warm-up runs write them, each starting from the caches before it, so that they hold
+// every function any of them compiles: a dry run with the injector's arguments, a real run of
+// them, then both again with --native-nftables (which loads cli/nftables.js and
+// exec/nft/exclusive.js). Their exit codes do not matter, only that they ran the bundle.
 //
 // The real run must change nothing here, so it runs where the programs it starts are stubs that
 // do nothing and print nothing, and nothing else can be found: PATH is that one directory of
@@ -198,7 +199,13 @@ try {
   const real = warmUp([...injectorArgs, '--enable-inbound-ipv6=false', '--network-namespace', '/proc/self/ns/net'], {
     PATH: stubs,
   });
-  if (process.env.ISTIO_IPTABLES_SHOW_WARM_UP) console.log(`warm-up real run: exit ${real.status}`);
+  warmUp(['--dry-run', '--native-nftables', ...injectorArgs], process.env);
+  const nft = warmUp(
+    [...injectorArgs, '--native-nftables', '--enable-inbound-ipv6=false', '--network-namespace', '/proc/self/ns/net'],
+    { PATH: stubs },
+  );
+  if (process.env.ISTIO_IPTABLES_SHOW_WARM_UP)
+    console.log(`warm-up real runs: exit ${real.status} (iptables), ${nft.status} (--native-nftables)`);
 } finally {
   await rm(stubs, { recursive: true, force: true });
 }
@@ -208,4 +215,7 @@ if (!existsSync(codeCache))
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
 const describe = ([file, output]) =>
   `${relative(staging, resolve(root, file))} ${(output.bytes / 1024).toFixed(0)} KiB`;
-console.log(`dist/bundle: ${outputs.map(describe).join(', ')}${existsSync(codeCache) ? ', cli/bin.js.cache' : ''}`);
+const caches = ['cli/bin.js', 'cli/nftables.js', 'exec/nft/exclusive.js'].filter((file) =>
+  existsSync(resolve(outdir, `${file}.cache`)),
+);
+console.log(`dist/bundle: ${outputs.map(describe).join(', ')}; code caches: ${caches.join(', ') || 'none'}`);
