@@ -26,14 +26,17 @@ if (!existsSync(resolve(headers, 'node_api.h'))) {
   process.exit(0);
 }
 mkdirSync(dirname(output), { recursive: true });
-const args = ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', `-I${headers}`, '-o', output, source];
+const args = ['-O2', '-Wall', '-Wextra', '-shared', '-fPIC', `-I${headers}`, '-o', output, source];
 const result = spawnSync(compiler, args, { encoding: 'utf8' });
 if (result.error?.code === 'ENOENT') {
   console.log(`native helper not built: no C compiler (${compiler}); runs start flock and nsenter instead`);
   process.exit(0);
 }
 if (result.status !== 0) {
-  // A compiler that is there but fails is a broken build, not a missing tool: say so loudly.
-  console.error(`${compiler} ${args.join(' ')}\n${result.stderr}`);
-  process.exit(1);
+  // The CLI works without the helper, so a compiler that fails here does not fail the build; the
+  // tests do (src/exec/lock.test.ts expects the helper wherever a compiler is).
+  rmSync(output, { force: true });
+  console.error(`native helper not built: ${compiler} failed; runs start flock and nsenter instead\n${result.stderr}`);
 }
+// The compiler's diagnostics, if any: none is expected.
+else if (result.stderr.trim() !== '') console.error(result.stderr);

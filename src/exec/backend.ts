@@ -10,6 +10,12 @@ import { type CommandResult, type CommandRunner, notPrivileged, privilegesError 
 import { lockFileFor } from './lock-file.js';
 import { readSave } from './read-save.js';
 
+/**
+ * iptables' exit code for a resource problem, such as the xtables lock being held. Only legacy
+ * has that lock; iptables-nft exits 4 when the kernel refuses a commit, which no retry mends.
+ */
+export const XTABLES_RESOURCE_PROBLEM = 4;
+
 export { fnv1a64, lockFileFor, removeLockFile } from './lock-file.js';
 
 export type Variant = 'legacy' | 'nft';

@@ -6,17 +6,11 @@ import { CommandFailedError, isIptablesError, RestoreFailedError, UnreadableStat
 import type { Ruleset } from '../model/netfilter.js';
 import type { CanonicalOptions } from '../state/canonical.js';
 import { firstTableEnd, parseSaveTables } from '../state/save-parser.js';
-import type { Backend } from './backend.js';
+import { type Backend, XTABLES_RESOURCE_PROBLEM } from './backend.js';
 import { type CommandResult, type CommandRunner, notPrivileged } from './command.js';
 import { applyPerRule } from './per-rule.js';
 import { readSave } from './read-save.js';
 import { type RetryPolicy, retry } from './retry.js';
-
-/**
- * iptables' exit code for a resource problem, such as the xtables lock being held. Only legacy
- * has that lock; iptables-nft exits 4 when the kernel refuses a commit, which no retry mends.
- */
-const XTABLES_RESOURCE_PROBLEM = 4;
 
 /** What a legacy exit 4 was about: the lock held by another program, or its file unusable. */
 function lockProblem(result: CommandResult): 'held' | 'unopenable' | undefined {

@@ -8,12 +8,9 @@
 import { CommandFailedError } from '../errors.js';
 import type { Ruleset } from '../model/netfilter.js';
 import { perRuleCommands } from '../render/restore.js';
-import type { Backend } from './backend.js';
+import { type Backend, XTABLES_RESOURCE_PROBLEM } from './backend.js';
 import { type CommandRunner, notPrivileged } from './command.js';
 import { retry, type RetryPolicy } from './retry.js';
-
-/** iptables' exit code for a resource problem (legacy's xtables lock held). */
-const XTABLES_RESOURCE_PROBLEM = 4;
 
 /**
  * Runs `-t TABLE -N CHAIN` for each chain, then each rule, through the backend's binary (with

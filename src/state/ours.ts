@@ -11,6 +11,7 @@ import { type BuiltinChain, isBuiltinChain, isOwnedChain } from '../model/chains
 import type { KernelMatch, KernelTarget } from '../model/kernel-rule.js';
 import type { TableName } from '../model/netfilter.js';
 import type { Cidr } from '../model/network.js';
+import { TRACE_NFLOG } from '../plan/trace.js';
 import { parseRuleSpec } from './rule-parser.js';
 import type { LiveRule, NetfilterState } from './save-parser.js';
 
@@ -31,10 +32,8 @@ interface Shape {
 
 /** TPROXY's outbound mark for the proxy's own loopback traffic (upstream's constant). */
 const OUTBOUND_MARK = 1338;
-/** The agent's DNS port and upstream's NFLOG group for trace logging. */
+/** The agent's DNS port. */
 const AGENT_DNS_PORT = 15053;
-const TRACE_GROUP = 1337;
-const TRACE_SIZE = 20;
 
 const fullMask = (mask: number | undefined) => mask === undefined || mask === 0xffffffff;
 const need = <K extends KernelMatch['kind']>(kind: K, test: (m: MatchOf<K>) => boolean) => ({ kind, test }) as Need;
@@ -71,7 +70,7 @@ const is =
 const RETURN = is('return');
 const zone = (n: number) => is('ct', (t) => t.zone === n);
 const nflog = (prefix: string) =>
-  is('nflog', (t) => t.prefix === prefix && t.group === TRACE_GROUP && t.size === TRACE_SIZE);
+  is('nflog', (t) => t.prefix === prefix && t.group === TRACE_NFLOG.group && t.size === TRACE_NFLOG.size);
 
 /** Every shape of ours, apart from jumps into our chains (which are ours whatever they match). */
 const SHAPES: readonly Shape[] = [

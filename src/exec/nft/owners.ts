@@ -1,7 +1,7 @@
 /**
  * User and group names in the rules, resolved before anything is applied. nft resolves a name
  * in `skuid`/`skgid` when it loads the rules, from the user and group files of the filesystem
- * it runs in (ours: `nsenter` enters only the network namespace); an unknown name fails the
+ * it runs in (ours: entering a namespace, by setns or nsenter, changes only the network); an unknown name fails the
  * whole transaction with "Group does not exist" (spec §17.12). Here it is bad input, named by
  * its setting, before any nft process runs. The ids also tell how nft lists the rules back.
  */
