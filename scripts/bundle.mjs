@@ -19,8 +19,9 @@
  *   dist/bundle/config/generated/validate-config.js   the --config validator
  *   dist/bundle/cli/probe.js                      the --run-validation probe, spawned as its own process
  *   dist/bundle/cli/nftables.js                   --native-nftables: its planner and renderer
- *   dist/bundle/exec/nft/apply.js                 --native-nftables: applying (state reading included)
+ *   dist/bundle/exec/nft/exclusive.js             --native-nftables: applying and checking, under the lock
  *   dist/bundle/cni/main.js                       the chained CNI plugin (bin/istio-iptables-cni runs it)
+ *   dist/bundle/cni/nftables.js                   the plugin's native_nftables: the nftables planner and renderer
  *   dist/bundle/native/netns.node                 flock(2) and setns(2), where built (scripts/build-native.mjs)
  *
  * The executor is in bin.js rather than a lazy file: the code cache makes its extra size cost a
@@ -57,7 +58,8 @@ const LAZY = [
   'cli/commands/explain.ts',
   'config/generated/validate-config.js',
   'cli/nftables.ts',
-  'exec/nft/apply.ts',
+  'exec/nft/exclusive.ts',
+  'cni/nftables.ts',
 ];
 const ENTRIES = ['cli/bin.ts', 'cli/probe.ts', 'cni/main.ts', ...LAZY];
 /**
@@ -141,7 +143,7 @@ await rm(`${staging}.old`, { recursive: true, force: true });
 // there). Warm-up runs write them, each starting from the caches before it, so that they hold
 // every function any of them compiles: a dry run with the injector's arguments, a real run of
 // them, then both again with --native-nftables (which loads cli/nftables.js and
-// exec/nft/apply.js). Their exit codes do not matter, only that they ran the bundle.
+// exec/nft/exclusive.js). Their exit codes do not matter, only that they ran the bundle.
 //
 // The real run must change nothing here, so it runs where the programs it starts are stubs that
 // do nothing and print nothing, and nothing else can be found: PATH is that one directory of
@@ -213,7 +215,7 @@ if (!existsSync(codeCache))
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
 const describe = ([file, output]) =>
   `${relative(staging, resolve(root, file))} ${(output.bytes / 1024).toFixed(0)} KiB`;
-const caches = ['cli/bin.js', 'cli/nftables.js', 'exec/nft/apply.js'].filter((file) =>
+const caches = ['cli/bin.js', 'cli/nftables.js', 'exec/nft/exclusive.js'].filter((file) =>
   existsSync(resolve(outdir, `${file}.cache`)),
 );
 console.log(`dist/bundle: ${outputs.map(describe).join(', ')}; code caches: ${caches.join(', ') || 'none'}`);

@@ -6,33 +6,21 @@
  * bad network configs and bad annotations give the spec's error object, a non-zero exit and
  * change nothing. Both iptables backends. Also `istio-iptables pod` applying for real.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Chain, CNI_BIN_DIR, PLUGIN, type PodRef } from './support/cni-chain.js';
+import {
+  chainSkipReason as skipReason,
+  INJECTED,
+  PLUGIN,
+  podCount,
+  podRef,
+  UNANNOTATED,
+  withChain,
+} from './support/cni-chain.js';
 import { kernelSkipReason, runTool, sh, withNamespace, type Namespace } from './support/kernel.js';
 import { APP, Pair, PROXY, ROOT } from './support/traffic.js';
-
-const STATUS = '{"initContainers":["istio-validation"],"containers":["istio-proxy"]}';
-/** What the injector writes on a default pod with CNI enabled (ISTIO_POD_TO_CAPTURE §3.9). */
-const INJECTED = {
-  'sidecar.istio.io/status': STATUS,
-  'sidecar.istio.io/interceptionMode': 'REDIRECT',
-  'traffic.sidecar.istio.io/includeOutboundIPRanges': '*',
-  'traffic.sidecar.istio.io/includeInboundPorts': '*',
-  'traffic.sidecar.istio.io/excludeInboundPorts': '15020',
-};
-const UNANNOTATED = { 'kubernetes.io/config.source': 'api' };
-
-const plugins = ['bridge', 'host-local', 'loopback'].map((p) => `${CNI_BIN_DIR}/${p}`);
-const missing = plugins.filter((p) => !existsSync(p));
-const skipReason =
-  kernelSkipReason ??
-  (missing.length > 0
-    ? `containernetworking-plugins are not installed (${missing.join(', ')}); .ci/run installs them`
-    : undefined);
-if (skipReason && !kernelSkipReason && process.env.CI === 'true') throw new Error(`CI=true but ${skipReason}`);
 
 let rootLinks = '';
 const links = async () => (await sh('ip', ['-o', 'link', 'show'])).stdout.replace(/\s+link\/.*$/gm, '');
@@ -50,34 +38,6 @@ afterAll(async () => {
   expect(await links()).toBe(rootLinks);
   expect(await routes()).toBe(rootRoutes);
 });
-
-let pods = 0;
-const podRef = (ns: Namespace, name: string): PodRef => ({
-  ns,
-  name,
-  namespace: 'default',
-  containerId: `c${++pods}-${process.pid}`,
-});
-
-/** A node namespace with a chain, and two pod namespaces; everything deleted afterwards. */
-async function withChain(
-  label: string,
-  fn: (chain: Chain, a: Namespace, b: Namespace) => Promise<void>,
-): Promise<void> {
-  await withNamespace(`${label}-node`, (node) =>
-    withNamespace(`${label}-a`, (a) =>
-      withNamespace(`${label}-b`, async (b) => {
-        await node.exec('ip', ['link', 'set', 'lo', 'up']);
-        const chain = new Chain(node, `${label}-${process.pid}`);
-        try {
-          await fn(chain, a, b);
-        } finally {
-          chain.dispose();
-        }
-      }),
-    ),
-  );
-}
 
 const ours = (ns: Namespace, binary: string) =>
   ns.save(binary).then((s) => s.split('\n').filter((l) => l.includes('ISTIO')));
@@ -113,7 +73,7 @@ describe.skipIf(skipReason)('istio-iptables-cni in a real CNI chain', () => {
         expect(await ours(nsB, 'iptables-nft')).toEqual([]);
 
         // Real traffic: a is the sidecar pod, b an ordinary one on the same bridge.
-        const pair = new Pair(nsA, nsB, pods);
+        const pair = new Pair(nsA, nsB, podCount());
         try {
           const any = '0.0.0.0';
           await Promise.all([
@@ -217,7 +177,8 @@ describe.skipIf(skipReason)('istio-iptables-cni in a real CNI chain', () => {
         [{ cniVersion: '1.0.0', name: chain.network }, 7],
         [chain.ourConf(result, INJECTED, { exclude_namespaces: 'default' }), 7],
         [chain.ourConf(result, INJECTED, { cniVersion: '0.2.0' }), 1],
-        [chain.ourConf(result, INJECTED, { native_nftables: true }), 2],
+        [chain.ourConf(result, INJECTED, { native_nftables: 'true' }), 7],
+        [chain.ourConf(result, INJECTED, { lock_timeout: 'soon' }), 7],
         [chain.ourConf(undefined, INJECTED), 7],
         [chain.ourConf(result, { ...INJECTED, 'traffic.sidecar.istio.io/includeInboundPorts': '80,http' }), 100],
         [chain.ourConf(result, { ...INJECTED, 'sidecar.istio.io/interceptionMode': 'NONE' }), 100],

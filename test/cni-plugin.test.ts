@@ -11,6 +11,7 @@ import { NETCONF_ORIGIN, NETCONF_VALIDATOR_PATH, validatorSource } from '../scri
 import { validate } from '../src/cni/generated/validate-netconf.js';
 import { runPlugin, type PluginDeps } from '../src/cni/plugin.js';
 import { NETCONF_SCHEMA } from '../src/cni/protocol.js';
+import { LockTimeoutError } from '../src/errors.js';
 import type { ParsedConfig } from '../src/config/to-capture-config.js';
 import { IPV4_POD } from './support/pod.js';
 
@@ -42,9 +43,11 @@ function conf(annotations: Record<string, string> | undefined, extra: object = {
 }
 
 /** Deps that record what would be applied or checked; the namespace "exists" unless told. */
-function recording(options: { exists?: boolean; problems?: string[] } = {}) {
+function recording(options: { exists?: boolean; problems?: string[]; failure?: Error } = {}) {
   const applied: ParsedConfig[] = [];
   const checked: string[] = [];
+  /** Which rule manager each apply or check went to. */
+  const managers: string[] = [];
   const written: Record<string, string> = {};
   const deps: PluginDeps = {
     hostFacts: async () => IPV4_POD,
@@ -52,15 +55,30 @@ function recording(options: { exists?: boolean; problems?: string[] } = {}) {
       written[path] = text;
     },
     apply: async (_plan, parsed) => {
+      if (options.failure) throw options.failure;
+      managers.push('iptables');
       applied.push(parsed);
     },
     check: async (_plan, opts) => {
+      if (options.failure) throw options.failure;
+      managers.push('iptables');
       checked.push(opts.networkNamespace ?? '');
+      return options.problems ?? [];
+    },
+    applyNftables: async (plan, parsed) => {
+      if (options.failure) throw options.failure;
+      managers.push(`nftables (${plan.tables.map((t) => t.name).join(', ')})`);
+      applied.push(parsed);
+    },
+    checkNftables: async (_plan, parsed) => {
+      if (options.failure) throw options.failure;
+      managers.push('nftables');
+      checked.push(parsed.options.networkNamespace ?? '');
       return options.problems ?? [];
     },
     namespaceExists: () => options.exists ?? true,
   };
-  return { deps, applied, checked, written };
+  return { deps, applied, checked, written, managers };
 }
 
 async function call(env: Record<string, string>, stdin: string, deps = recording().deps) {
@@ -96,15 +114,39 @@ describe('istio-iptables-cni: protocol', () => {
     ],
     ['an unknown log level', ENV, conf({}, { plugin_log_level: 'loud' }), 7, /invalid network configuration/],
     ['an unsupported cniVersion', ENV, conf({}, { cniVersion: '0.2.0' }), 1, /cniVersion 0.2.0 is not supported/],
-    ['native_nftables: true', ENV, conf({}, { native_nftables: true }), 2, /native_nftables: true is not supported/],
+    [
+      'native_nftables not a boolean',
+      ENV,
+      conf({}, { native_nftables: 'yes' }),
+      7,
+      /invalid network configuration/,
+      'native_nftables: must be boolean, not "yes"',
+    ],
+    [
+      'lock_timeout not a duration',
+      ENV,
+      conf({}, { lock_timeout: '30 seconds' }),
+      7,
+      /invalid network configuration/,
+      'lock_timeout: expected a duration such as 30s, 1500ms or 1m (0: do not wait), not "30 seconds"',
+    ],
+    [
+      'lock_timeout a number',
+      { ...ENV, CNI_COMMAND: 'DEL' },
+      conf({}, { lock_timeout: 30 }),
+      7,
+      /invalid network configuration/,
+      'lock_timeout: must be string, not 30',
+    ],
     ['no CNI_NETNS on ADD', { ...ENV, CNI_NETNS: '' }, conf({}), 4, /CNI_NETNS/],
     ['an unknown CNI_COMMAND', { ...ENV, CNI_COMMAND: 'GC' }, conf({}), 4, /CNI_COMMAND/],
     ['no prevResult on ADD', ENV, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't' }), 7, /no prevResult/],
-  ])('%s: the spec error object, exit 1, nothing applied', async (_title, env, stdin, code, msg) => {
+  ])('%s: the spec error object, exit 1, nothing applied', async (_title, env, stdin, code, msg, details?: string) => {
     const { deps, applied } = recording();
     const result = await call(env, stdin, deps);
     expect(result.exitCode).toBe(1);
     expect(result.json).toMatchObject({ code, msg: expect.stringMatching(msg) });
+    if (details) expect(result.json.details).toBe(details);
     expect(typeof result.json.cniVersion).toBe('string');
     expect(applied).toEqual([]);
   });
@@ -252,6 +294,88 @@ describe('istio-iptables-cni: which pods are programmed', () => {
       '"--cni-mode","--network-namespace","/var/run/netns/x"',
     );
     expect((await call(ENV, stdin('info'))).logs.join('\n')).not.toContain('--cni-mode');
+  });
+});
+
+describe('istio-iptables-cni: native_nftables and lock_timeout', () => {
+  const injected = conf({ 'sidecar.istio.io/status': STATUS }, { native_nftables: true });
+  // REDIRECT without DNS capture plans the nat table only.
+  const tables = 'nftables (istio-proxy-nat)';
+
+  it('native_nftables: true: ADD, CHECK and DEL go to the nftables manager with the same CNI configuration', async () => {
+    const add = recording();
+    expect(await call(ENV, injected, add.deps)).toMatchObject({ exitCode: 0, json: PREV });
+    expect(add.managers).toEqual([tables]);
+    const [parsed] = add.applied as [ParsedConfig];
+    expect(parsed.options).toMatchObject({ nativeNftables: true, cniMode: true, networkNamespace: '/var/run/netns/x' });
+    expect(parsed.config.outbound.ports.exclude).toEqual([{ first: 15020, last: 15020, text: '15020' }]);
+
+    const drifted = recording({ problems: ['nftables: istio-proxy-nat: table missing'] });
+    const check = await call({ ...ENV, CNI_COMMAND: 'CHECK' }, injected, drifted.deps);
+    expect(check.json).toMatchObject({ code: 102, details: 'nftables: istio-proxy-nat: table missing' });
+    expect(drifted.managers).toEqual(['nftables']);
+
+    const del = recording();
+    expect(await call({ ...ENV, CNI_COMMAND: 'DEL' }, injected, del.deps)).toMatchObject({ exitCode: 0, stdout: '' });
+    expect(del.managers).toEqual([tables]);
+    expect(del.applied.map((p) => p.options.cleanupOnly)).toEqual([true]);
+
+    const off = recording();
+    await call(ENV, conf({ 'sidecar.istio.io/status': STATUS }, { native_nftables: false }), off.deps);
+    expect(off.managers).toEqual(['iptables']);
+  });
+
+  it('native_nftables: true passes over the same pods', async () => {
+    const { deps, managers } = recording();
+    const result = await call(ENV, conf({ 'kubernetes.io/config.source': 'api' }, { native_nftables: true }), deps);
+    expect(result).toMatchObject({ exitCode: 0, json: PREV });
+    expect(managers).toEqual([]);
+  });
+
+  it('native_nftables with DRY_RUN_FILE_PATH: the transcript is the nft transaction, nothing applied', async () => {
+    const { deps, applied, written } = recording();
+    const env = { ...ENV, DRY_RUN_FILE_PATH: '/tmp/transcript.nft' };
+    expect(await call(env, injected, deps)).toMatchObject({ exitCode: 0, json: PREV });
+    expect(applied).toEqual([]);
+    expect(written['/tmp/transcript.nft']).toContain(
+      'add rule inet istio-proxy-nat istio-output tcp dport 15020 counter return',
+    );
+    await call({ ...env, CNI_COMMAND: 'DEL' }, injected, deps);
+    expect(written['/tmp/transcript.nft']).toContain('delete table inet istio-proxy-nat');
+  });
+
+  it.each([
+    [undefined, 30_000],
+    ['1500ms', 1500],
+    ['0', 0],
+    ['1m', 60_000],
+  ])('lock_timeout %j: ADD, CHECK and DEL wait %d ms for the lock', async (value, ms) => {
+    const extra = value === undefined ? {} : { lock_timeout: value };
+    for (const command of ['ADD', 'DEL']) {
+      const { deps, applied } = recording();
+      await call({ ...ENV, CNI_COMMAND: command }, conf({ 'sidecar.istio.io/status': STATUS }, extra), deps);
+      expect(applied.map((p) => p.options.lockTimeoutMs)).toEqual([ms]);
+    }
+    const { deps, checked } = recording();
+    const spy = {
+      ...deps,
+      check: async (_plan: unknown, options: { lockTimeoutMs: number }) => [`${options.lockTimeoutMs}`],
+    };
+    const check = await call({ ...ENV, CNI_COMMAND: 'CHECK' }, conf({ 'sidecar.istio.io/status': STATUS }, extra), spy);
+    expect(check.json).toMatchObject({ code: 102, details: `${ms}` });
+    expect(checked).toEqual([]);
+  });
+
+  it('a held lock: code 11 (try again later), naming the holder and the setting to raise', async () => {
+    const held = new LockTimeoutError('network namespace /var/run/netns/x', 500, [{ pid: 42, command: 'sleep' }]);
+    for (const stdin of [conf({ 'sidecar.istio.io/status': STATUS }), injected]) {
+      const result = await call(ENV, stdin, recording({ failure: held }).deps);
+      expect(result.exitCode).toBe(1);
+      expect(result.json).toMatchObject({
+        code: 11,
+        msg: 'another run is working on network namespace /var/run/netns/x: gave up waiting for its lock after 0.5s (held by pid 42 (sleep)). Nothing was changed; retry later, or raise lock_timeout.',
+      });
+    }
   });
 });
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { validate } from '../src/cni/generated/validate-netconf.js';
+import { readConf } from '../src/cni/netconf.js';
 import { POD_ANNOTATIONS_CAPABILITY } from '../src/cni/protocol.js';
 import { REPO_ROOT } from './support/cli.js';
 
@@ -57,6 +58,8 @@ describe('deploy/cni', () => {
       runtimeConfig: { [POD_ANNOTATIONS_CAPABILITY]: { 'sidecar.istio.io/status': '{}' } },
     };
     expect(validate(passed), JSON.stringify(validate.errors)).toBe(true);
+    // Also the checks beyond the schema (lock_timeout's duration).
+    expect(readConf(JSON.stringify(passed))).toMatchObject({ lock_timeout: '30s', native_nftables: false });
   });
 
   it('the DaemonSet carries the same conflist and installs the plugin where containerd looks for it', () => {

@@ -204,6 +204,18 @@ describe('pod --print-args --path cni: §4.2 field table and §4.8', () => {
     expect(result.stderr).toContain('annotation sidecar.istio.io/interceptionMode="NONE"');
   });
 
+  it('§4.7: values global.nativeNftables makes the CNI path native nftables (--native-nftables, last); the record is the same', async () => {
+    const values = { v: 'global:\n  nativeNftables: true\n' };
+    expect(await cni({}, ['--values', 'v'], values)).toEqual(cniArgs({}, ['--native-nftables']));
+    const dns = {
+      annotations: STATUS,
+      containers: [{ ...PROXY, env: [{ name: 'ISTIO_META_DNS_CAPTURE', value: 'true' }] }],
+    };
+    expect(await cni(dns, ['--values', 'v'], values)).toEqual(
+      cniArgs({}, ['--redirect-dns', '--capture-all-dns', '--native-nftables']),
+    );
+  });
+
   it('§8.7: values includeIPRanges "" gives path A -i "" but the CNI captures everything', async () => {
     const values = { v: 'global:\n  proxy:\n    includeIPRanges: ""\n' };
     expect(await injector({}, ['--values', 'v'], values)).toEqual(expect.arrayContaining(['-i', '', '-x', '']));

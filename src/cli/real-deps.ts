@@ -6,12 +6,11 @@ import type { CapturePlan } from '../plan/plan-capture.js';
 import type { NftPlan } from '../plan/nft/plan-nft.js';
 import type { CommandRunner } from '../exec/command.js';
 import { applyExclusively } from '../exec/exclusive-apply.js';
-import { legacyTablesIn, localHostFacts, localLegacyTables, netnsHostFacts, readTextFile } from '../exec/host-facts.js';
-import { type LockMeans, withNamespaceLock } from '../exec/lock.js';
+import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
+import type { LockMeans } from '../exec/lock.js';
 import { packagedNativeHelper } from '../exec/native.js';
-import { noNftTables } from '../exec/nft-tables.js';
 import { processRunner as plainRunner } from '../exec/process-runner.js';
-import { checkNetnsPath, isEntered, netnsRunner } from '../exec/netns.js';
+import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { runValidation } from '../exec/validation.js';
 import { type Logger, lineLogger } from './logging.js';
 
@@ -69,19 +68,8 @@ export async function applyNftablesForReal(
   if (netns) await checkNetnsPath(netns);
   if (options.skipRuleApply) log('--skip-rule-apply: no rules applied');
   else {
-    const { applyNftables } = await import('../exec/nft/apply.js');
-    const means = lockMeans(plainRunner);
-    await withNamespaceLock(means, netns, options.lockTimeoutMs, (runner) => {
-      const legacyTables = netns && !isEntered(netns) ? legacyTablesIn(netns) : localLegacyTables;
-      const noTables = means.native && noNftTables(means.native);
-      return applyNftables(plan, config, options, {
-        runner,
-        log,
-        readTextFile,
-        legacyTables,
-        ...(noTables ? { noTables } : {}),
-      });
-    });
+    const { applyNftablesExclusively } = await import('../exec/nft/exclusive.js');
+    await applyNftablesExclusively(plan, config, options, log, lockMeans(plainRunner));
   }
   await validateIfAsked(parsed, plainRunner, log);
 }

@@ -4,30 +4,25 @@
  * configuration (src/pod/cni.ts) and passes `prevResult` through; CHECK compares the live
  * rules with that plan; DEL removes them (and succeeds when the namespace is gone); VERSION
  * lists the versions spoken. The configuration goes through the same flag parsing as a
- * command line, so a run from here is a run of `istio-iptables` with those flags.
+ * command line, so a run from here is a run of `istio-iptables` with those flags (with
+ * `native_nftables: true`, `--native-nftables`; with `lock_timeout`, `--lock-timeout`).
  */
 import { formatIssue, isConfigError } from '../errors.js';
 import type { HostFacts } from '../config/derive.js';
-import type { ParsedConfig } from '../config/to-capture-config.js';
-import type { RunOptions } from '../config/capture-config.js';
 import { deriveSettings } from '../config/derive.js';
 import { resolveSettings } from '../config/settings.js';
 import { toCaptureConfig } from '../config/to-capture-config.js';
 import { flagsOf } from '../pod/flags.js';
-import { planCapture, type CapturePlan } from '../plan/plan-capture.js';
-import { renderUpstreamTranscript } from '../render/dry-run.js';
 import { cniCapture, DEFAULT_EXCLUDED_NAMESPACES } from '../pod/cni.js';
-import { validate } from './generated/validate-netconf.js';
+import { type CaptureDeps, captureRun } from './backends.js';
+import { readConf } from './netconf.js';
 import { parseCniArgs, podFromCni } from './pod.js';
-import { CNI_ERROR, CniError, type NetConf, type PluginLogLevel, SUPPORTED_VERSIONS } from './protocol.js';
+import { CNI_ERROR, CniError, type PluginLogLevel, SUPPORTED_VERSIONS } from './protocol.js';
 import { failed, ok, type PluginOutput } from './result.js';
 
-/** What a CNI call may do to the machine; the real ones are in main.ts, tests bring their own. */
-export interface PluginDeps {
+/** What a CNI call may do to the machine; the real ones are in real-deps.ts, tests bring their own. */
+export interface PluginDeps extends CaptureDeps {
   hostFacts(networkNamespace: string): Promise<HostFacts>;
-  apply(plan: CapturePlan, parsed: ParsedConfig, log: (line: string) => void): Promise<void>;
-  /** Differences between the live rules and the plan; empty when they are in place. */
-  check(plan: CapturePlan, options: RunOptions): Promise<string[]>;
   /** Whether the namespace file still exists (DEL succeeds when it does not). */
   namespaceExists(path: string): boolean;
   /** Writes the dry-run transcript (DRY_RUN_FILE_PATH). */
@@ -49,35 +44,6 @@ const PROCESS_ENV_SETTINGS = [
 ];
 
 const LEVELS: readonly PluginLogLevel[] = ['debug', 'info', 'warn', 'error', 'none'];
-
-function readConf(stdin: string): NetConf {
-  let data: unknown;
-  try {
-    data = JSON.parse(stdin);
-  } catch (error) {
-    throw new CniError(CNI_ERROR.decodeFailure, 'cannot decode the network configuration', (error as Error).message);
-  }
-  if (!validate(data)) {
-    const problems = (validate.errors ?? []).map(
-      (e) => `${e.instancePath || '(top level)'}: ${e.message ?? 'invalid'}`,
-    );
-    throw new CniError(CNI_ERROR.invalidNetworkConfig, 'invalid network configuration', problems.join('; '));
-  }
-  const conf = data as unknown as NetConf;
-  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(conf.cniVersion))
-    throw new CniError(
-      CNI_ERROR.incompatibleVersion,
-      `cniVersion ${conf.cniVersion} is not supported`,
-      `supported: ${SUPPORTED_VERSIONS.join(', ')}`,
-    );
-  if (conf.native_nftables === true)
-    throw new CniError(
-      CNI_ERROR.unsupportedField,
-      'native_nftables: true is not supported',
-      'this plugin programs iptables (nft or legacy backend); set native_nftables to false',
-    );
-  return conf;
-}
 
 function requireEnv(env: PluginCall['env'], names: readonly string[]): void {
   const missing = names.filter((name) => !env[name]);
@@ -132,6 +98,7 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
       ? cniCapture(pod, {
           excludeNamespaces: conf.exclude_namespaces ?? DEFAULT_EXCLUDED_NAMESPACES,
           ...(conf.pod_namespace ? { agentNamespace: conf.pod_namespace } : {}),
+          nativeNftables: conf.native_nftables === true,
         })
       : ({
           kind: 'skip',
@@ -149,6 +116,7 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
       '--network-namespace',
       netns,
       ...(conf.force_iptables_binary ? ['--force-iptables-binary', conf.force_iptables_binary] : []),
+      ...(conf.lock_timeout !== undefined ? ['--lock-timeout', conf.lock_timeout] : []),
       // DEL cleans both families whatever the pod's addresses (they may be gone already).
       ...(command === 'DEL' ? ['--cleanup-only', '--enable-inbound-ipv6'] : []),
       // §4.2: upstream's plugin dry-runs when its environment names a transcript file.
@@ -164,11 +132,11 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
     const parsed = toCaptureConfig(derived.settings, resolved.issues);
     if (derived.error) throw derived.error;
     for (const warning of parsed.warnings) log('warn', `warning: ${warning}`);
-    const plan = planCapture(parsed.config);
+    const run = await captureRun(parsed, deps);
     if (transcript) {
       if (command === 'CHECK') return passThrough;
       try {
-        deps.writeFile(transcript, renderUpstreamTranscript(plan, parsed.options));
+        deps.writeFile(transcript, run.transcript());
       } catch (error) {
         throw new CniError(
           CNI_ERROR.ioFailure,
@@ -180,7 +148,7 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
       return passThrough;
     }
     if (command === 'CHECK') {
-      const problems = await deps.check(plan, parsed.options);
+      const problems = await run.check();
       if (problems.length > 0)
         throw new CniError(
           CNI_ERROR.rulesNotInPlace,
@@ -189,7 +157,7 @@ export async function runPlugin(call: PluginCall, deps: PluginDeps): Promise<Plu
         );
       return passThrough;
     }
-    await deps.apply(plan, parsed, (line) => log('info', `${who}: ${line}`));
+    await run.apply((line) => log('info', `${who}: ${line}`));
     return passThrough;
   } catch (error) {
     // The ADD failed on the same settings, so nothing of ours was applied; a failing DEL would

@@ -28,8 +28,13 @@ export interface NetConf {
   readonly exclude_namespaces?: readonly string[];
   /** The node agent's namespace: its own `istio-cni-node-*` pods are passed over. */
   readonly pod_namespace?: string;
-  /** Upstream's rule-manager switch; this tool has no native nftables mode, so `true` fails the ADD. */
+  /** Upstream's rule-manager switch: `true` programs Istio's native nftables tables (`--native-nftables`). */
   readonly native_nftables?: boolean;
+  /**
+   * This plugin's: how long ADD, CHECK and DEL wait for the pod namespace's lock, a Go duration
+   * as `--lock-timeout` takes (`30s`, `1500ms`; `0`: do not wait). Default `30s`.
+   */
+  readonly lock_timeout?: string;
   /** This plugin's: skip backend detection, as `--force-iptables-binary` does. */
   readonly force_iptables_binary?: 'legacy' | 'nft';
   /**
@@ -63,6 +68,7 @@ export const NETCONF_SCHEMA = {
     pod_namespace: { type: 'string' },
     native_nftables: { type: 'boolean' },
     force_iptables_binary: { enum: ['legacy', 'nft'] },
+    lock_timeout: { type: 'string' },
     proxy_env: stringMap,
   },
 } as const;

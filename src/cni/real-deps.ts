@@ -1,4 +1,4 @@
-/** The plugin's real dependencies: the pod's namespace as host facts, and applying into it. */
+/** The plugin's real dependencies: the pod's namespace as host facts, and applying into it (either rule manager). */
 import { statSync, writeFileSync } from 'node:fs';
 import { applyExclusively } from '../exec/exclusive-apply.js';
 import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
@@ -29,6 +29,17 @@ export const realPluginDeps: PluginDeps = {
     withNamespaceLock(lockMeans(), options.networkNamespace, options.lockTimeoutMs, (runner) =>
       checkCapture(plan, options, runner),
     ),
+  // native_nftables: the CLI's `--native-nftables` applier and its lock, loaded only for it.
+  applyNftables: async (plan, { config, options }, log) => {
+    if (!options.networkNamespace) throw new Error('the plugin always names the pod namespace');
+    await checkNetnsPath(options.networkNamespace);
+    const { applyNftablesExclusively } = await import('../exec/nft/exclusive.js');
+    await applyNftablesExclusively(plan, config, options, log, lockMeans());
+  },
+  checkNftables: async (plan, { config, options }) => {
+    const { nftDifferences } = await import('../exec/nft/exclusive.js');
+    return nftDifferences(plan, config, options, lockMeans());
+  },
   writeFile: (path, text) => writeFileSync(path, text),
   namespaceExists: (path) => {
     try {

@@ -26,7 +26,13 @@ export function failed(cniVersion: string, error: unknown): PluginOutput {
     msg = 'invalid capture configuration for the pod';
     details = error.issues.map(formatIssue).join('; ');
   } else if (isIptablesError(error)) {
-    const [first, ...rest] = error.message.split('\n');
+    // A held lock is the spec's "try again later": another call is working on the pod. The
+    // setting to raise is the network config's (by its code: the lazy nftables bundle has its
+    // own copy of the error classes).
+    if (error.code === 'LOCK_TIMEOUT') code = CNI_ERROR.tryAgainLater;
+    const text =
+      error.code === 'LOCK_TIMEOUT' ? error.message.replace('--lock-timeout', 'lock_timeout') : error.message;
+    const [first, ...rest] = text.split('\n');
     msg = first ?? error.code;
     if (rest.length > 0) details = rest.join('\n').trim();
   } else {

@@ -57,7 +57,12 @@ export function podCapture(input: PodCaptureInput): PodCapture {
     if (injection.kind === 'not-injected') return { kind: 'skip', reason: `not injected: ${injection.reason}` };
     injected = injection.pod;
   }
-  const decision = cniCapture(injected, input.cni ?? { excludeNamespaces: DEFAULT_EXCLUDED_NAMESPACES });
+  // The istio-cni chart's own `global.nativeNftables` (§4.7) has the istiod chart's name: one
+  // values file stands for both here.
+  const decision = cniCapture(injected, {
+    ...(input.cni ?? { excludeNamespaces: DEFAULT_EXCLUDED_NAMESPACES }),
+    nativeNftables: input.values.nativeNftables,
+  });
   if (decision.kind === 'skip')
     return { kind: 'skip', reason: `the CNI plugin passes over the pod: ${decision.reason}` };
   return { kind: 'capture', runner: 'istio-cni', args: decision.args, env: {}, warnings: decision.warnings };

@@ -15,6 +15,8 @@ export interface CniPodOptions {
   readonly excludeNamespaces: readonly string[];
   /** The namespace the plugin's node agent runs in; its own pods are passed over. */
   readonly agentNamespace?: string;
+  /** The rule manager is native nftables (the plugin's `native_nftables`, §4.7): `--native-nftables`. */
+  readonly nativeNftables?: boolean;
 }
 
 /** The chart's default excluded namespaces. */
@@ -100,5 +102,7 @@ export function cniCapture(pod: PodView, options: CniPodOptions): CniDecision {
   if (envFlag('ISTIO_META_DNS_CAPTURE')) args.push('--redirect-dns', '--capture-all-dns');
   if (envFlag('INVALID_DROP')) args.push('--drop-invalid');
   if (envFlag('ISTIO_DUAL_STACK')) args.push('--dual-stack');
+  // §4.7: the same record either way; the pod has no say in the rule manager.
+  if (options.nativeNftables) args.push('--native-nftables');
   return { kind: 'capture', args, warnings };
 }

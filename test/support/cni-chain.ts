@@ -6,10 +6,10 @@
  * test (`ip netns exec NODE …`), so the bridge and its routes live there, never in the root
  * namespace; host-local keeps its leases in a temporary directory.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO, sh, type Namespace } from './kernel.js';
+import { kernelSkipReason, REPO, sh, withNamespace, type Namespace } from './kernel.js';
 
 export const CNI_BIN_DIR = '/usr/lib/cni';
 export const PLUGIN = `${REPO}bin/istio-iptables-cni`;
@@ -126,4 +126,56 @@ export class Chain {
   dispose(): void {
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+const STATUS = '{"initContainers":["istio-validation"],"containers":["istio-proxy"]}';
+/** What the injector writes on a default pod with CNI enabled (ISTIO_POD_TO_CAPTURE §3.9). */
+export const INJECTED: Readonly<Record<string, string>> = {
+  'sidecar.istio.io/status': STATUS,
+  'sidecar.istio.io/interceptionMode': 'REDIRECT',
+  'traffic.sidecar.istio.io/includeOutboundIPRanges': '*',
+  'traffic.sidecar.istio.io/includeInboundPorts': '*',
+  'traffic.sidecar.istio.io/excludeInboundPorts': '15020',
+};
+export const UNANNOTATED: Readonly<Record<string, string>> = { 'kubernetes.io/config.source': 'api' };
+
+const plugins = ['bridge', 'host-local', 'loopback'].map((p) => `${CNI_BIN_DIR}/${p}`);
+const missing = plugins.filter((p) => !existsSync(p));
+/** Why a chain cannot run here (no root, or no containernetworking-plugins), or undefined. */
+export const chainSkipReason =
+  kernelSkipReason ??
+  (missing.length > 0
+    ? `containernetworking-plugins are not installed (${missing.join(', ')}); .ci/run installs them`
+    : undefined);
+if (chainSkipReason && !kernelSkipReason && process.env.CI === 'true')
+  throw new Error(`CI=true but ${chainSkipReason}`);
+
+let pods = 0;
+/** How many pods were made so far (a fresh number for each traffic Pair). */
+export const podCount = (): number => pods;
+export const podRef = (ns: Namespace, name: string): PodRef => ({
+  ns,
+  name,
+  namespace: 'default',
+  containerId: `c${++pods}-${process.pid}`,
+});
+
+/** A node namespace with a chain, and two pod namespaces; everything deleted afterwards. */
+export async function withChain(
+  label: string,
+  fn: (chain: Chain, a: Namespace, b: Namespace) => Promise<void>,
+): Promise<void> {
+  await withNamespace(`${label}-node`, (node) =>
+    withNamespace(`${label}-a`, (a) =>
+      withNamespace(`${label}-b`, async (b) => {
+        await node.exec('ip', ['link', 'set', 'lo', 'up']);
+        const chain = new Chain(node, `${label}-${process.pid}`);
+        try {
+          await fn(chain, a, b);
+        } finally {
+          chain.dispose();
+        }
+      }),
+    ),
+  );
 }

@@ -19,7 +19,8 @@ it like any istio-iptables command line.
   --path injector|cni     whose logic applies: the sidecar injector's istio-init container
                           (default) or the Istio CNI plugin's
   --mesh-config FILE      the mesh config (defaultConfig included); default: upstream's
-  --values FILE           the istiod chart's Helm values; default: upstream's
+  --values FILE           the istiod chart's Helm values; default: upstream's (with
+                          --path cni, global.nativeNftables stands for the istio-cni chart's)
   --index N               which pod of a multi-document file, counting from 0 (default 0)
   --print-args            print the argument list as one JSON array, run nothing
   --validation            with --path injector: the istio-validation container (CNI enabled)

@@ -3,7 +3,7 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://istio-iptables-ts/cni-netconf.schema.json","title":"istio-iptables-cni network configuration","type":"object","required":["cniVersion","name","type"],"properties":{"cniVersion":{"type":"string"},"name":{"type":"string","minLength":1},"type":{"type":"string","minLength":1},"prevResult":{"type":"object"},"capabilities":{"type":"object","additionalProperties":{"type":"boolean"}},"runtimeConfig":{"type":"object","properties":{"io.kubernetes.cri.pod-annotations":{"type":"object","additionalProperties":{"type":"string"}}}},"plugin_log_level":{"enum":["debug","info","warn","error","none"]},"exclude_namespaces":{"type":"array","items":{"type":"string"}},"pod_namespace":{"type":"string"},"native_nftables":{"type":"boolean"},"force_iptables_binary":{"enum":["legacy","nft"]},"proxy_env":{"type":"object","additionalProperties":{"type":"string"}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://istio-iptables-ts/cni-netconf.schema.json","title":"istio-iptables-cni network configuration","type":"object","required":["cniVersion","name","type"],"properties":{"cniVersion":{"type":"string"},"name":{"type":"string","minLength":1},"type":{"type":"string","minLength":1},"prevResult":{"type":"object"},"capabilities":{"type":"object","additionalProperties":{"type":"boolean"}},"runtimeConfig":{"type":"object","properties":{"io.kubernetes.cri.pod-annotations":{"type":"object","additionalProperties":{"type":"string"}}}},"plugin_log_level":{"enum":["debug","info","warn","error","none"]},"exclude_namespaces":{"type":"array","items":{"type":"string"}},"pod_namespace":{"type":"string"},"native_nftables":{"type":"boolean"},"force_iptables_binary":{"enum":["legacy","nft"]},"lock_timeout":{"type":"string"},"proxy_env":{"type":"object","additionalProperties":{"type":"string"}}}};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -263,12 +263,9 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data.proxy_env !== undefined){
-let data15 = data.proxy_env;
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-for(const key2 in data15){
-if(typeof data15[key2] !== "string"){
-const err20 = {instancePath:instancePath+"/proxy_env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/proxy_env/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.lock_timeout !== undefined){
+if(typeof data.lock_timeout !== "string"){
+const err20 = {instancePath:instancePath+"/lock_timeout",schemaPath:"#/properties/lock_timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -278,9 +275,12 @@ vErrors.push(err20);
 errors++;
 }
 }
-}
-else {
-const err21 = {instancePath:instancePath+"/proxy_env",schemaPath:"#/properties/proxy_env/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.proxy_env !== undefined){
+let data16 = data.proxy_env;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+for(const key2 in data16){
+if(typeof data16[key2] !== "string"){
+const err21 = {instancePath:instancePath+"/proxy_env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/proxy_env/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -292,12 +292,24 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err22 = {instancePath:instancePath+"/proxy_env",schemaPath:"#/properties/proxy_env/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err22];
 }
 else {
 vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
 }
 errors++;
 }
