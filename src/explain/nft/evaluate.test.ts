@@ -1,6 +1,9 @@
 /**
  * The nftables match evaluator, one expression at a time, in both spellings the walk meets:
  * the transaction text this tool writes and nft's listing of it.
+ *
+ * (Longer than ~200 lines: one block per kind of expression the renderer writes, each with its
+ * cases, read best in one place.)
  */
 import { describe, expect, it } from 'vitest';
 import { parseIpAddress, type IpAddress } from '../../model/network.js';
