@@ -9,15 +9,18 @@
  * in the pod then opens and closes connections to the peer (bounded count, 2 s timeouts) and
  * the median connect() time is reported: without any rules, with the plain list, with it
  * compacted, and the same two with --native-nftables (one rule per CIDR, or one rule with an
- * interval set). Root only.
+ * interval set). A connect takes tens of microseconds, so one sample of each moves with
+ * whatever else the machine does: each is measured in several rounds (a fresh pair each, the
+ * order rotated), and a variant's ratio to no rules is the median of its per-round ratios.
+ * Root only.
  *
- *   node bench/connect.mjs [--connections 300] [--json]
+ *   node bench/connect.mjs [--connections 300] [--rounds 5] [--json]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, cleanEnv, namespaceName, run, UPSTREAM_ARGS } from './lib.mjs';
+import { BIN, cleanEnv, median, namespaceName, run, UPSTREAM_ARGS } from './lib.mjs';
 import { excludedCidrs } from './cidrs.mjs';
 
 if (process.getuid?.() !== 0) {
@@ -26,6 +29,7 @@ if (process.getuid?.() !== 0) {
 }
 
 const connections = Number(process.argv[process.argv.indexOf('--connections') + 1] || 300) || 300;
+const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1] || 5) || 5;
 const WARMUP = 20;
 // 198.51.100.0/24 sorts after the excluded CIDRs, so that the peer's /32 stays last when
 // --compact-rules sorts the list, and both variants walk all of it.
@@ -124,20 +128,33 @@ async function measure(extraArgs) {
   }
 }
 
-const result = {
-  connections,
-  none: await measure(undefined),
-  plain: await measure([]),
-  compact: await measure(['--compact-rules']),
-  nftPlain: await measure(['--native-nftables']),
-  nftCompact: await measure(['--native-nftables', '--compact-rules']),
+const VARIANTS = {
+  none: undefined,
+  plain: [],
+  compact: ['--compact-rules'],
+  nftPlain: ['--native-nftables'],
+  nftCompact: ['--native-nftables', '--compact-rules'],
 };
+const names = Object.keys(VARIANTS);
+const samples = Object.fromEntries(names.map((name) => [name, []]));
+for (let round = 0; round < rounds; round++)
+  for (const name of names.map((_, k) => names[(k + round) % names.length]))
+    samples[name].push(await measure(VARIANTS[name]));
+const result = { connections, rounds };
+for (const name of names) {
+  const mine = samples[name];
+  result[name] = {
+    medianUs: median(mine.map((s) => s.medianUs)),
+    p90Us: median(mine.map((s) => s.p90Us)),
+    ratio: median(mine.map((s, round) => s.medianUs / samples.none[round].medianUs)),
+  };
+}
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify(result));
 } else {
   for (const name of ['none', 'plain', 'compact', 'nftPlain', 'nftCompact']) {
     console.log(
-      `${name.padEnd(8)} connect median ${result[name].medianUs.toFixed(0)} µs, p90 ${result[name].p90Us.toFixed(0)} µs (${connections} connections)`,
+      `${name.padEnd(10)} connect median ${result[name].medianUs.toFixed(0)} µs, p90 ${result[name].p90Us.toFixed(0)} µs, ${result[name].ratio.toFixed(2)}x no rules (${rounds} rounds of ${connections} connections)`,
     );
   }
 }
