@@ -7,7 +7,7 @@
  * missing capture all fail it. Topology and servers: test/support/traffic.ts.
  */
 import { describe, expect, test } from 'vitest';
-import { BIN, kernelSkipReason, sh } from './support/kernel.js';
+import { kernelSkipReason, sh } from './support/kernel.js';
 import {
   APP,
   at,
@@ -16,6 +16,7 @@ import {
   PROXY,
   PROXY_GROUP_ONLY,
   ROOT,
+  readableBin,
   startStandardServers,
   withNamespacePair,
   type Addresses,
@@ -473,7 +474,10 @@ describe.skipIf(kernelSkipReason)('traffic through the applied rules', () => {
 
   describe('--run-validation', () => {
     const VALIDATION_ARGS = [...common('REDIRECT'), '-b', '*', '-i', '*', '--enable-inbound-ipv6=false'];
-    /** The CLI itself, run inside the pod as the proxy user, as an istio-validation container would. */
+    /**
+     * The CLI itself, run inside the pod as the proxy user, as an istio-validation container
+     * would: from a copy that user can read (the checkout may not be).
+     */
     const validate = (pair: Pair, args: readonly string[]) =>
       sh(
         'ip',
@@ -487,7 +491,7 @@ describe.skipIf(kernelSkipReason)('traffic through the applied rules', () => {
           '--regid',
           '1337',
           '--clear-groups',
-          BIN,
+          readableBin(),
           ...args,
         ],
         { reject: false },
