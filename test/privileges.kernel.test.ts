@@ -6,13 +6,14 @@
  */
 import { describe, expect, test } from 'vitest';
 import { INJECTOR_ARGS, netfilterSnapshot } from './support/hostile.js';
-import { BIN, kernelSkipReason, type Namespace, sh, withNamespace } from './support/kernel.js';
+import { BIN, kernelSkipReason, type Namespace, readableBin, sh, withNamespace } from './support/kernel.js';
 
 const AS_1337 = ['setpriv', '--reuid', '1337', '--regid', '1337', '--clear-groups'];
 const WITH_CAPS = ['--inh-caps=+net_admin,+net_raw', '--ambient-caps=+net_admin,+net_raw'];
 
+/** The CLI in the namespace, from a copy uid 1337 can read (the checkout may not be). */
 const inside = (ns: Namespace, prefix: readonly string[], args: readonly string[]) =>
-  sh('ip', ['netns', 'exec', ns.name, ...prefix, BIN, ...args], { reject: false });
+  sh('ip', ['netns', 'exec', ns.name, ...prefix, readableBin(), ...args], { reject: false });
 
 describe.skipIf(kernelSkipReason)('privileges from capabilities', () => {
   test('uid 1337 with NET_ADMIN and NET_RAW applies (legacy read table by table)', async () => {

@@ -7,7 +7,7 @@
  * missing capture all fail it. Topology and servers: test/support/traffic.ts.
  */
 import { describe, expect, test } from 'vitest';
-import { kernelSkipReason, sh } from './support/kernel.js';
+import { kernelSkipReason, readableBin, sh } from './support/kernel.js';
 import {
   APP,
   at,
@@ -16,7 +16,6 @@ import {
   PROXY,
   PROXY_GROUP_ONLY,
   ROOT,
-  readableBin,
   startStandardServers,
   withNamespacePair,
   type Addresses,

@@ -4,6 +4,9 @@
  * with a reason, except under CI=true, where skipping would hide a broken environment.
  */
 import { execa } from 'execa';
+import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -104,4 +107,27 @@ export async function leftoverNamespaces(): Promise<string[]> {
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(NS_PREFIX));
+}
+
+/** A directory any uid can enter, removed when the test process exits. */
+export function readableDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * The CLI as the image lays it out (bin/ and dist/bundle/), copied where any uid can read it,
+ * for tests that run it as another user; made once, on the first call.
+ */
+let installed: string | undefined;
+export function readableBin(): string {
+  if (installed) return installed;
+  const dir = readableDir('iit-install-');
+  cpSync(`${REPO}bin`, join(dir, 'bin'), { recursive: true });
+  cpSync(`${REPO}dist/bundle`, join(dir, 'dist/bundle'), { recursive: true });
+  chmodSync(join(dir, 'dist'), 0o755);
+  installed = join(dir, 'bin/istio-iptables');
+  return installed;
 }

@@ -11,10 +11,9 @@
  *                                                .99 / e::99 routed to the pod over the second link
  */
 import { execa, type ResultPromise } from 'execa';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, runTool, withNamespace, type Namespace } from './kernel.js';
+import { REPO, readableDir, runTool, withNamespace, type Namespace } from './kernel.js';
 
 export const ENDPOINT = readableCopy(`${REPO}test/fixtures/endpoint.py`);
 
@@ -31,28 +30,6 @@ function readableCopy(file: string): string {
   return copy;
 }
 
-/** A directory any uid can enter, removed when the test process exits. */
-function readableDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  chmodSync(dir, 0o755);
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/**
- * The CLI as the image lays it out (bin/ and dist/bundle/), copied where any uid can read it,
- * for tests that run it as another user; made once, on the first call.
- */
-let installed: string | undefined;
-export function readableBin(): string {
-  if (installed) return installed;
-  const dir = readableDir('iit-install-');
-  cpSync(`${REPO}bin`, join(dir, 'bin'), { recursive: true });
-  cpSync(`${REPO}dist/bundle`, join(dir, 'dist/bundle'), { recursive: true });
-  chmodSync(join(dir, 'dist'), 0o755);
-  installed = join(dir, 'bin/istio-iptables');
-  return installed;
-}
 /**
  * The system interpreter: endpoints run as unprivileged users, who may not be able to reach
  * a `python3` earlier on root's PATH (e.g. a pyenv shim under /root).
