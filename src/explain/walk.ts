@@ -70,6 +70,39 @@ export interface Walk {
   };
 }
 
+/** What a walker (of iptables or of nftables rules) has recorded when its walk ends. */
+export interface WalkState {
+  readonly path: readonly PathStep[];
+  readonly notes: readonly string[];
+  readonly packet: PacketState;
+  /** The last RETURN or ACCEPT that let the packet pass, with the jumps that led to it. */
+  readonly lastPass: Decision | undefined;
+  readonly capture: { decision: Decision; outcome: 'redirect' | 'tproxy'; toPort: number } | undefined;
+}
+
+/**
+ * A walk's result: dropped by `dropped`, else captured, else accepted by the last rule that let
+ * the packet pass, or by `policy` (the chain policy or default that ended the walk) without one.
+ */
+export function walkResult(
+  connection: Connection,
+  w: WalkState,
+  dropped: Decision | undefined,
+  policy: Decision,
+): Walk {
+  const final = {
+    destination: w.packet.destination.text,
+    destinationPort: w.packet.destinationPort,
+    mark: w.packet.mark,
+    zone: w.packet.zone,
+  };
+  const base = { connection, path: w.path, notes: w.notes, final };
+  if (dropped) return { ...base, outcome: 'drop', decidedBy: dropped };
+  if (w.capture)
+    return { ...base, outcome: w.capture.outcome, toPort: w.capture.toPort, decidedBy: w.capture.decision };
+  return { ...base, outcome: 'accept', decidedBy: w.lastPass ?? policy };
+}
+
 type Hook = { readonly name: 'PREROUTING' | 'INPUT' | 'OUTPUT' | 'POSTROUTING'; readonly tables: readonly TableName[] };
 
 const HOOKS: Readonly<Record<Connection['direction'], readonly Hook[]>> = {
@@ -251,19 +284,12 @@ export function walk(tables: KernelTables, connection: Connection, routing?: Rou
     if (dropped) break;
     if (hook.name === 'PREROUTING' && w.capture?.outcome === 'tproxy') routeByMark(w, routing);
   }
-  const final = {
-    destination: w.packet.destination.text,
-    destinationPort: w.packet.destinationPort,
-    mark: w.packet.mark,
-    zone: w.packet.zone,
-  };
-  const base = { connection, path: w.path, notes: w.notes, final };
-  if (dropped) return { ...base, outcome: 'drop', decidedBy: dropped };
-  if (w.capture)
-    return { ...base, outcome: w.capture.outcome, toPort: w.capture.toPort, decidedBy: w.capture.decision };
-  const decidedBy =
-    w.lastPass ?? fallback ?? policyDecision('nat', HOOKS[connection.direction][0]?.name ?? 'OUTPUT', 'ACCEPT');
-  return { ...base, outcome: 'accept', decidedBy };
+  return walkResult(
+    connection,
+    w,
+    dropped,
+    fallback ?? policyDecision('nat', HOOKS[connection.direction][0]?.name ?? 'OUTPUT', 'ACCEPT'),
+  );
 }
 
 function policyDecision(table: TableName, chain: string, policy: string): Decision {

@@ -15,7 +15,7 @@
 import type { IpFamily } from '../../model/family.js';
 import { parseIpAddress } from '../../model/network.js';
 import { firstPacket, type Connection, type ConnState, type PacketState } from '../packet.js';
-import { routingNote, type Decision, type PathStep, type Routing, type Walk } from '../walk.js';
+import { routingNote, type Decision, type PathStep, type Routing, type Walk, walkResult } from '../walk.js';
 import { evaluateNftMatch } from './evaluate.js';
 import type { NftEffect } from './expressions.js';
 import type { NftRuleset, NftWalkChain, NftWalkRule, NftWalkTable } from './ruleset.js';
@@ -269,18 +269,11 @@ export function walkNft(
     if (dropped) break;
     if (hook === 'prerouting' && w.capture?.outcome === 'tproxy') w.notes.push(routingNote(w.packet.mark, routing));
   }
-  const final = {
-    destination: w.packet.destination.text,
-    destinationPort: w.packet.destinationPort,
-    mark: w.packet.mark,
-    zone: w.packet.zone,
-  };
-  const base = { connection, path: w.path, notes: w.notes, final };
-  if (dropped) return { ...base, outcome: 'drop', decidedBy: dropped };
-  if (w.capture)
-    return { ...base, outcome: w.capture.outcome, toPort: w.capture.toPort, decidedBy: w.capture.decision };
   const first = HOOKS[connection.direction][0] ?? 'output';
-  const decidedBy = w.lastPass ??
-    fallback ?? { table: 'nftables', chain: first, rule: 'no base chain at this hook: accept', via: [], policy: true };
-  return { ...base, outcome: 'accept', decidedBy };
+  return walkResult(
+    connection,
+    w,
+    dropped,
+    fallback ?? { table: 'nftables', chain: first, rule: 'no base chain at this hook: accept', via: [], policy: true },
+  );
 }
