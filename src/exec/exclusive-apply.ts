@@ -9,12 +9,10 @@ import type { CapturePlan } from '../plan/plan-capture.js';
 import { applyCapture } from './apply.js';
 import { checkPrivileges } from './capabilities.js';
 import { privilegesError } from './command.js';
-import { legacyTablesIn, localLegacyTables } from './host-facts.js';
+import { runLegacyTables } from './host-facts.js';
 import { watchInterrupts } from './interrupt.js';
 import { type LockMeans, withNamespaceLock } from './lock.js';
-import type { NativeHelper } from './native.js';
-import { isEntered } from './netns.js';
-import { nativeNftTables, nativeNftTablesFromKernel, nftInstalled } from './nft-tables.js';
+import { nativeNftTablesLister } from './nft-tables.js';
 import { checkPrograms } from './preflight.js';
 import { processRunner } from './process-runner.js';
 import { realSleep } from './retry.js';
@@ -42,6 +40,7 @@ export async function applyExclusively(
   checkPrograms(plan, options, means.native !== undefined);
   await withNamespaceLock(means, networkNamespace, lockTimeoutMs, async (runner) => {
     const interrupts = watchInterrupts();
+    const nftTables = nativeNftTablesLister(means.native, process.env.PATH);
     try {
       await applyCapture(
         plan,
@@ -60,15 +59,9 @@ export async function applyExclusively(
           log,
           retry: { attempts: 4, delayMs: 250, sleep: realSleep },
           // The kernel's table list tells whether legacy can hold rules, which spares the legacy
-          // state read: the namespace's own where this process is in it, a process's
-          // (/proc/PID/ns/net), or, for a bind-mounted namespace, only whether legacy is loaded at all.
-          legacyTables:
-            networkNamespace && !isEntered(networkNamespace) ? legacyTablesIn(networkNamespace) : localLegacyTables,
-          ...(means.native
-            ? { nativeNftTables: () => nativeNftTablesFromKernel(means.native as NativeHelper) }
-            : nftInstalled(process.env.PATH)
-              ? { nativeNftTables }
-              : {}),
+          // state read (host-facts.ts).
+          legacyTables: runLegacyTables(networkNamespace),
+          ...(nftTables ? { nativeNftTables: nftTables } : {}),
         },
       );
       if (interrupts.received) log(`${interrupts.received} came after the run's last change; it finished`);

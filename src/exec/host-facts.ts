@@ -11,6 +11,7 @@ import { CommandFailedError } from '../errors.js';
 import type { IpFamily } from '../model/family.js';
 import type { CommandRunner } from './command.js';
 import { kernelInterfaceAddresses } from './interface-addresses.js';
+import { isEntered } from './netns.js';
 
 /**
  * A file's text, read synchronously: the files are small (resolv.conf, /etc/passwd), and the
@@ -73,6 +74,15 @@ export function legacyTablesIn(netnsPath: string, proc = '/proc'): (family: IpFa
   const pid = /^\/proc\/(\d+)\/ns\/net$/.exec(netnsPath)?.[1];
   if (pid !== undefined) return (family) => localLegacyTables(family, `${proc}/${pid}/net`);
   return (family) => (existsSync(tableNames(family, `${proc}/net`)) ? undefined : false);
+}
+
+/**
+ * The legacy table list of the namespace a real run works in, asked inside its lock: read in
+ * the namespace itself where this process has entered it (the native helper), else as
+ * `legacyTablesIn` can tell from outside.
+ */
+export function runLegacyTables(netnsPath: string | undefined): (family: IpFamily) => boolean | undefined {
+  return netnsPath && !isEntered(netnsPath) ? legacyTablesIn(netnsPath) : localLegacyTables;
 }
 
 /** `2: eth0    inet 192.0.2.2/24 brd …` → `192.0.2.2`, IPv4 first as the kernel's dump lists them. */

@@ -44,6 +44,18 @@ export async function nativeNftTablesFromKernel(native: NativeHelper): Promise<s
   return NATIVE_NFT_TABLES.filter((name) => names.includes(name)).map((name) => `table inet ${name}`);
 }
 
+/**
+ * How a run lists those tables: through the native helper where loaded, else with nft where it
+ * is installed on `path`; undefined where nothing could have written them.
+ */
+export function nativeNftTablesLister(
+  native: NativeHelper | undefined,
+  path: string | undefined,
+): ((runner: CommandRunner) => Promise<string[]>) | undefined {
+  if (native) return () => nativeNftTablesFromKernel(native);
+  return nftInstalled(path) ? nativeNftTables : undefined;
+}
+
 /** NFPROTO_UNSPEC: every family. */
 const NFPROTO_UNSPEC = 0;
 

@@ -7,9 +7,9 @@ import type { CaptureConfig, RunOptions } from '../../config/capture-config.js';
 import type { NftPlan } from '../../plan/nft/plan-nft.js';
 import { compareNft } from '../../state/nft/compare.js';
 import { parseRuleset } from '../../state/nft/ruleset.js';
-import { legacyTablesIn, localLegacyTables, readTextFile } from '../host-facts.js';
+import { readTextFile, runLegacyTables } from '../host-facts.js';
 import { type LockMeans, withNamespaceLock } from '../lock.js';
-import { isEntered, netnsRunner } from '../netns.js';
+import { netnsRunner } from '../netns.js';
 import { noNftTables } from '../nft-tables.js';
 import { processRunner } from '../process-runner.js';
 import { applyNftables, type NftAction, type NftApplyOptions } from './apply.js';
@@ -34,7 +34,7 @@ export async function applyNftablesExclusively(
   const netns = options.networkNamespace;
   return withNamespaceLock(means, netns, options.lockTimeoutMs, (runner) => {
     // Asked inside the lock: with the native helper this process is in the namespace by now.
-    const legacyTables = netns && !isEntered(netns) ? legacyTablesIn(netns) : localLegacyTables;
+    const legacyTables = runLegacyTables(netns);
     const noTables = means.native && noNftTables(means.native);
     return applyNftables(plan, config, options, {
       runner,
