@@ -7,8 +7,7 @@ import type { NftPlan } from '../plan/nft/plan-nft.js';
 import type { CommandRunner } from '../exec/command.js';
 import { applyExclusively } from '../exec/exclusive-apply.js';
 import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
-import type { LockMeans } from '../exec/lock.js';
-import { packagedNativeHelper } from '../exec/native.js';
+import { type LockMeans, packagedLockMeans } from '../exec/lock.js';
 import { processRunner as plainRunner } from '../exec/process-runner.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { runValidation } from '../exec/validation.js';
@@ -37,7 +36,7 @@ function runnerFor(logger: Logger): CommandRunner {
 }
 
 /** How a real run takes its lock and enters its namespace: the native helper where built. */
-const lockMeans = (runner: CommandRunner): LockMeans => ({ runner, native: packagedNativeHelper(import.meta.dirname) });
+const lockMeans = (runner: CommandRunner): LockMeans => packagedLockMeans(import.meta.dirname, runner);
 
 export async function namespaceHostFacts(netns: string): Promise<HostFacts> {
   await checkNetnsPath(netns);

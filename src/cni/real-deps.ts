@@ -2,15 +2,14 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { applyExclusively } from '../exec/exclusive-apply.js';
 import { localHostFacts, netnsHostFacts } from '../exec/host-facts.js';
-import { type LockMeans, withNamespaceLock } from '../exec/lock.js';
-import { packagedNativeHelper } from '../exec/native.js';
+import { type LockMeans, packagedLockMeans, withNamespaceLock } from '../exec/lock.js';
 import { checkNetnsPath, netnsRunner } from '../exec/netns.js';
 import { processRunner } from '../exec/process-runner.js';
 import { checkCapture } from './check.js';
 import type { PluginDeps } from './plugin.js';
 
 /** How the plugin takes a namespace's lock and enters it: the native helper where built. */
-const lockMeans = (): LockMeans => ({ runner: processRunner, native: packagedNativeHelper(import.meta.dirname) });
+const lockMeans = (): LockMeans => packagedLockMeans(import.meta.dirname, processRunner);
 
 export const realPluginDeps: PluginDeps = {
   hostFacts: async (netns) => {

@@ -18,8 +18,9 @@
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { CommandFailedError, LockTimeoutError, NamespaceError } from '../errors.js';
 import type { CommandRunner } from './command.js';
-import { EWOULDBLOCK, errnoName, type NativeHelper } from './native.js';
+import { EWOULDBLOCK, errnoName, type NativeHelper, packagedNativeHelper } from './native.js';
 import { enterNamespace } from './netns.js';
+import { nftLibraryRunner } from './nft-library.js';
 import { realSleep } from './retry.js';
 
 /** flock's exit code when it gave up waiting (`-E`); its own errors use others. */
@@ -49,6 +50,16 @@ export interface LockMeans {
   readonly native?: NativeHelper | undefined;
   /** Waits between tries while another holds the lock (native helper only). */
   readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * The means of a real run of an entry point whose real-deps live in `moduleDir`: the packaged
+ * native helper where built, which also runs nft's transactions and listings in this process
+ * (nft-library.ts); else util-linux and processes, through `runner`.
+ */
+export function packagedLockMeans(moduleDir: string, runner: CommandRunner): LockMeans {
+  const native = packagedNativeHelper(moduleDir);
+  return native ? { runner: nftLibraryRunner(native, runner), native } : { runner };
 }
 
 /** Pauses between the native helper's tries: short at first, as most runs hold it briefly. */

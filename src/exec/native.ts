@@ -1,8 +1,8 @@
 /**
- * The native helper (src/native/netns.c): flock(2), setns(2) and a netlink dump of nftables
- * table names, which node does not offer. With it, a run takes its namespace's lock, enters
- * --network-namespace and looks for the native-nftables mode's tables without starting a
- * process for any; without it (not built: no C compiler where the package was built, or
+ * The native helper (src/native/netns.c): flock(2), setns(2), a netlink dump of nftables
+ * table names, and nft's library, which node does not offer. With it, a run takes its
+ * namespace's lock, enters --network-namespace, looks for the native-nftables mode's tables
+ * and runs its nft transactions and listings without starting a process for any; without it (not built: no C compiler where the package was built, or
  * turned off), util-linux's `flock` and `nsenter` and `nft list tables` do the same, one process each
  * (bench/RESULTS.md). Behaviour is the same either way; only the processes differ.
  */
@@ -16,6 +16,13 @@ export interface NativeHelper {
   enterNet(fd: number): number;
   /** The names of the nftables tables of one family (NFPROTO_*) in this namespace, or errno. */
   tableNames(family: number): string[] | number;
+  /**
+   * What nft does with `text`, run in this process (libnftables): with `asFile`, as the input of
+   * `nft -f` (one atomic batch); otherwise as a command line (`list ruleset`). Gives
+   * [exit code as nft's, stdout, stderr, the name nft's messages give the input], or an errno
+   * when nothing ran (ELIBACC: libnftables is not installed).
+   */
+  nft(text: string, asFile: boolean): [exitCode: number, stdout: string, stderr: string, inputName: string] | number;
 }
 
 /** flock's "held by another" (EWOULDBLOCK, which is EAGAIN on Linux). */
@@ -36,9 +43,12 @@ export function loadNativeHelper(path: string, env = process.env): NativeHelper 
   } catch {
     return undefined;
   }
-  const { tryLock, enterNet, tableNames } = module.exports;
-  return typeof tryLock === 'function' && typeof enterNet === 'function' && typeof tableNames === 'function'
-    ? { tryLock, enterNet, tableNames }
+  const { tryLock, enterNet, tableNames, nft } = module.exports;
+  return typeof tryLock === 'function' &&
+    typeof enterNet === 'function' &&
+    typeof tableNames === 'function' &&
+    typeof nft === 'function'
+    ? { tryLock, enterNet, tableNames, nft }
     : undefined;
 }
 

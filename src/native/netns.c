@@ -1,6 +1,7 @@
 /*
- * What a run needs of the kernel that node does not offer: flock(2), setns(2), and the names
- * of the nftables tables of one family (a netlink dump, as `nft list tables` makes it).
+ * What a run needs of the kernel that node does not offer: flock(2), setns(2), the names
+ * of the nftables tables of one family (a netlink dump, as `nft list tables` makes it), and
+ * nft's own library (libnftables, loaded at first use) to run nft commands in this process.
  * Built by scripts/build-native.mjs into dist/native/netns.node (a Node-API addon: one build
  * serves every node version); src/exec/native.ts loads it, and without it a run starts
  * util-linux's `flock` and `nsenter` instead, which cost a process each (bench/RESULTS.md).
@@ -10,7 +11,11 @@
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -134,11 +139,123 @@ static napi_value table_names(napi_env env, napi_callback_info info) {
   }
 }
 
+/*
+ * libnftables, the library the nft program is a thin shell around (nftables' stable API, soname
+ * libnftables.so.1): looked up at the first nft command, never linked, so that neither the build
+ * nor a run without nftables needs it. Declared here for the same reason: no nftables headers.
+ */
+struct nft_ctx;
+static struct {
+  int state; /* 0: not tried; 1: loaded; -1: not there */
+  struct nft_ctx *(*ctx_new)(uint32_t flags);
+  void (*ctx_free)(struct nft_ctx *ctx);
+  int (*buffer_output)(struct nft_ctx *ctx);
+  int (*buffer_error)(struct nft_ctx *ctx);
+  const char *(*output)(struct nft_ctx *ctx);
+  const char *(*error)(struct nft_ctx *ctx);
+  int (*run_buffer)(struct nft_ctx *ctx, const char *buffer);
+  int (*run_filename)(struct nft_ctx *ctx, const char *filename);
+} nftables;
+
+static int load_nftables(void) {
+  if (nftables.state != 0) return nftables.state > 0;
+  nftables.state = -1;
+  void *library = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (library == NULL) return 0;
+  void *symbols[] = {
+      dlsym(library, "nft_ctx_new"),           dlsym(library, "nft_ctx_free"),
+      dlsym(library, "nft_ctx_buffer_output"), dlsym(library, "nft_ctx_buffer_error"),
+      dlsym(library, "nft_ctx_get_output_buffer"), dlsym(library, "nft_ctx_get_error_buffer"),
+      dlsym(library, "nft_run_cmd_from_buffer"), dlsym(library, "nft_run_cmd_from_filename"),
+  };
+  for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++)
+    if (symbols[i] == NULL) return 0;
+  nftables.ctx_new = (struct nft_ctx * (*)(uint32_t)) symbols[0];
+  nftables.ctx_free = (void (*)(struct nft_ctx *))symbols[1];
+  nftables.buffer_output = (int (*)(struct nft_ctx *))symbols[2];
+  nftables.buffer_error = (int (*)(struct nft_ctx *))symbols[3];
+  nftables.output = (const char *(*)(struct nft_ctx *))symbols[4];
+  nftables.error = (const char *(*)(struct nft_ctx *))symbols[5];
+  nftables.run_buffer = (int (*)(struct nft_ctx *, const char *))symbols[6];
+  nftables.run_filename = (int (*)(struct nft_ctx *, const char *))symbols[7];
+  nftables.state = 1;
+  return 1;
+}
+
+/* Writes all of `text` to `fd`; 0, or errno. */
+static int write_all(int fd, const char *text, size_t length) {
+  while (length > 0) {
+    ssize_t written = write(fd, text, length);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return written < 0 ? errno : EIO;
+    text += written;
+    length -= (size_t)written;
+  }
+  return 0;
+}
+
+/*
+ * nft(text, asFile): what `nft -f -` does with `text` as its input (asFile true), or what
+ * `nft TEXT` does with a command (asFile false), in this process and its network namespace.
+ * Returns [exit code as nft's (0 or 1), stdout, stderr, the name nft gave the input in its
+ * messages], or errno when it cannot run (ELIBACC: no libnftables), and then nothing ran.
+ * A file rather than a buffer because nft locates a batch's errors by line only in files: the
+ * text goes into a memfd, read as /proc/self/fd/N. Atomic as `nft -f` is: one netlink batch.
+ */
+static napi_value nft(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  bool as_file = false;
+  size_t length = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_string_utf8(env, argv[0], NULL, 0, &length) != napi_ok ||
+      napi_get_value_bool(env, argv[1], &as_file) != napi_ok)
+    return number(env, EINVAL);
+  if (!load_nftables()) return number(env, ELIBACC);
+  char *text = malloc(length + 1);
+  if (text == NULL) return number(env, ENOMEM);
+  napi_get_value_string_utf8(env, argv[0], text, length + 1, &length);
+  char name[64] = "";
+  int fd = -1;
+  if (as_file) {
+    fd = memfd_create("nft-transaction", MFD_CLOEXEC);
+    int error = fd < 0 ? errno : write_all(fd, text, length);
+    if (error != 0) {
+      if (fd >= 0) close(fd);
+      free(text);
+      return number(env, error);
+    }
+    snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+  }
+  struct nft_ctx *ctx = nftables.ctx_new(0);
+  if (ctx == NULL) {
+    if (fd >= 0) close(fd);
+    free(text);
+    return number(env, ENOMEM);
+  }
+  nftables.buffer_output(ctx);
+  nftables.buffer_error(ctx);
+  int status = as_file ? nftables.run_filename(ctx, name) : nftables.run_buffer(ctx, text);
+  if (fd >= 0) close(fd);
+  free(text);
+  napi_value result, item;
+  napi_create_array_with_length(env, 4, &result);
+  napi_set_element(env, result, 0, number(env, status == 0 ? 0 : 1));
+  const char *parts[] = {nftables.output(ctx), nftables.error(ctx), name};
+  for (uint32_t i = 0; i < 3; i++) {
+    napi_create_string_utf8(env, parts[i] ? parts[i] : "", NAPI_AUTO_LENGTH, &item);
+    napi_set_element(env, result, i + 1, item);
+  }
+  nftables.ctx_free(ctx);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
       {"tryLock", NULL, try_lock, NULL, NULL, NULL, napi_enumerable, NULL},
       {"enterNet", NULL, enter_net, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tableNames", NULL, table_names, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"nft", NULL, nft, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;
