@@ -7,11 +7,13 @@
  * runs of /30s of scale.mjs, in 198.18.0.0/15, which nothing is sent to) followed by the peer's
  * /32, so that a connection to the peer walks the whole list before its RETURN. A python client
  * in the pod then opens and closes connections to the peer (bounded count, 2 s timeouts) and
- * the median connect() time is reported: without any rules, with the plain list, with it
- * compacted, and the same two with --native-nftables (one rule per CIDR, or one rule with an
- * interval set). A connect takes tens of microseconds, so one sample of each moves with
+ * the median connect() time is reported: without any rules; with connection tracking only
+ * (which every capture by REDIRECT needs); with the tool's rules excluding only the peer; with
+ * the plain list; with it compacted; and the last three with --native-nftables (one rule per
+ * CIDR, or one rule with an interval set). A connect takes tens of microseconds, so one sample of each moves with
  * whatever else the machine does: each is measured in several rounds (a fresh pair each, the
- * order rotated), and a variant's ratio to no rules is the median of its per-round ratios.
+ * order rotated), and a variant's ratio to no rules (and a list's to the same rules without it)
+ * is the median of its per-round ratios.
  * Root only.
  *
  *   node bench/connect.mjs [--connections 300] [--rounds 5] [--json]
@@ -86,29 +88,37 @@ async function withPair(fn) {
   }
 }
 
-async function measure(extraArgs) {
+/**
+ * Puts the variant's rules into namespace `pod`: the tool's, with the exclude list (or only the
+ * peer's /32), or a ruleset of nft's own.
+ */
+function applyRules(pod, dir, variant) {
+  if (variant.ruleset) {
+    run('ip', ['netns', 'exec', pod, 'nft', '-f', '-'], { input: variant.ruleset });
+    return;
+  }
+  const file = join(dir, 'config.json');
+  const excluded = variant.list ? [...excludedCidrs(10_000), `${PEER}/32`] : [`${PEER}/32`];
+  writeFileSync(file, JSON.stringify({ OUTBOUND_IPRANGES_EXCLUDE: excluded.join(',') }));
+  run(
+    BIN,
+    [
+      ...UPSTREAM_ARGS.filter((a, i, all) => a !== '-x' && all[i - 1] !== '-x'),
+      '--config',
+      file,
+      ...variant.args,
+      '--network-namespace',
+      `/var/run/netns/${pod}`,
+    ],
+    { env: cleanEnv() },
+  );
+}
+
+async function measure(variant) {
   const dir = mkdtempSync(join(tmpdir(), 'iit-bench-'));
   try {
     return await withPair(async (pod, peer) => {
-      if (extraArgs) {
-        const file = join(dir, 'config.json');
-        writeFileSync(
-          file,
-          JSON.stringify({ OUTBOUND_IPRANGES_EXCLUDE: [...excludedCidrs(10_000), `${PEER}/32`].join(',') }),
-        );
-        run(
-          BIN,
-          [
-            ...UPSTREAM_ARGS.filter((a, i, all) => a !== '-x' && all[i - 1] !== '-x'),
-            '--config',
-            file,
-            ...extraArgs,
-            '--network-namespace',
-            `/var/run/netns/${pod}`,
-          ],
-          { env: cleanEnv() },
-        );
-      }
+      if (variant) applyRules(pod, dir, variant);
       const listener = spawn('ip', ['netns', 'exec', peer, 'python3', '-c', LISTENER, String(connections + WARMUP)], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
@@ -128,12 +138,24 @@ async function measure(extraArgs) {
   }
 }
 
+/**
+ * What each variant puts in the pod. `conntrack` is no capture at all, only connection tracking
+ * switched on (one nft rule matching `ct state new`): every capture by REDIRECT needs it, so it
+ * is the floor under any ruleset here. `capture` and `nftCapture` are the tool's rules with
+ * only the peer excluded: what the list adds is measured against them (`base`).
+ */
 const VARIANTS = {
   none: undefined,
-  plain: [],
-  compact: ['--compact-rules'],
-  nftPlain: ['--native-nftables'],
-  nftCompact: ['--native-nftables', '--compact-rules'],
+  conntrack: {
+    ruleset:
+      'table inet iit-bench {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    ct state new counter\n  }\n}\n',
+  },
+  capture: { args: [], list: false },
+  plain: { args: [], list: true, base: 'capture' },
+  compact: { args: ['--compact-rules'], list: true, base: 'capture' },
+  nftCapture: { args: ['--native-nftables'], list: false },
+  nftPlain: { args: ['--native-nftables'], list: true, base: 'nftCapture' },
+  nftCompact: { args: ['--native-nftables', '--compact-rules'], list: true, base: 'nftCapture' },
 };
 const names = Object.keys(VARIANTS);
 const samples = Object.fromEntries(names.map((name) => [name, []]));
@@ -141,20 +163,26 @@ for (let round = 0; round < rounds; round++)
   for (const name of names.map((_, k) => names[(k + round) % names.length]))
     samples[name].push(await measure(VARIANTS[name]));
 const result = { connections, rounds };
+/** The median over the rounds of a variant's median against another's in the same round. */
+const ratioTo = (name, other) => median(samples[name].map((s, round) => s.medianUs / samples[other][round].medianUs));
 for (const name of names) {
   const mine = samples[name];
+  const base = VARIANTS[name]?.base;
   result[name] = {
     medianUs: median(mine.map((s) => s.medianUs)),
     p90Us: median(mine.map((s) => s.p90Us)),
-    ratio: median(mine.map((s, round) => s.medianUs / samples.none[round].medianUs)),
+    ratio: ratioTo(name, 'none'),
+    ...(base ? { ratioToCapture: ratioTo(name, base) } : {}),
   };
 }
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify(result));
 } else {
-  for (const name of ['none', 'plain', 'compact', 'nftPlain', 'nftCompact']) {
+  for (const name of names) {
+    const r = result[name];
+    const list = r.ratioToCapture === undefined ? '' : `, ${r.ratioToCapture.toFixed(2)}x without the list`;
     console.log(
-      `${name.padEnd(10)} connect median ${result[name].medianUs.toFixed(0)} µs, p90 ${result[name].p90Us.toFixed(0)} µs, ${result[name].ratio.toFixed(2)}x no rules (${rounds} rounds of ${connections} connections)`,
+      `${name.padEnd(10)} connect median ${r.medianUs.toFixed(0)} µs, p90 ${r.p90Us.toFixed(0)} µs, ${r.ratio.toFixed(2)}x no rules${list} (${rounds} rounds of ${connections} connections)`,
     );
   }
 }
