@@ -78,6 +78,26 @@ describe.skipIf(kernelSkipReason)('doctor', () => {
     });
   });
 
+  test("an earlier TPROXY configuration's routing, which a run replaces, is no conflict: doctor agrees with the run", async () => {
+    await withNamespace('doc-stale', async (ns) => {
+      const tproxy = ['-m', 'TPROXY'];
+      expect((await runTool([...INJECTOR_ARGS, ...tproxy, '--network-namespace', ns.path])).code).toBe(0);
+      // Another route table, the same mark: the earlier fwmark rule and route are the run's to replace.
+      const { code, errors, report } = await doctor(ns, [...tproxy, '-r', '134']);
+      expect(errors).toEqual([]);
+      expect(code).toBe(0);
+      expect(report.findings.find((f) => f.id === 'stale-routing')?.finding).toBe(
+        "a run removes an earlier TPROXY configuration's routing first: ip rule del fwmark 1337 lookup 133; ip route del local 0.0.0.0/0 dev lo table 133",
+      );
+      const run = await runTool([...INJECTOR_ARGS, ...tproxy, '-r', '134', '--network-namespace', ns.path]);
+      expect(run.code, run.stderr).toBe(0);
+      expect((await ns.exec('ip', ['rule'])).stdout).toContain('fwmark 0x539 lookup 134');
+      expect((await doctor(ns, [...tproxy, '-r', '134'])).report.findings.map((f) => f.id)).not.toContain(
+        'stale-routing',
+      );
+    });
+  });
+
   test('a foreign RETURN before our jump (mode 22): a warning, exit 0', async () => {
     await withNamespace('doc-22', async (ns) => {
       expect((await runTool([...INJECTOR_ARGS, '--network-namespace', ns.path])).code).toBe(0);

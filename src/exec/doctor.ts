@@ -17,6 +17,8 @@ import { parseLive } from './iptables.js';
 import { checkNetwork } from './network.js';
 import { nativeNftTables, nftInstalled } from './nft-tables.js';
 import { readSave } from './read-save.js';
+import { describeRemoval, staleNetwork } from './stale-network.js';
+import { liveTproxyMarks } from '../state/ours.js';
 import { shadowingRules } from '../state/shadowing.js';
 
 export type Severity = 'ok' | 'info' | 'warning' | 'error';
@@ -38,8 +40,16 @@ export interface DoctorContext {
 const onPath = (path: string | undefined, file: string) =>
   (path ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, file)));
 
-/** One backend's state: readable, holding ours, holding anyone's, shadowing our jump. */
-async function backendFindings(context: DoctorContext, family: IpFamily, variant: Variant): Promise<Finding[]> {
+/**
+ * One backend's state: readable, holding ours, holding anyone's, shadowing our jump. The TPROXY
+ * marks our live rules use go into `marks`: a run takes their policy routing for its own.
+ */
+async function backendFindings(
+  context: DoctorContext,
+  family: IpFamily,
+  variant: Variant,
+  marks: number[],
+): Promise<Finding[]> {
   const binary = `${FAMILY[family].iptables}-${variant}`;
   const id = `${family}-${variant}`;
   if (!onPath(context.path, `${binary}-save`))
@@ -59,6 +69,7 @@ async function backendFindings(context: DoctorContext, family: IpFamily, variant
     ];
   try {
     const live = stateOf(parseLive(result.stdout, { family, binary } as Pick<Backend, 'family' | 'binary'>));
+    marks.push(...liveTproxyMarks(live));
     const findings: Finding[] = [];
     const ours = hasOwnedState(live);
     const rules = /^-A /m.test(result.stdout);
@@ -147,10 +158,12 @@ async function ipv6Finding(context: DoctorContext): Promise<Finding[]> {
 /** Every probe, in a stable order. */
 export async function diagnose(context: DoctorContext): Promise<Finding[]> {
   const findings: Finding[] = [...capabilityFindings(context)];
-  for (const family of context.plan.rulesets.map((r) => r.family)) {
+  const marks: number[] = [];
+  const families = context.plan.rulesets.map((r) => r.family);
+  for (const family of families) {
     const perFamily = [
-      ...(await backendFindings(context, family, 'nft')),
-      ...(await backendFindings(context, family, 'legacy')),
+      ...(await backendFindings(context, family, 'nft', marks)),
+      ...(await backendFindings(context, family, 'legacy', marks)),
     ];
     findings.push(...perFamily, ...copies(perFamily, family));
   }
@@ -160,7 +173,15 @@ export async function diagnose(context: DoctorContext): Promise<Finding[]> {
       findings.push({ id: 'native-nftables', severity: 'error', finding: `${table} is live` });
   }
   try {
-    await checkNetwork(context.runner, context.plan.network);
+    // As a run judges it: an earlier TPROXY configuration's policy routing is replaced, no conflict.
+    const stale = await staleNetwork(context.runner, families, [...new Set(marks)], context.plan.network);
+    if (stale.length > 0)
+      findings.push({
+        id: 'stale-routing',
+        severity: 'info',
+        finding: `a run removes an earlier TPROXY configuration's routing first: ${stale.map(describeRemoval).join('; ')}`,
+      });
+    await checkNetwork(context.runner, context.plan.network, stale);
     if (context.plan.network.some((s) => s.kind === 'localRoute'))
       findings.push({
         id: 'tproxy-routes',

@@ -43,7 +43,8 @@ export async function staleNetwork(
   return steps;
 }
 
-const describe = (step: NetworkStep) =>
+/** The command that removes `step`: `ip rule del fwmark 1337 lookup 133`. */
+export const describeRemoval = (step: NetworkStep) =>
   `ip ${ipArgs(step)
     .map((arg) => (arg === 'add' ? 'del' : arg))
     .join(' ')}`;
@@ -69,7 +70,7 @@ export async function withoutStaleNetwork<T>(
       message: `removing an earlier configuration's policy routing failed (put back as it was): ${problems.join('; ')}`,
     });
   }
-  log(`an earlier configuration's routing removed: ${stale.map(describe).join('; ')}`);
+  log(`an earlier configuration's routing removed: ${stale.map(describeRemoval).join('; ')}`);
   try {
     return await change();
   } catch (error) {
