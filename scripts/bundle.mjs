@@ -39,12 +39,11 @@
  * (dist/bundle/cli), where `import.meta.url` is defined as the bundle file's URL.
  */
 import { build } from 'esbuild';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { warmUpCodeCaches } from './warm-up.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const src = resolve(root, 'src');
@@ -139,76 +138,9 @@ await rename(outdir, `${staging}.old`).catch((error) => {
 await rename(staging, outdir);
 await rm(`${staging}.old`, { recursive: true, force: true });
 
-// V8's code caches for bin.js and the lazy files, which bin/istio-iptables hands to V8 (see
-// there). Warm-up runs write them, each starting from the caches before it, so that they hold
-// every function any of them compiles: a dry run with the injector's arguments, a real run of
-// them, then both again with --native-nftables (which loads cli/nftables.js and
-// exec/nft/exclusive.js). Their exit codes do not matter, only that they ran the bundle.
-//
-// The real run must change nothing here, so it runs where the programs it starts are stubs that
-// do nothing and print nothing, and nothing else can be found: PATH is that one directory of
-// stubs. Its --network-namespace is our own namespace (/proc/self/ns/net, which passes the
-// namespace check): entered with the native helper, or through the nsenter stub without it.
-// It reads empty states, "applies" and reads back what it applied, compiling the executor's
-// whole path on the way.
+// V8's code caches for bin.js and the lazy files (scripts/warm-up.mjs).
 const codeCache = resolve(outdir, 'cli/bin.js.cache');
-const injectorArgs = [
-  '-p',
-  '15001',
-  '-z',
-  '15006',
-  '-u',
-  '1337',
-  '-m',
-  'REDIRECT',
-  '-i',
-  '*',
-  '-x',
-  '',
-  '-b',
-  '*',
-  '-d',
-  '15090,15021,15020',
-];
-const warmUp = (args, env) =>
-  spawnSync(process.execPath, [resolve(root, 'bin/istio-iptables'), ...args], {
-    env: { ...env, ISTIO_IPTABLES_WRITE_CODE_CACHE: codeCache },
-    stdio: 'ignore',
-  });
-warmUp(['--dry-run', ...injectorArgs], process.env);
-const stubs = await mkdtemp(join(tmpdir(), 'istio-iptables-build-'));
-try {
-  // nsenter, and the programs the run looks for on PATH before its first change (flock, the
-  // namespace lock's helper, runs directly: as a stub it takes no lock). The restore stub keeps
-  // its payload and the save stub prints it back, so that the read-back's parsing and
-  // comparison are compiled too: the run "succeeds", having changed nothing.
-  // Shell builtins only: PATH holds nothing else.
-  const keep = `while IFS= read -r line; do printf '%s\\n' "$line"; done >'${stubs}/state'`;
-  const printBack = `[ -f '${stubs}/state' ] && while IFS= read -r line; do printf '%s\\n' "$line"; done <'${stubs}/state'`;
-  const stubScripts = {
-    nsenter: 'exit 0',
-    flock: 'exit 0',
-    nft: 'exit 0',
-    'iptables-legacy-save': 'exit 0',
-    'iptables-legacy-restore': 'exit 0',
-    'iptables-nft-restore': keep,
-    'iptables-nft-save': `${printBack}\nexit 0`,
-  };
-  for (const [name, script] of Object.entries(stubScripts))
-    await writeFile(join(stubs, name), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
-  const real = warmUp([...injectorArgs, '--enable-inbound-ipv6=false', '--network-namespace', '/proc/self/ns/net'], {
-    PATH: stubs,
-  });
-  warmUp(['--dry-run', '--native-nftables', ...injectorArgs], process.env);
-  const nft = warmUp(
-    [...injectorArgs, '--native-nftables', '--enable-inbound-ipv6=false', '--network-namespace', '/proc/self/ns/net'],
-    { PATH: stubs },
-  );
-  if (process.env.ISTIO_IPTABLES_SHOW_WARM_UP)
-    console.log(`warm-up real runs: exit ${real.status} (iptables), ${nft.status} (--native-nftables)`);
-} finally {
-  await rm(stubs, { recursive: true, force: true });
-}
+await warmUpCodeCaches(resolve(root, 'bin/istio-iptables'), codeCache);
 if (!existsSync(codeCache))
   console.warn(`bundle: no code cache written (${relative(root, codeCache)}): the CLI works, but starts slower`);
 

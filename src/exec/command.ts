@@ -22,6 +22,19 @@ export interface Command {
   readonly fds?: readonly number[];
 }
 
+/** The environment a command runs with: ours, with its own variables added. */
+export function environmentOf(command: Command): Record<string, string | undefined> {
+  return command.env ? { ...process.env, ...command.env } : process.env;
+}
+
+/** The same as the `KEY=value` list a spawn takes. */
+export function environmentPairs(command: Command): string[] {
+  const pairs: string[] = [];
+  for (const [key, value] of Object.entries(environmentOf(command)))
+    if (value !== undefined) pairs.push(`${key}=${value}`);
+  return pairs;
+}
+
 export interface CommandResult {
   readonly exitCode: number;
   readonly stdout: string;

@@ -1,8 +1,9 @@
 /**
  * The native helper (src/native/netns.c): flock(2), setns(2), a netlink dump of nftables
- * table names, and nft's library, which node does not offer. With it, a run takes its
- * namespace's lock, enters --network-namespace, looks for the native-nftables mode's tables
- * and runs its nft transactions and listings without starting a process for any; without it (not built: no C compiler where the package was built, or
+ * table names, nft's library and posix_spawn(3), which node does not offer. With it, a run
+ * takes its namespace's lock, enters --network-namespace, looks for the native-nftables mode's
+ * tables and runs its nft transactions and listings without starting a process for any, and
+ * starts the processes it does need at about half node's cost; without it (not built: no C compiler where the package was built, or
  * turned off), util-linux's `flock` and `nsenter` and `nft list tables` do the same, one process each
  * (bench/RESULTS.md). Behaviour is the same either way; only the processes differ.
  */
@@ -23,6 +24,21 @@ export interface NativeHelper {
    * when nothing ran (ELIBACC: libnftables is not installed).
    */
   nft(text: string, asFile: boolean): [exitCode: number, stdout: string, stderr: string, inputName: string] | number;
+  /**
+   * Runs a program as node's spawnSync does, with posix_spawn (no copy of node's page tables):
+   * `args` from argv[0], `env` as `KEY=value`, stdin from `input` (none: /dev/null), `fds` as
+   * its fds 3, 4, …, SIGKILL after `timeoutMs`. Gives [exit code (-1 when signalled), signal
+   * number (0: none), stdout, stderr, errno: 0, ETIMEDOUT or EPIPE], or the errno that kept it
+   * from starting (ENOENT: no such program on the environment's PATH).
+   */
+  spawn(
+    file: string,
+    args: readonly string[],
+    env: readonly string[],
+    input: string | null,
+    fds: readonly number[],
+    timeoutMs: number,
+  ): [exitCode: number, signal: number, stdout: string, stderr: string, errno: number] | number;
 }
 
 /** flock's "held by another" (EWOULDBLOCK, which is EAGAIN on Linux). */
@@ -43,12 +59,13 @@ export function loadNativeHelper(path: string, env = process.env): NativeHelper 
   } catch {
     return undefined;
   }
-  const { tryLock, enterNet, tableNames, nft } = module.exports;
+  const { tryLock, enterNet, tableNames, nft, spawn } = module.exports;
   return typeof tryLock === 'function' &&
     typeof enterNet === 'function' &&
     typeof tableNames === 'function' &&
-    typeof nft === 'function'
-    ? { tryLock, enterNet, tableNames, nft }
+    typeof nft === 'function' &&
+    typeof spawn === 'function'
+    ? { tryLock, enterNet, tableNames, nft, spawn }
     : undefined;
 }
 

@@ -20,6 +20,9 @@ function fakeNative(answer: ReturnType<NativeHelper['nft']>) {
     tryLock: () => 0,
     enterNet: () => 0,
     tableNames: () => [],
+    spawn: () => {
+      throw new Error('nft commands never start a process here');
+    },
     nft: (text, asFile) => {
       calls.push([text, asFile]);
       return answer;

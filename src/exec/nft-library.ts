@@ -5,7 +5,8 @@
  * process is in, which is where a plain `nft` command would run (commands for another
  * namespace come here wrapped in nsenter, and are left to the processes).
  * Only where the nft program is installed: nftables missing stays the error it was, with or
- * without the helper.
+ * without the helper. That program is looked for, not run: an `nft` stub on PATH does not stand
+ * in for nft here (ISTIO_IPTABLES_NATIVE=0 makes the run start it; scripts/warm-up.mjs does so).
  */
 import type { Command, CommandResult, CommandRunner } from './command.js';
 import type { NativeHelper } from './native.js';

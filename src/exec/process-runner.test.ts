@@ -3,12 +3,27 @@ import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CommandFailedError } from '../errors.js';
+import { loadNativeHelper } from './native.js';
+import { onPath } from './preflight.js';
+import { nativeRunSync } from './native-spawn.js';
 import { bindingRunSync, childProcessRunSync, syncProcessRunner } from './process-runner.js';
 
 const viaBinding = bindingRunSync();
+/** Built by `npm run build` wherever a C compiler is (src/exec/lock.test.ts checks that). */
+const native = onPath(process.env.CC || 'cc', process.env.PATH ?? '')
+  ? loadNativeHelper(fileURLToPath(new URL('../../dist/native/netns.node', import.meta.url)))
+  : undefined;
 
-// Both ways of running a process keep the same contract; the CLI uses the binding when node has it.
+// Every way of running a process keeps the same contract; the CLI uses the native helper where
+// built, else the binding when node has it.
 describe.each([
+  [
+    "the native helper's posix_spawn",
+    syncProcessRunner(() => {
+      if (!native) throw new Error('the native helper is not built');
+      return nativeRunSync(native);
+    }),
+  ],
   [
     "node's spawn_sync binding",
     syncProcessRunner(() => {
@@ -113,6 +128,20 @@ describe('processRunner', () => {
       execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
     ) as { stdout: string; loaded: string[] };
     expect(out).toEqual({ stdout: 'ok', loaded: [] });
+  });
+
+  it('starts programs through the native helper where it is built, unless ISTIO_IPTABLES_NATIVE=0', () => {
+    if (!native) return;
+    const runner = fileURLToPath(new URL('../../dist/exec/process-runner.js', import.meta.url));
+    // The helper is loaded at the runner's first command, for its spawn (no lock, no namespace here).
+    const script = `const { processRunner } = await import(${JSON.stringify(runner)});
+      const result = await processRunner.run({ file: 'sh', args: ['-c', 'printf ok'] });
+      const { readFileSync } = await import('node:fs');
+      process.stdout.write(result.stdout + ' ' + readFileSync('/proc/self/maps', 'utf8').includes('/netns.node'));`;
+    const run = (env: NodeJS.ProcessEnv) =>
+      execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env });
+    expect(run(process.env)).toBe('ok true');
+    expect(run({ ...process.env, ISTIO_IPTABLES_NATIVE: '0' })).toBe('ok false');
   });
 
   it('is quiet under --pending-deprecation', () => {

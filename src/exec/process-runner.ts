@@ -11,11 +11,15 @@
  * node:child_process also loads net, stream and dgram, and its first call costs as much
  * again: together a fifth of what a real run adds to node's own start. So the runner calls the
  * binding itself, with the options spawnSync would give it, and falls back to spawnSync
- * wherever the binding is not there (a node that no longer offers it).
+ * wherever the binding is not there (a node that no longer offers it). Both fork node, which
+ * first copies node's page tables; where the native helper is built, its posix_spawn starts
+ * the program without that copy, at about half the cost, and is used instead (native-spawn.ts).
  */
 import type { spawnSync as SpawnSync } from 'node:child_process';
 import { CommandFailedError } from '../errors.js';
-import type { Command, CommandResult, CommandRunner } from './command.js';
+import { type Command, type CommandResult, type CommandRunner, environmentOf, environmentPairs } from './command.js';
+import { packagedNativeHelper } from './native.js';
+import { nativeRunSync } from './native-spawn.js';
 
 /** A generous bound unless the command sets its own: iptables waits at most 30 s for its lock. */
 const TIMEOUT_MS = 60_000;
@@ -23,8 +27,8 @@ const TIMEOUT_MS = 60_000;
 const MAX_OUTPUT_BYTES = 1 << 30;
 const SIGKILL = 9;
 
-/** What one synchronous run gives back, from either way of running it. */
-interface RawResult {
+/** What one synchronous run gives back, from any way of running it. */
+export interface RawResult {
   readonly status: number | null;
   readonly signal: string | null;
   readonly stdout: string;
@@ -34,7 +38,7 @@ interface RawResult {
   readonly errorMessage?: string;
 }
 
-type RunSync = (command: Command, timeoutMs: number) => RawResult;
+export type RunSync = (command: Command, timeoutMs: number) => RawResult;
 
 /** The part of node's `spawn_sync` binding used here (node's lib/internal/child_process.js calls it the same way). */
 interface SpawnSyncBinding {
@@ -51,10 +55,6 @@ interface SpawnSyncBinding {
     maxBuffer: number;
     killSignal: number;
   }): { status: number | null; signal: string | null; output?: (Buffer | null)[] | null; error?: number };
-}
-
-function environment(command: Command): Record<string, string | undefined> {
-  return command.env ? { ...process.env, ...command.env } : process.env;
 }
 
 /** Runs through node's spawn_sync binding; undefined when this node does not offer it. */
@@ -74,9 +74,7 @@ export function bindingRunSync(): RunSync | undefined {
   if (typeof binding?.spawn !== 'function') return undefined;
   const spawn = binding.spawn.bind(binding);
   return (command, timeoutMs) => {
-    const envPairs: string[] = [];
-    for (const [key, value] of Object.entries(environment(command)))
-      if (value !== undefined) envPairs.push(`${key}=${value}`);
+    const envPairs = environmentPairs(command);
     const result = spawn({
       file: command.file,
       args: [command.file, ...command.args],
@@ -114,7 +112,7 @@ export async function childProcessRunSync(): Promise<RunSync> {
     const result = spawnSync(command.file, command.args, {
       stdio: [command.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(command.fds ?? [])],
       ...(command.input === undefined ? {} : { input: command.input }),
-      env: environment(command),
+      env: environmentOf(command),
       encoding: 'utf8',
       timeout: timeoutMs,
       killSignal: 'SIGKILL',
@@ -166,5 +164,12 @@ export function syncProcessRunner(load: () => RunSync | Promise<RunSync>): Comma
   };
 }
 
-/** The runner the CLI uses: the binding where node has it, spawnSync otherwise. */
-export const processRunner: CommandRunner = syncProcessRunner(() => bindingRunSync() ?? childProcessRunSync());
+/**
+ * The runner the CLI uses: the native helper's spawn where it is built (native/netns.node one
+ * directory up from here, in dist/ and in the bundle's entry files alike), else the binding
+ * where node has it, else spawnSync.
+ */
+export const processRunner: CommandRunner = syncProcessRunner(() => {
+  const native = packagedNativeHelper(import.meta.dirname);
+  return native ? nativeRunSync(native) : (bindingRunSync() ?? childProcessRunSync());
+});

@@ -82,7 +82,7 @@ export async function runTool(args: readonly string[], env: Record<string, strin
   return sh(BIN, args, { reject: false, env });
 }
 
-/** The root namespace's netfilter state and policy rules, for a before/after comparison. */
+/** The root namespace's netfilter state (iptables and nftables) and policy rules, for a before/after comparison. */
 export async function rootSnapshot(): Promise<string> {
   const parts: string[] = [];
   for (const binary of ['iptables-nft', 'iptables-legacy', 'ip6tables-nft', 'ip6tables-legacy']) {
@@ -98,6 +98,9 @@ export async function rootSnapshot(): Promise<string> {
   for (const args of [['rule'], ['-6', 'rule'], ['-6', 'addr', 'show', 'dev', 'lo']]) {
     parts.push(`## ip ${args.join(' ')}`, (await sh('ip', args, { reject: false })).stdout);
   }
+  // Native nftables' tables, and anyone's (iptables-nft's tables are listed above too).
+  const nft = await sh('nft', ['list', 'ruleset'], { reject: false });
+  parts.push('## nft list ruleset', nft.stdout.replace(/ packets \d+ bytes \d+/g, ''));
   return parts.join('\n');
 }
 
