@@ -10,8 +10,9 @@
  * The large parts a usual run does not need stay files of their own, loaded with `import()`
  * (which the bundle turns into `require`) only when a run needs them; the layout follows src/:
  *
- *   dist/bundle/cli/bin.js                        the CLI, executor included (bin/istio-iptables runs it)
- *   dist/bundle/cli/bin.js.cache                  V8's code cache for bin.js (see bin/istio-iptables)
+ *   dist/bundle/cli/bin.js                        the CLI: flags, planning, dry runs (bin/istio-iptables runs it)
+ *   dist/bundle/cli/bin.js.cache                  V8's code cache for bin.js (see bin/istio-iptables), and so for each file
+ *   dist/bundle/cli/real-deps.js                  the executor: real runs, and host facts read in another namespace
  *   dist/bundle/cli/command-line.js               yargs: --help, and argv the fast path leaves to it
  *   dist/bundle/cli/commands/doctor.js            `doctor` and its probes
  *   dist/bundle/cli/explain.js                    `explain` (src/cli/commands/explain.ts), loaded only for it
@@ -22,11 +23,11 @@
  *   dist/bundle/exec/nft/exclusive.js             --native-nftables: applying and checking, under the lock
  *   dist/bundle/cni/main.js                       the chained CNI plugin (bin/istio-iptables-cni runs it)
  *   dist/bundle/cni/nftables.js                   the plugin's native_nftables: the nftables planner and renderer
- *   dist/bundle/native/netns.node                 flock(2) and setns(2), where built (scripts/build-native.mjs)
+ *   dist/bundle/native/netns.node                 the native helper, where built (scripts/build-native.mjs)
  *
- * The executor is in bin.js rather than a lazy file: the code cache makes its extra size cost a
- * dry run nothing measurable, and a real run saves loading a second file. What it needs from
- * node (node:child_process, slow to load) it loads at its first command.
+ * The executor is a lazy file (cli/real-deps.js, with its own code cache): in bin.js its code
+ * and cache made every dry run read and deserialise a third more (~0.5 ms), and a real run
+ * pays about as much to load it as a file of its own.
  *
  * Each file is a complete bundle, without shared chunks: esbuild's code splitting puts the
  * modules bin.js shares with a lazy file into chunks of their own, more files for a dry run to
@@ -51,6 +52,7 @@ const outdir = resolve(root, 'dist/bundle');
 
 /** Modules the CLI imports lazily: each becomes its own file, never part of its importer. */
 const LAZY = [
+  'cli/real-deps.ts',
   'cli/command-line.ts',
   'cli/commands/doctor.ts',
   'cli/commands/pod.ts',
@@ -147,7 +149,7 @@ if (!existsSync(codeCache))
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
 const describe = ([file, output]) =>
   `${relative(staging, resolve(root, file))} ${(output.bytes / 1024).toFixed(0)} KiB`;
-const caches = ['cli/bin.js', 'cli/nftables.js', 'exec/nft/exclusive.js'].filter((file) =>
+const caches = ['cli/bin.js', 'cli/real-deps.js', 'cli/nftables.js', 'exec/nft/exclusive.js'].filter((file) =>
   existsSync(resolve(outdir, `${file}.cache`)),
 );
 console.log(`dist/bundle: ${outputs.map(describe).join(', ')}; code caches: ${caches.join(', ') || 'none'}`);

@@ -16,7 +16,7 @@ describe.skipIf(kernelSkipReason)("the build's warm-up", () => {
     try {
       cpSync(`${REPO}bin`, join(dir, 'bin'), { recursive: true });
       cpSync(`${REPO}dist/bundle`, join(dir, 'dist/bundle'), { recursive: true });
-      const caches = ['cli/bin.js', 'cli/nftables.js', 'exec/nft/exclusive.js'].map((file) =>
+      const caches = ['cli/bin.js', 'cli/real-deps.js', 'cli/nftables.js', 'exec/nft/exclusive.js'].map((file) =>
         join(dir, 'dist/bundle', `${file}.cache`),
       );
       for (const cache of caches) rmSync(cache, { force: true });

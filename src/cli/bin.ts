@@ -2,7 +2,12 @@
 import { writeSync } from 'node:fs';
 import { main } from './main.js';
 import { localHostFacts, readTextFile } from '../exec/host-facts.js';
-import { applyForReal, applyNftablesForReal, namespaceHostFacts } from './real-deps.js';
+
+/**
+ * What only real runs (and runs into another namespace) need: the executor, loaded with its own
+ * code cache when first asked for, so that a dry run neither reads nor deserialises it.
+ */
+const realDeps = () => import('./real-deps.js');
 
 /**
  * Writes straight to the file descriptor: the first use of process.stdout loads node's whole
@@ -49,9 +54,9 @@ void main(
     readFile: readTextFile,
   },
   {
-    hostFacts: async (netns) => (netns ? namespaceHostFacts(netns) : localHostFacts),
-    apply: applyForReal,
-    applyNftables: applyNftablesForReal,
+    hostFacts: async (netns) => (netns ? (await realDeps()).namespaceHostFacts(netns) : localHostFacts),
+    apply: async (...args) => (await realDeps()).applyForReal(...args),
+    applyNftables: async (...args) => (await realDeps()).applyNftablesForReal(...args),
   },
 ).then((code) => {
   process.exitCode = code;
