@@ -68,6 +68,20 @@ describe('plain lines', () => {
     expect(formatTime(0)).toBe(EPOCH);
   });
 
+  it('stamp the same date and time as Date does, leap days and century years included', () => {
+    const viaDate = (us: number) =>
+      `${new Date(Math.floor(us / 1000)).toISOString().slice(0, 23)}${String(Math.floor(us) % 1000).padStart(3, '0')}Z`;
+    const instants = [
+      Date.UTC(2000, 1, 29, 23, 59, 59, 999) * 1000 + 999,
+      Date.UTC(2100, 2, 1) * 1000,
+      Date.UTC(1999, 11, 31, 23, 59, 59) * 1000 + 500_000,
+      Date.UTC(2024, 1, 29, 12) * 1000 + 0.75,
+    ];
+    // Every day from 1970 to 2400 at a varying time of day, and the instants above.
+    for (let day = 0; day < 157_000; day += 1) instants.push((day * 86_400 + ((day * 7919) % 86_400)) * 1e6 + day);
+    for (const us of instants) expect(formatTime(us), String(us)).toBe(viaDate(us));
+  });
+
   it('are TIME, level and message, tab-separated, on stderr; stdout stays the payload', async () => {
     const result = await runCli(RUN);
     expect(result.code).toBe(0);
