@@ -8,10 +8,6 @@ import { environmentPairs } from './command.js';
 import { errnoName, type NativeHelper } from './native.js';
 import type { RunSync } from './process-runner.js';
 
-/** The errno numbers the helper's spawn reports after a start (Linux's). */
-const ETIMEDOUT = 110;
-const EPIPE = 32;
-
 /** Runs each command with the helper's spawn. */
 export function nativeRunSync(native: NativeHelper): RunSync {
   return (command, timeoutMs) => {
@@ -35,7 +31,8 @@ export function nativeRunSync(native: NativeHelper): RunSync {
       };
     }
     const [exitCode, signal, stdout, stderr, errno] = result;
-    const errorCode = errno === ETIMEDOUT ? 'ETIMEDOUT' : errno === EPIPE ? 'EPIPE' : undefined;
+    // ETIMEDOUT (killed at the timeout), EPIPE (it did not read all its input), ENOMEM, ECHILD.
+    const errorCode = errno === 0 ? undefined : errnoName(errno);
     return {
       status: signal === 0 ? exitCode : null,
       signal: signal === 0 ? null : signalName(signal),

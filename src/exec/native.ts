@@ -28,8 +28,9 @@ export interface NativeHelper {
    * Runs a program as node's spawnSync does, with posix_spawn (no copy of node's page tables):
    * `args` from argv[0], `env` as `KEY=value`, stdin from `input` (none: /dev/null), `fds` as
    * its fds 3, 4, …, SIGKILL after `timeoutMs`. Gives [exit code (-1 when signalled), signal
-   * number (0: none), stdout, stderr, errno: 0, ETIMEDOUT or EPIPE], or the errno that kept it
-   * from starting (ENOENT: no such program on the environment's PATH).
+   * number (0: none), stdout, stderr, errno: 0, ETIMEDOUT, EPIPE, or another when the run went
+   * wrong after its start], or the errno that kept it from starting (ENOENT: no such program on
+   * the environment's PATH).
    */
   spawn(
     file: string,

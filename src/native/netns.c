@@ -223,16 +223,23 @@ static napi_value nft(napi_env env, napi_callback_info info) {
   if (text == NULL) return number(env, ENOMEM);
   napi_get_value_string_utf8(env, argv[0], text, length + 1, &length);
   char name[64] = "";
-  int fd = -1;
+  int fd = -1, error = 0;
   if (as_file) {
     fd = memfd_create("nft-transaction", MFD_CLOEXEC);
-    int error = fd < 0 ? errno : write_all(fd, text, length);
+    error = fd < 0 ? errno : write_all(fd, text, length);
     if (error != 0) {
       if (fd >= 0) close(fd);
       free(text);
       return number(env, error);
     }
     snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+    /* Without /proc nft could not read it: say so, and the caller starts the nft program. */
+    if (access(name, R_OK) != 0) {
+      error = errno;
+      close(fd);
+      free(text);
+      return number(env, error);
+    }
   }
   struct nft_ctx *ctx = nftables.ctx_new(0);
   if (ctx == NULL) {
@@ -378,7 +385,11 @@ static int exchange(pid_t pid, int fds[3], const char *input, size_t input_lengt
         char buffer[65536];
         ssize_t n = read(fds[i], buffer, sizeof buffer);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (n > 0 && append(&outputs[i - 1], buffer, (size_t)n) == 0) continue;
+        if (n > 0) {
+          int error = append(&outputs[i - 1], buffer, (size_t)n);
+          if (error == 0) continue;
+          if (result == 0) result = error;
+        }
         close(fds[i]);
         fds[i] = -1;
       }
@@ -394,7 +405,8 @@ static int exchange(pid_t pid, int fds[3], const char *input, size_t input_lengt
  * after timeoutMs), but with posix_spawn: the child borrows node's memory until it execs,
  * where a fork would first copy node's page tables (~1.2 ms against ~0.5 ms a command).
  * `args` includes argv[0]. Returns [exit code or -1, signal or 0, stdout, stderr, errno: 0,
- * ETIMEDOUT or EPIPE], or an errno when the program could not be started (ENOENT).
+ * ETIMEDOUT, EPIPE, or another when the run went wrong after the start (ENOMEM for its output,
+ * ECHILD when its exit is unknown)], or an errno when the program could not be started (ENOENT).
  */
 static napi_value spawn_program(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -473,8 +485,11 @@ static napi_value spawn_program(napi_env env, napi_callback_info info) {
   } else {
     int fds[3] = {in[1], out[0], err[0]};
     int outcome = exchange(pid, fds, input ? input : "", input_length, outputs, now_ms() + timeout_ms);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) continue;
-    error = outcome;
+    pid_t waited;
+    while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) continue;
+    /* Reaped by someone else (ECHILD): its exit is unknown, which must not read as success. */
+    error = waited < 0 ? errno : outcome;
+    if (waited < 0) status = -1;
   }
   free(file);
   free(input);
@@ -485,8 +500,9 @@ static napi_value spawn_program(napi_env env, napi_callback_info info) {
 
   napi_value result, item;
   napi_create_array_with_length(env, 5, &result);
-  napi_set_element(env, result, 0, number(env, WIFEXITED(status) ? WEXITSTATUS(status) : -1));
-  napi_set_element(env, result, 1, number(env, WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+  bool known = status != -1;
+  napi_set_element(env, result, 0, number(env, known && WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+  napi_set_element(env, result, 1, number(env, known && WIFSIGNALED(status) ? WTERMSIG(status) : 0));
   for (int i = 0; i < 2; i++) {
     napi_create_string_utf8(env, outputs[i].data ? outputs[i].data : "", outputs[i].length, &item);
     napi_set_element(env, result, (uint32_t)i + 2, item);
