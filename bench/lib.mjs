@@ -3,30 +3,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { INJECTOR_ARGS } from '../scripts/injector-args.mjs';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIN = `${ROOT}bin/istio-iptables`;
 
 /** The upstream injector's usual arguments. */
-export const UPSTREAM_ARGS = [
-  '-p',
-  '15001',
-  '-z',
-  '15006',
-  '-u',
-  '1337',
-  '-m',
-  'REDIRECT',
-  '-i',
-  '*',
-  '-x',
-  '',
-  '-b',
-  '*',
-  '-d',
-  '15090,15021,15020',
-  '--enable-inbound-ipv6=false',
-];
+export const UPSTREAM_ARGS = [...INJECTOR_ARGS, '--enable-inbound-ipv6=false'];
 
 /**
  * The environment for timed node processes: ours, less the variables that make every node

@@ -22,25 +22,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-const INJECTOR_ARGS = [
-  '-p',
-  '15001',
-  '-z',
-  '15006',
-  '-u',
-  '1337',
-  '-m',
-  'REDIRECT',
-  '-i',
-  '*',
-  '-x',
-  '',
-  '-b',
-  '*',
-  '-d',
-  '15090,15021,15020',
-];
+import { INJECTOR_ARGS } from './injector-args.mjs';
 
 /**
  * Runs the warm-ups with the CLI at `bin` (bin/istio-iptables beside its dist/bundle), writing

@@ -17,44 +17,32 @@ export interface Setting {
   readonly vm?: true;
 }
 
+/** All inbound but 9090, all outbound but ext2 and port 8443, all DNS captured. */
+const ALL_BUT_EXCLUDED = [
+  '-b',
+  '*',
+  '-d',
+  '9090',
+  '-i',
+  '*',
+  '-x',
+  `${NET.ipv4.ext2}/32,${NET.ipv6.ext2}/128`,
+  '-o',
+  '8443',
+  '--redirect-dns',
+  '--capture-all-dns',
+];
+
 export const SETTINGS: readonly Setting[] = [
   {
     name: 'REDIRECT, all inbound but 9090, all outbound but ext2 and 8443, DNS captured',
     mode: 'REDIRECT',
-    args: () => [
-      '-b',
-      '*',
-      '-d',
-      '9090',
-      '-i',
-      '*',
-      '-x',
-      `${NET.ipv4.ext2}/32,${NET.ipv6.ext2}/128`,
-      '-o',
-      '8443',
-      '--redirect-dns',
-      '--capture-all-dns',
-    ],
+    args: () => ALL_BUT_EXCLUDED,
   },
   {
     name: 'TPROXY, the same, compact rules, drop-invalid',
     mode: 'TPROXY',
-    args: () => [
-      '-b',
-      '*',
-      '-d',
-      '9090',
-      '-i',
-      '*',
-      '-x',
-      `${NET.ipv4.ext2}/32,${NET.ipv6.ext2}/128`,
-      '-o',
-      '8443',
-      '--redirect-dns',
-      '--capture-all-dns',
-      '--drop-invalid',
-      '--compact-rules',
-    ],
+    args: () => [...ALL_BUT_EXCLUDED, '--drop-invalid', '--compact-rules'],
   },
   {
     name: 'TPROXY strict, inbound 8080 only, outbound port 80 only, no DNS',

@@ -4,30 +4,13 @@
  * compare before and after a run, and stand-in programs on PATH for states this machine
  * cannot have.
  */
+import { INJECTOR_FLAGS } from './cli.js';
 import { BIN, type Namespace, sh } from './kernel.js';
 
 export type Variant = 'nft' | 'legacy';
 
 /** The injector's default arguments, IPv4 only. */
-export const INJECTOR_ARGS = [
-  '-p',
-  '15001',
-  '-z',
-  '15006',
-  '-u',
-  '1337',
-  '-m',
-  'REDIRECT',
-  '-i',
-  '*',
-  '-x',
-  '',
-  '-b',
-  '*',
-  '-d',
-  '15090,15021,15020',
-  '--enable-inbound-ipv6=false',
-];
+export const INJECTOR_ARGS = [...INJECTOR_FLAGS, '--enable-inbound-ipv6=false'];
 
 /** A foreign rule in each table and family of a backend (other agents' rules, none ours). */
 export async function addForeignRules(ns: Namespace, variant: Variant): Promise<void> {
